@@ -1,0 +1,18 @@
+"""Check kinds. Each is a small function a rubric item names by `check:`."""
+from . import backward, format, forward, graph, numerical, state  # noqa: F401  (registers)
+from .base import CHECKS, Context, Outcome
+
+HINTS = {
+    "format": "forward must return one number; backward must return a list with one "
+              "gradient per input, e.g. [dx, dy].",
+    "forward": "forward must compute the gate's output from the inputs it is given.",
+    "backward": "each gradient is the local gradient times the upstream gradient.",
+    "numerical": "backward disagrees with finite differences of your own forward: each "
+                 "gradient must match how forward uses that input.",
+    "state": "keep the inputs on self in forward (not on the class or in globals), use the "
+             "latest ones, and do not change what is stored when backward runs.",
+    "graph": "composed as a graph, the gates must give the chain rule's gradients: each gate's "
+             "backward uses its own cached inputs and the gradient passed down to it.",
+}
+
+__all__ = ["CHECKS", "Context", "Outcome", "HINTS"]

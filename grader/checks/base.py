@@ -1,0 +1,123 @@
+"""What a check gets (`Context`) and gives back (`Outcome`).
+
+A check is a small function `check(ctx)` registered under the name a rubric
+uses. It draws cases from `ctx`, runs the student's gates and the reference
+the same way, and records each trial with `ctx.compare`.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import inputs
+from ..compare import close
+from ..probe import StudentGate
+
+CHECKS = {}
+
+
+def check(name):
+    """Register a check function under the name rubrics use."""
+    def register(fn):
+        CHECKS[name] = fn
+        return fn
+    return register
+
+
+@dataclass
+class Failure:
+    label: str  # which kind of case: "random", "large magnitudes", ...
+    inputs: dict  # name -> value
+    expected: dict  # name -> value
+    received: dict  # name -> value
+    note: str = ""  # what the trial did, when it is not just forward + backward
+
+
+@dataclass
+class Outcome:
+    trials: int = 0
+    failures: list = field(default_factory=list)
+    error: str = ""  # why the check stopped early (bad answer, exception, crash...)
+    where: str = ""  # where in the student's code, when known
+
+    @property
+    def passed(self):
+        return self.trials > 0 and not self.failures and not self.error
+
+    def example(self):
+        """The most readable failure: a random case with the smallest inputs."""
+        def size(f):
+            return (f.label != "random",
+                    max((float(np.max(np.abs(v))) for v in f.inputs.values()), default=0.0))
+        return min(self.failures, key=size) if self.failures else None
+
+
+class ReferenceGate:
+    """A reference gate used exactly like a `StudentGate`, in float64 or float32."""
+
+    def __init__(self, cls, dtype=np.float64):
+        self.gate, self.dtype = cls(), dtype
+
+    def _cast(self, v):
+        v = np.asarray(v, dtype=self.dtype)
+        return v[()] if v.ndim == 0 else v
+
+    def forward(self, *values, shape=None):
+        return np.asarray(self.gate.forward(*map(self._cast, values)), dtype=np.float64)
+
+    def backward(self, upstream, shapes=None, names=None):
+        return [np.asarray(g, dtype=np.float64) for g in self.gate.backward(self._cast(upstream))]
+
+
+class Context:
+    def __init__(self, rubric, item, rng, session, outcome):
+        self.rubric, self.item, self.rng = rubric, item, rng
+        self.session, self.outcome = session, outcome
+
+    @property
+    def gate(self):
+        return self.rubric.gates[self.item.gate]
+
+    @property
+    def graph(self):
+        return self.rubric.graphs[self.item.graph]
+
+    def student(self, name=None):
+        return StudentGate(self.session, name or self.item.gate)
+
+    def reference(self, name=None, dtype=np.float64):
+        return ReferenceGate(self.rubric.gates[name or self.item.gate].reference, dtype)
+
+    def out_shape(self, name=None):
+        gate = self.rubric.gates[name or self.item.gate]
+        return self.reference(gate.name).forward(*[np.ones(s) for s in gate.shapes]).shape
+
+    def cases(self, specials=True):
+        gate = self.gate
+        return inputs.cases(self.rng, gate.shapes, self.out_shape(), self.item.inputs,
+                            self.item.trials, self.item.specials if specials else ())
+
+    def expected(self, case, name=None):
+        """Reference output and gradients at a case, in float64 and in float32."""
+        found = []
+        for dtype in (np.float64, np.float32):
+            ref = self.reference(name, dtype)
+            found.append([ref.forward(*case.inputs)] + ref.backward(case.upstream))
+        return found
+
+    def compare(self, case, got, want, want32, names, note="", tolerance=None):
+        """Record one trial; returns True when it passed."""
+        self.outcome.trials += 1
+        if close(got, want, want32, tolerance or self.item.tolerance):
+            return True
+        labels = list(self.input_names()) + [self.upstream_name()]
+        values = list(case.inputs) + [case.upstream]
+        self.outcome.failures.append(Failure(
+            case.label, dict(zip(labels, values)), dict(zip(names, want)),
+            dict(zip(names, got)), note))
+        return False
+
+    def input_names(self):
+        return self.graph.inputs if self.item.graph else self.gate.inputs
+
+    def upstream_name(self):
+        return "df" if self.item.graph else "dz" if "z" not in self.gate.inputs else "dout"

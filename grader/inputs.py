@@ -1,0 +1,86 @@
+"""Input strategies: what the grader feeds a gate.
+
+Values are a random sign times a log-uniform magnitude, drawn from the
+grader's own Generator. Inputs are kept apart (no near-ties) and upstream
+gradients stay away from 0 and ±1, so that common mistakes cannot hide.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+SPECIALS = ("zeros", "large", "small", "mixed", "zero_upstream")
+
+
+@dataclass
+class Case:
+    inputs: list  # float64 arrays (0-d for scalars)
+    upstream: np.ndarray
+    label: str = "random"
+
+
+def signed(rng, shape, lo, hi):
+    mag = np.exp(rng.uniform(np.log(lo), np.log(hi), size=shape))
+    return np.where(rng.random(shape) < 0.5, -mag, mag)
+
+
+def apart(values, gap):
+    """No two inputs (element by element) within a relative `gap` in size."""
+    flat = [np.abs(np.ravel(v)) for v in values]
+    for i in range(len(flat)):
+        for j in range(i + 1, len(flat)):
+            if flat[i].shape != flat[j].shape:
+                continue
+            a, b = flat[i], flat[j]
+            if np.any(np.abs(a - b) < gap * np.maximum(a, b)):
+                return False
+    return True
+
+
+def draw_inputs(rng, shapes, spec, scale=1.0):
+    lo, hi = spec["magnitude"]
+    for _ in range(1000):
+        values = [signed(rng, s, lo, hi) * scale for s in shapes]
+        if apart(values, spec["min_gap"]):
+            return values
+    return values  # arrays too large to keep apart everywhere: accept
+
+
+def draw_upstream(rng, shape, spec):
+    lo, hi = spec["upstream"]
+    while True:
+        u = signed(rng, shape, lo, hi)
+        if np.all(np.abs(np.abs(u) - 1) >= 0.1):
+            return u
+
+
+def cases(rng, shapes, out_shape, spec, trials, specials=SPECIALS):
+    """Random cases, then the special ones named in the rubric."""
+    out = [Case(draw_inputs(rng, shapes, spec), draw_upstream(rng, out_shape, spec))
+           for _ in range(trials)]
+    for name in specials:
+        out.extend(special(rng, name, shapes, out_shape, spec))
+    return out
+
+
+def special(rng, name, shapes, out_shape, spec):
+    up = draw_upstream(rng, out_shape, spec)
+    base = draw_inputs(rng, shapes, spec)
+    if name == "zeros":
+        found = [Case([np.zeros(s) for s in shapes], up, "all inputs zero")]
+        for i in range(len(shapes)):
+            values = list(base)
+            values[i] = np.zeros(shapes[i])
+            found.append(Case(values, up, "input %d zero" % (i + 1)))
+        return found
+    if name == "large":
+        return [Case(draw_inputs(rng, shapes, spec, scale=10.0 ** rng.uniform(6, 8)), up,
+                     "large magnitudes")]
+    if name == "small":
+        return [Case(draw_inputs(rng, shapes, spec, scale=10.0 ** -rng.uniform(6, 8)), up,
+                     "small magnitudes")]
+    if name == "mixed":
+        values = [v * (1e7 if i == 0 else 1e-7) for i, v in enumerate(base)]
+        return [Case(values, up, "mixed magnitudes")] if len(shapes) > 1 else []
+    if name == "zero_upstream":
+        return [Case(base, np.zeros(out_shape), "upstream gradient zero")]
+    raise ValueError(name)

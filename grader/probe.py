@@ -1,0 +1,129 @@
+"""Talk to student gates through the sandbox, and read their answers strictly.
+
+A `StudentGate` looks like a gate to a check, but every call crosses the
+process boundary as plain numbers. Answers are validated here: the right
+count and shape of finite numbers, or a `Wrong` explaining what came back.
+"""
+import numpy as np
+
+from .sandbox import SandboxError
+
+
+class Wrong(Exception):
+    """A student's answer that cannot be compared: wrong type, shape or count,
+    NaN, an exception, a crash. Its message is shown to the student."""
+
+    def __init__(self, message, where=""):
+        super().__init__(message)
+        self.message = message
+        self.where = where
+
+
+def encode(x):
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 0:
+        return {"t": "num", "v": float(x)}
+    return {"t": "arr", "shape": list(x.shape), "v": x.ravel().tolist()}
+
+
+class StudentGate:
+    """A student's gate instance living in the sandbox."""
+
+    def __init__(self, session, cls_name):
+        self.session = session
+        self.cls = cls_name
+        reply = self._request({"op": "new", "cls": cls_name}, "creating %s()" % cls_name)
+        if reply.get("missing"):
+            raise Wrong("%s is not defined in the submission" % cls_name)
+        self.id = reply.get("id")
+        self.float32 = False  # set when an answer came back in float32
+
+    def _request(self, msg, doing):
+        try:
+            reply = self.session.request(msg, doing)
+        except SandboxError as exc:
+            raise Wrong(exc.message) from None
+        if not reply.get("ok"):
+            what = str(reply.get("error", "an error"))[:300]
+            raise Wrong("%s raised %s" % (doing, what) if "sys.exit" not in what
+                        else "%s %s" % (doing, what), str(reply.get("where", ""))[:80])
+        return reply
+
+    def call(self, method, *args):
+        """Call a method; returns the raw (still unvalidated) answer."""
+        doing = "%s.%s" % (self.cls, method)
+        reply = self._request({"op": "call", "id": self.id, "method": method,
+                               "args": [encode(a) for a in args]}, doing)
+        if reply.get("mutated"):
+            raise Wrong("%s changed its input arrays in place" % doing)
+        return reply.get("value")
+
+    def forward(self, *inputs, shape=()):
+        value = self.call("forward", *inputs)
+        return number(value, shape, "forward's output", self)
+
+    def backward(self, upstream, shapes, names):
+        value = self.call("backward", upstream)
+        return numbers(value, shapes, names, self)
+
+
+def describe(raw):
+    """A short human description of an answer that is not what we wanted."""
+    if not isinstance(raw, dict):
+        return "something unreadable"
+    t = raw.get("t")
+    if t == "none":
+        return "None"
+    if t == "num":
+        return repr(raw.get("v"))
+    if t == "arr":
+        return "an array of shape %s" % (tuple(raw.get("shape", ())),)
+    if t == "seq":
+        return "a %s of %d values" % (raw.get("type"), len(raw.get("items", [])))
+    if t == "too_many":
+        return "%s values" % format(int(raw.get("n", 0)), ",")
+    return "a %s %s" % (str(raw.get("type"))[:40], str(raw.get("repr", ""))[:40])
+
+
+def numbers(raw, shapes, names, gate=None):
+    """Validate a backward answer: one finite number (or array) per input."""
+    n = len(shapes)
+    want = "[%s]" % ", ".join(names)
+    if isinstance(raw, dict) and raw.get("t") == "seq":
+        items = raw.get("items", [])
+    elif isinstance(raw, dict) and raw.get("t") == "arr" and list(raw.get("shape") or [None])[:1] == [n]:
+        try:
+            flat = np.asarray(raw.get("v"), dtype=np.float64).reshape(raw["shape"])
+        except (TypeError, ValueError):
+            raise Wrong("backward's answer could not be read as numbers") from None
+        items = [{"t": "arr", "shape": list(row.shape), "v": row.ravel().tolist(),
+                  "dtype": raw.get("dtype")} for row in flat]
+    else:
+        raise Wrong("backward returned %s; it should return a list %s" % (describe(raw), want))
+    if len(items) != n:
+        raise Wrong("backward returned %d values; it should return %d: %s" % (len(items), n, want))
+    return [number(item, shape, name, gate) for item, shape, name in zip(items, shapes, names)]
+
+
+def number(raw, shape, name, gate=None):
+    """Validate one value: a finite float or an array of exactly `shape`."""
+    shape = tuple(shape)
+    if not isinstance(raw, dict) or raw.get("t") not in ("num", "arr"):
+        raise Wrong("%s is %s, not a number" % (name, describe(raw)))
+    try:
+        value = np.asarray(raw.get("v"), dtype=np.float64)
+        got = tuple(int(d) for d in raw.get("shape", ()))
+        value = value.reshape(got)
+    except (TypeError, ValueError):
+        raise Wrong("%s could not be read as numbers" % name) from None
+    if got != shape:
+        if shape == () and value.size == 1:
+            value = value.reshape(())
+        else:
+            raise Wrong("%s has shape %s, expected %s" % (name, got, shape))
+    if not np.all(np.isfinite(value)):
+        raise Wrong("%s is %s; it must be a finite number" % (
+            name, "NaN" if np.any(np.isnan(value)) else "infinite"))
+    if gate is not None and str(raw.get("dtype")) == "float32":
+        gate.float32 = True
+    return value

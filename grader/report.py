@@ -1,0 +1,134 @@
+"""Turn a `Result` into what people and machines read.
+
+`gradescope()` is the results.json format; `text()` is the student's view.
+Hidden items never show their inputs, values or messages to students.
+"""
+import platform
+
+import numpy as np
+
+from . import __version__
+from .checks import HINTS
+
+OUTPUT_SHOWN = 4000  # characters of the student's own printing in a report
+
+
+def fmt(v):
+    v = np.asarray(v, dtype=np.float64)
+    if v.ndim == 0:
+        return "%.6g" % float(v)
+    return np.array2string(v, precision=6, threshold=12, edgeitems=2, separator=", ",
+                           max_line_width=100).replace("\n", " ")
+
+
+def pairs(values):
+    return ", ".join("%s = %s" % (k, fmt(v)) for k, v in values.items())
+
+
+def details(r):
+    """Lines explaining one item's outcome: the failing input, expected, received, hint."""
+    o, item = r.outcome, r.item
+    if o.passed:
+        return ["passed %d of %d trials" % (o.trials, o.trials)]
+    hint = item.hint or HINTS.get(item.check, "")
+    if o.error:
+        lines = ["problem:  " + o.error + (" (%s)" % o.where if o.where else "")]
+        return lines + (["hint:     " + hint] if hint else [])
+    f = o.example()
+    lines = ["failed %d of %d trials" % (len(o.failures), o.trials),
+             "input:    %s%s" % (pairs(f.inputs), "" if f.label == "random" else "  (%s)" % f.label),
+             "expected: " + pairs(f.expected),
+             "received: " + pairs(f.received)]
+    if f.note:
+        lines.append("note:     " + f.note)
+    return lines + (["hint:     " + hint] if hint else [])
+
+
+def messages(result):
+    """Notes about the whole submission: what was graded and what went wrong loading."""
+    out = list(result.loaded.notes)
+    out += ["%s (later cells and code still ran)" % w if result.loaded.kind == "notebook"
+            else "%s while loading" % w for w in result.warnings]
+    return out
+
+
+def gradescope(result):
+    """Gradescope results.json (see shared/notes/results-json.md)."""
+    rubric = result.rubric
+    groups = {}
+    tests = []
+    for r in result.items:
+        group = r.item.gate or "graph"
+        groups.setdefault(group, [len(groups) + 1, 0])
+        groups[group][1] += 1
+        tests.append({
+            "name": r.item.name,
+            "number": "%d.%d" % tuple(groups[group]),
+            "score": r.score,
+            "max_score": r.item.points,
+            "status": "passed" if r.outcome.passed else "failed",
+            "output": "\n".join(details(r)),
+            "visibility": r.item.visibility,
+            "tags": [r.item.gate] if r.item.gate else ["graph"],
+            "extra_data": {"id": r.item.id, "check": r.item.check, "trials": r.outcome.trials,
+                           "failed": len(r.outcome.failures)},
+        })
+    summary = messages(result)
+    if result.output.strip():
+        summary.append("Output from your code while loading:\n" + result.output[:OUTPUT_SHOWN])
+    return {
+        "score": result.score,
+        "max_score": rubric.max_score,
+        "execution_time": round(result.elapsed, 3),
+        "output": "\n".join(summary),
+        "output_format": "text",
+        "visibility": "visible",
+        "extra_data": {
+            "seed": result.seed,
+            "rubric": rubric.path.name,
+            "rubric_sha256": rubric.sha256,
+            "assignment": rubric.assignment,
+            "submission": result.loaded.path.name,
+            "isolation": result.isolation,
+            "versions": {"backprop-grader": __version__, "python": platform.python_version(),
+                         "numpy": np.__version__},
+        },
+        "tests": tests,
+    }
+
+
+def text(result):
+    """The student's view: visible items in full, hidden items as a count."""
+    rubric = result.rubric
+    lines = ["%s: %s (rubric %s, seed %d)" % (rubric.title, result.loaded.path.name,
+                                              rubric.path.name, result.seed)]
+    lines += ["  ! " + m for m in messages(result)]
+    shown = [r for r in result.items if not r.item.hidden]
+    hidden = [r for r in result.items if r.item.hidden]
+    group, width = None, max([len(r.item.name) for r in shown] + [10])
+    for r in shown:
+        if (r.item.gate or "graph") != group:
+            group = r.item.gate or "graph"
+            lines.append("")
+            lines.append(group if r.item.gate else "Graph " + rubric.graphs[r.item.graph].title)
+        mark = "PASS" if r.outcome.passed else "FAIL"
+        lines.append("  %s  %-*s %5s / %s" % (mark, width, r.item.name, num(r.score), num(r.item.points)))
+        if not r.outcome.passed:
+            lines += ["        " + line for line in details(r)]
+    if hidden:
+        lines.append("")
+        lines.append("Hidden checks: %d of %d passed" % (sum(r.outcome.passed for r in hidden),
+                                                         len(hidden)))
+    visible_score = sum(r.score for r in shown)
+    visible_max = sum(r.item.points for r in shown)
+    lines.append("")
+    lines.append("Score on visible checks: %s / %s" % (num(visible_score), num(visible_max)))
+    if result.output.strip():
+        lines.append("")
+        lines.append("Output from your code while loading:")
+        lines += ["  | " + line for line in result.output[:OUTPUT_SHOWN].splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+def num(x):
+    return ("%g" % x)

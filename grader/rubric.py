@@ -1,0 +1,225 @@
+"""Read a YAML rubric, validate it against the schema, and fill in defaults.
+
+Every problem becomes one `RubricError` line: file, path inside it, problem.
+"""
+import hashlib
+import importlib
+import importlib.util
+import json
+from dataclasses import dataclass, field, fields
+from importlib.resources import files
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from .inputs import SPECIALS
+from .load import UsageError
+from .sandbox import Limits
+
+PACKAGED = files("rubrics")
+DEFAULTS = {
+    "trials": 20,
+    "tolerance": {"rtol": 1e-6, "atol": 1e-9},
+    "inputs": {"magnitude": [0.5, 4.0], "upstream": [0.5, 4.0], "min_gap": 0.1},
+    "specials": list(SPECIALS),
+}
+
+
+class RubricError(Exception):
+    """A rubric that cannot be used (exit 2)."""
+
+
+@dataclass
+class Gate:
+    name: str
+    reference: type
+    inputs: list
+    shapes: list
+
+    @property
+    def grads(self):
+        return ["d" + n for n in self.inputs]
+
+
+@dataclass
+class Graph:
+    name: str
+    inputs: list
+    nodes: list  # dicts: name, gate, inputs
+    title: str = ""
+
+    @property
+    def gates(self):
+        return sorted({n["gate"] for n in self.nodes})
+
+
+@dataclass
+class Item:
+    id: str
+    check: str
+    points: float
+    name: str = ""
+    gate: str = None
+    graph: str = None
+    visibility: str = "visible"
+    trials: int = 20
+    tolerance: dict = field(default_factory=dict)
+    inputs: dict = field(default_factory=dict)
+    specials: list = field(default_factory=list)
+    examples: list = field(default_factory=list)
+    hint: str = ""
+
+    @property
+    def hidden(self):
+        return self.visibility != "visible"
+
+
+@dataclass
+class Rubric:
+    path: Path
+    assignment: str
+    title: str
+    gates: dict
+    graphs: dict
+    items: list
+    limits: Limits
+    sha256: str
+
+    @property
+    def max_score(self):
+        return sum(i.points for i in self.items)
+
+
+def schema():
+    return json.loads(PACKAGED.joinpath("rubric.schema.json").read_text())
+
+
+def find(name=None):
+    """A rubric path: a file, or the name of a packaged rubric (default: gates)."""
+    name = name or "gates"
+    path = Path(name)
+    if path.is_file():
+        return path
+    packaged = PACKAGED.joinpath(name if name.endswith(".yaml") else name + ".yaml")
+    if "/" not in name and packaged.is_file():
+        return Path(str(packaged))
+    raise UsageError("%s: no such rubric file" % name)
+
+
+def load(path):
+    path = Path(path)
+    raw = path.read_bytes()
+    where = str(path)
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = ":%d:%d" % (mark.line + 1, mark.column + 1) if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RubricError("%s%s: YAML syntax error: %s" % (where, at, problem)) from None
+    if not isinstance(data, dict):
+        raise RubricError("%s: the rubric must be a YAML mapping" % where)
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema()).iter_errors(data))
+    if error is not None:
+        raise RubricError("%s: %s: %s" % (where, yaml_path(error.absolute_path) or "(top)",
+                                          explain(error)))
+    return build(data, path, hashlib.sha256(raw).hexdigest())
+
+
+def yaml_path(parts):
+    out = ""
+    for p in parts:
+        out += "[%d]" % p if isinstance(p, int) else ("." if out else "") + str(p)
+    return out
+
+
+def explain(error):
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return "unknown key %s (allowed: %s)" % (
+            ", ".join(repr(k) for k in extra), ", ".join(sorted(error.schema.get("properties", {}))))
+    if error.validator == "enum":
+        return "%r is not one of: %s" % (error.instance, ", ".join(map(str, error.validator_value)))
+    if error.validator == "not":
+        return "a %s check must not name %s" % (
+            error.instance.get("check"), "a gate" if "gate" in error.instance else "a graph")
+    return error.message
+
+
+def build(data, path, sha):
+    where = str(path)
+    defaults = dict(DEFAULTS, **data.get("defaults", {}))
+    for key in ("tolerance", "inputs"):
+        defaults[key] = dict(DEFAULTS[key], **data.get("defaults", {}).get(key, {}))
+
+    gates = {}
+    for name, spec in data["gates"].items():
+        shapes = [tuple(s) for s in spec.get("shapes", [[]] * len(spec["inputs"]))]
+        if len(shapes) != len(spec["inputs"]):
+            raise RubricError("%s: gates.%s.shapes: %d shapes for %d inputs"
+                              % (where, name, len(shapes), len(spec["inputs"])))
+        ref = reference_class(spec["reference"], path, "gates.%s.reference" % name)
+        gates[name] = Gate(name, ref, list(spec["inputs"]), shapes)
+
+    graphs = {}
+    for name, spec in data.get("graphs", {}).items():
+        known = set(spec["inputs"])
+        for k, node in enumerate(spec["nodes"]):
+            at = "%s: graphs.%s.nodes[%d]" % (where, name, k)
+            if node["gate"] not in gates:
+                raise RubricError("%s.gate: unknown gate %r" % (at, node["gate"]))
+            if len(node["inputs"]) != len(gates[node["gate"]].inputs):
+                raise RubricError("%s.inputs: %s takes %d inputs, not %d" % (
+                    at, node["gate"], len(gates[node["gate"]].inputs), len(node["inputs"])))
+            for i, src in enumerate(node["inputs"]):
+                if src not in known:
+                    raise RubricError("%s.inputs[%d]: %r is not a graph input or an earlier node"
+                                      % (at, i, src))
+            known.add(node["name"])
+        graphs[name] = Graph(name, list(spec["inputs"]), list(spec["nodes"]), spec.get("title", ""))
+
+    items, seen = [], set()
+    for k, raw in enumerate(data["checks"]):
+        at = "%s: checks[%d]" % (where, k)
+        if raw["id"] in seen:
+            raise RubricError("%s.id: duplicate id %r" % (at, raw["id"]))
+        seen.add(raw["id"])
+        if raw.get("gate") is not None and raw["gate"] not in gates:
+            raise RubricError("%s.gate: unknown gate %r (known: %s)" % (at, raw["gate"], ", ".join(gates)))
+        if raw.get("graph") is not None and raw["graph"] not in graphs:
+            raise RubricError("%s.graph: unknown graph %r" % (at, raw["graph"]))
+        names = gates[raw["gate"]].inputs if raw.get("gate") else graphs[raw["graph"]].inputs
+        for j, example in enumerate(raw.get("examples", [])):
+            missing = set(names) - set(example)
+            extra = set(example) - set(names) - {"upstream"}
+            if missing or extra:
+                raise RubricError("%s.examples[%d]: %s" % (at, j, "missing %s" % ", ".join(sorted(missing))
+                                                           if missing else "unknown %s" % ", ".join(sorted(extra))))
+        item = dict(defaults, **raw)
+        for key in ("tolerance", "inputs"):
+            item[key] = dict(defaults[key], **raw.get(key, {}))
+        item.setdefault("name", "%s %s" % (raw.get("gate") or "graph " + raw.get("graph", ""), raw["check"]))
+        items.append(Item(**{f.name: item[f.name] for f in fields(Item) if f.name in item}))
+
+    limits = Limits(**data.get("limits", {}))
+    return Rubric(path, data["assignment"], data.get("title", data["assignment"]),
+                  gates, graphs, items, limits, sha)
+
+
+def reference_class(spec, rubric_path, at):
+    """Import a reference class, in the trusted parent only."""
+    target, _, cls = spec.rpartition(":")
+    try:
+        if target.endswith(".py"):
+            file = (Path(rubric_path).parent / target).resolve()
+            module_spec = importlib.util.spec_from_file_location("_bpgrade_ref_" + file.stem, file)
+            module = importlib.util.module_from_spec(module_spec)
+            module_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(target)
+        return getattr(module, cls)
+    except Exception as exc:  # any failure here is the rubric author's to fix
+        raise RubricError("%s: %s: cannot load %s (%s: %s)" % (
+            rubric_path, at, spec, type(exc).__name__, exc)) from None

@@ -1,0 +1,105 @@
+"""Run every rubric item against one submission and add up the points.
+
+This is the trusted side: it draws the inputs, asks the sandbox for the
+student's answers, computes the expected values itself and decides.
+"""
+import re
+import secrets
+import time
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .checks import CHECKS, Context, Outcome
+from .probe import Wrong
+from .sandbox import Sandbox, SandboxError
+
+
+@dataclass
+class ItemResult:
+    item: object
+    outcome: Outcome
+
+    @property
+    def score(self):
+        return self.item.points if self.outcome.passed else 0.0
+
+
+@dataclass
+class Result:
+    loaded: object
+    rubric: object
+    seed: int
+    items: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)  # cells or imports that raised
+    output: str = ""  # what the student's code printed while loading
+    isolation: dict = field(default_factory=dict)
+    elapsed: float = 0.0
+
+    @property
+    def score(self):
+        return sum(r.score for r in self.items)
+
+
+def new_seed():
+    return secrets.randbits(63)
+
+
+def item_rng(seed, item_id):
+    """Each item draws from its own stream, so items don't depend on order."""
+    return np.random.default_rng([seed, zlib.crc32(item_id.encode())])
+
+
+def grade(loaded, rubric, seed=None, limits=None):
+    seed = new_seed() if seed is None else seed
+    result = Result(loaded, rubric, seed)
+    start = time.monotonic()
+    if loaded.problem:
+        result.items = [ItemResult(i, Outcome(error=loaded.problem)) for i in rubric.items]
+    else:
+        with Sandbox(loaded, limits or rubric.limits) as box:
+            try:
+                report = box.start()
+            except SandboxError as exc:
+                report = None
+                result.items = [ItemResult(i, Outcome(error=exc.message)) for i in rubric.items]
+            if report is not None:
+                result.warnings = clean_warnings(report.get("warnings"))
+                result.isolation = report.get("isolation") if isinstance(report.get("isolation"), dict) else {}
+                result.items = [ItemResult(i, run_item(box, rubric, i, seed, loaded))
+                                for i in rubric.items]
+            result.output = printed(box)
+    result.elapsed = time.monotonic() - start
+    return result
+
+
+def run_item(box, rubric, item, seed, loaded):
+    outcome = Outcome()
+    try:
+        with box.check() as session:
+            CHECKS[item.check](Context(rubric, item, item_rng(seed, item.id), session, outcome))
+    except (Wrong, SandboxError) as exc:
+        outcome.error, outcome.where = exc.message, exc.where
+        missing = re.match(r"(\w+) is not defined", exc.message)
+        if missing and re.search(r"class\s+%s\b" % missing.group(1), loaded.markdown):
+            outcome.error += (" (a class %s appears in a markdown cell; code in markdown cells "
+                              "does not run)" % missing.group(1))
+    return outcome
+
+
+def clean_warnings(raw):
+    """Load warnings come from the child: keep plain, short strings only."""
+    out = []
+    for w in (raw if isinstance(raw, list) else [])[:20]:
+        if isinstance(w, dict):
+            where, error = str(w.get("where", ""))[:60], str(w.get("error", ""))[:300]
+            out.append("%s: %s" % (where, error) if where else error)
+    return out
+
+
+def printed(box):
+    text = box.output.decode("utf-8", errors="replace")
+    if box.output_dropped:
+        text += "\n[... %d more bytes of output not shown]" % box.output_dropped
+    return text

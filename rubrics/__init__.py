@@ -1,0 +1,1 @@
+"""Rubrics shipped with backprop-grader (YAML) and the schema they follow."""
