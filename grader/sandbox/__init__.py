@@ -145,7 +145,8 @@ class Sandbox:
                 if timeout > remaining:
                     raise SandboxError("the time for grading this submission (%g s) ran out"
                                        % self.limits.submission_timeout)
-                raise SandboxError("%s did not finish within %g s" % (doing, timeout))
+                verb = "did not finish" if " " in doing else "did not return"
+                raise SandboxError("%s %s within %g s" % (doing, verb, timeout))
             ready, _, _ = select.select([self._from, self._log], [], [], wait)
             if self._log in ready:
                 self._drain_log()
