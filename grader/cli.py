@@ -36,6 +36,11 @@ def main(argv=None):
         print("bpgrade: error: %s" % exc, file=sys.stderr)
         return USAGE_ERROR
     result = score.grade(loaded, rub, seed=args.seed)
+    if result.isolation and result.isolation.get("tier", 0) < 2:
+        print("bpgrade: warning: isolation tier %d (%s): student code could read or write files "
+              "outside its folder. Install bubblewrap or run on Linux with Landlock and seccomp."
+              % (result.isolation["tier"], ", ".join(result.isolation.get("layers", []))),
+              file=sys.stderr)
     if args.command == "check":
         sys.stdout.write(report.text(result))
         return 0

@@ -51,14 +51,14 @@ def item_rng(seed, item_id):
     return np.random.default_rng([seed, zlib.crc32(item_id.encode())])
 
 
-def grade(loaded, rubric, seed=None, limits=None):
+def grade(loaded, rubric, seed=None, limits=None, allow=None):
     seed = new_seed() if seed is None else seed
     result = Result(loaded, rubric, seed)
     start = time.monotonic()
     if loaded.problem:
         result.items = [ItemResult(i, Outcome(error=loaded.problem)) for i in rubric.items]
     else:
-        with Sandbox(loaded, limits or rubric.limits) as box:
+        with Sandbox(loaded, limits or rubric.limits, allow) as box:
             try:
                 report = box.start()
             except SandboxError as exc:
@@ -66,7 +66,7 @@ def grade(loaded, rubric, seed=None, limits=None):
                 result.items = [ItemResult(i, Outcome(error=exc.message)) for i in rubric.items]
             if report is not None:
                 result.warnings = clean_warnings(report.get("warnings"))
-                result.isolation = report.get("isolation") if isinstance(report.get("isolation"), dict) else {}
+                result.isolation = box.isolation
                 result.items = [ItemResult(i, run_item(box, rubric, i, seed, loaded))
                                 for i in rubric.items]
             result.output = printed(box)

@@ -10,14 +10,15 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
+
 import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-CHILD = Path(__file__).with_name("child.py")
+from .isolation import Plan
+
 MAX_REPLY = 8 << 20  # bytes in one reply line
 
 
@@ -46,9 +47,11 @@ class SandboxError(Exception):
 class Sandbox:
     """Runs one submission; `check()` gives each check a fresh forked child."""
 
-    def __init__(self, loaded, limits=None):
+    def __init__(self, loaded, limits=None, allow=None):
         self.loaded = loaded
         self.limits = limits or Limits()
+        self.allow = allow  # isolation layers to use; None means all available
+        self.isolation = {}
         self.report = None  # the first load report
         self.output = bytearray()  # what the student's code printed while loading
         self.output_dropped = 0
@@ -60,6 +63,7 @@ class Sandbox:
         self.deadline = time.monotonic() + self.limits.submission_timeout
         self.scratch = Path(tempfile.mkdtemp(prefix="bpgrade-"))
         self.loaded.copy_to(self.scratch)
+        self.plan = Plan(self.scratch, self.allow)
         return self
 
     def __exit__(self, *exc):
@@ -76,16 +80,22 @@ class Sandbox:
         r_out, w_out = os.pipe()
         log_r, log_w = os.pipe()
         self._proc = subprocess.Popen(
-            [sys.executable, "-I", "-B", str(CHILD), str(r_in), str(w_out)],
+            self.plan.argv([str(r_in), str(w_out)]),
             pass_fds=(r_in, w_out), stdin=subprocess.DEVNULL, stdout=log_w,
             stderr=log_w, cwd=self.scratch, env=self._env(), start_new_session=True)
         for fd in (r_in, w_out, log_w):
             os.close(fd)
         self._to, self._from, self._log = w_in, r_out, log_r
         self._buf = b""
-        config = dict(self.loaded.config(), limits=asdict(self.limits))
+        config = dict(self.loaded.config(), limits=asdict(self.limits), isolation=self.plan.child)
         self._loading = self.report is None
         self._send(config)
+        confined = self._receive(self.limits.load_timeout, "starting the sandbox").get("confined")
+        if not isinstance(confined, list):
+            self._kill()
+            raise SandboxError("the sandbox did not start")
+        layers = [str(l)[:40] for l in confined[:10]]
+        self.isolation = {"tier": self.plan.tier(layers), "layers": layers + (["bubblewrap"] if self.plan.bwrap else [])}
         report = self._receive(self.limits.load_timeout, "loading the submission")
         self._loading = False
         if not report.get("ready"):
@@ -193,6 +203,7 @@ class Sandbox:
         except (ProcessLookupError, PermissionError):
             pass
         status = proc.wait()
+        self.plan.kill_leftovers()
         for fd in (self._to, self._from, self._log):
             try:
                 os.close(fd)

@@ -199,11 +199,11 @@ def main():
     _out_fd = int(sys.argv[2])
     config = recv()
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from confine import confine, limit_check
+    from confine import confine, limit_check, our_fork
     import numpy  # noqa: F401  (imported before limits so they measure the student)
     if config["kind"] == "notebook":
         import IPython.core.interactiveshell  # noqa: F401
-    isolation = confine(config)
+    send({"confined": confine(config)})
     sys.path.pop(0)
     sys.modules.pop("confine", None)
     sys.path.insert(0, os.getcwd())
@@ -213,14 +213,14 @@ def main():
         namespace, warnings = load_module(config["path"], config["name"])
     _flush()
     classes = sorted(k for k, v in list(namespace.items()) if callable(v) and not k.startswith("_"))
-    send({"ready": True, "warnings": warnings, "names": classes[:500], "isolation": isolation})
+    send({"ready": True, "warnings": warnings, "names": classes[:500]})
     while True:
         msg = recv()
         if msg is None or msg.get("op") != "fork":
             os._exit(0)
-        pid = os.fork()
+        pid = our_fork()
         if pid == 0:
-            serve(namespace, lambda: limit_check(config["limits"]))
+            serve(namespace, lambda: limit_check(config["limits"], config.get("isolation", {})))
         _, status = os.waitpid(pid, 0)
         if os.WIFSIGNALED(status):
             send({"ended": True, "signal": os.WTERMSIG(status)})

@@ -1,9 +1,20 @@
 """Confinement applied inside the child before any student code runs.
 
-Standalone like child.py: it imports nothing from the grader.
+Standalone like child.py: it imports nothing from the grader. The parent
+decides what to apply (`config["isolation"]`); each layer reports whether it
+took hold, and the parent records what really ran.
+
+Layers: rlimits; a different uid (root only); Landlock (files: read the Python
+installation minus the grader, write only the scratch folder); seccomp (no
+sockets, exec, kill, ptrace, new sessions; per check also no fork). The audit
+hook only turns refusals into friendly messages: it is not a defence.
 """
+import ctypes
+import ctypes.util
+import errno
 import os
 import resource
+import sys
 
 MiB = 1 << 20
 
@@ -27,8 +38,8 @@ def _virtual_size():
 
 
 def confine(config):
-    """Apply the limits; return a plain description of the isolation used."""
-    limits = config["limits"]
+    """Apply every layer the parent asked for; return what took hold."""
+    limits, wanted = config["limits"], config.get("isolation", {})
     _set(resource.RLIMIT_CORE, 0)
     _set(resource.RLIMIT_FSIZE, limits["file_size_mb"] * MiB)
     _set(resource.RLIMIT_NOFILE, limits["open_files"])
@@ -36,10 +47,163 @@ def confine(config):
          limits["load_cpu_seconds"] + limits["cpu_seconds"] + 5)
     if limits["memory_mb"]:
         _set(resource.RLIMIT_AS, _virtual_size() + limits["memory_mb"] * MiB)
-    return {"tier": 1, "layers": ["child process", "rlimits"]}
+    layers = ["child process", "rlimits"]
+    if wanted.get("uid") is not None:
+        os.setgroups([])
+        os.setgid(wanted["gid"])
+        os.setuid(wanted["uid"])
+        layers.append("uid %d" % os.getuid())
+    if wanted.get("landlock") and landlock(wanted["landlock"]):
+        layers.append("landlock")
+    if wanted.get("seccomp") and seccomp(LOAD_DENY):
+        layers.append("seccomp")
+    sys.addaudithook(_friendly)
+    return layers
 
 
-def limit_check(limits):
-    """Per check: a fresh CPU budget for the forked child."""
+def our_fork():
+    """The loader's own fork, for a check's child."""
+    _state["ours"] = True
+    try:
+        return os.fork()
+    finally:
+        _state["ours"] = False
+
+
+def limit_check(limits, wanted):
+    """Per check, in the forked child: a fresh CPU budget, and no more forking."""
     hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
     _set(resource.RLIMIT_CPU, min(limits["cpu_seconds"], hard), hard)
+    _state["ours"] = False
+    if wanted.get("seccomp"):
+        seccomp(CHECK_DENY, clone_threads_only=True)
+
+
+# ---- friendly messages (not a defence) --------------------------------------
+
+_state = {"ours": False}  # True only while the loader forks a check's child
+_MESSAGES = {
+    "socket.__new__": "the submission tried to open a network connection, which is not allowed",
+    "socket.connect": "the submission tried to open a network connection, which is not allowed",
+    "subprocess.Popen": "the submission tried to run a program, which is not allowed",
+    "os.system": "the submission tried to run a program, which is not allowed",
+    "os.exec": "the submission tried to run a program, which is not allowed",
+    "os.posix_spawn": "the submission tried to run a program, which is not allowed",
+    "os.spawn": "the submission tried to run a program, which is not allowed",
+    "os.kill": "the submission tried to signal another process, which is not allowed",
+    "os.killpg": "the submission tried to signal another process, which is not allowed",
+}
+
+
+def _friendly(event, args):
+    if event in _MESSAGES:
+        raise PermissionError(_MESSAGES[event])
+    if event == "os.fork" and not _state["ours"]:
+        raise PermissionError("the submission tried to start a process, which is not allowed")
+
+
+# ---- Landlock ----------------------------------------------------------------
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_SYS_CREATE, _SYS_ADD, _SYS_RESTRICT = 444, 445, 446  # same on x86-64 and arm64
+_PR_SET_NO_NEW_PRIVS = 38
+EXECUTE, WRITE_FILE, READ_FILE, READ_DIR = 1, 2, 4, 8
+_FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | (1 << 14)  # + TRUNCATE
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def landlock(rules):
+    """rules: {"read": [paths], "list": [dirs], "write": [paths]}. True if enforced."""
+    abi = _libc.syscall(_SYS_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    if abi < 1:
+        return False
+    everything = (1 << (13 if abi == 1 else 14 if abi == 2 else 15)) - 1
+    handled = ctypes.c_uint64(everything)
+    fd = _libc.syscall(_SYS_CREATE, ctypes.byref(handled), ctypes.c_size_t(8), ctypes.c_uint32(0))
+    if fd < 0:
+        return False
+    try:
+        for key, rights in (("list", READ_DIR), ("read", EXECUTE | READ_FILE | READ_DIR),
+                            ("write", everything)):
+            for path in rules.get(key, []):
+                _allow(fd, path, rights)
+        if _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            return False
+        return _libc.syscall(_SYS_RESTRICT, fd, ctypes.c_uint32(0)) == 0
+    finally:
+        os.close(fd)
+
+
+def _allow(ruleset, path, rights):
+    try:
+        target = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        if not os.path.isdir(path):
+            rights &= _FILE_RIGHTS
+        rule = _PathBeneath(rights, target)
+        _libc.syscall(_SYS_ADD, ruleset, 1, ctypes.byref(rule), ctypes.c_uint32(0))
+    finally:
+        os.close(target)
+
+
+# ---- seccomp -----------------------------------------------------------------
+
+LOAD_DENY = [
+    "socket", "socketpair", "execve", "execveat", "kill", "ptrace", "process_vm_readv",
+    "process_vm_writev", "setsid", "setpgid", "mount", "umount2", "pivot_root", "chroot",
+    "unshare", "setns", "bpf", "perf_event_open", "keyctl", "add_key", "request_key",
+    "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "reboot",
+    "swapon", "swapoff", "iopl", "ioperm", "userfaultfd", "open_by_handle_at", "acct",
+    "settimeofday", "clock_settime", "sethostname", "setdomainname",
+]
+CHECK_DENY = ["fork", "vfork"]
+_ALLOW, _ERRNO = 0x7FFF0000, 0x00050000
+_CLONE_THREAD, _MASKED_EQ = 0x00010000, 7
+
+
+class _ArgCmp(ctypes.Structure):
+    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int),
+                ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
+
+
+def seccomp(names, clone_threads_only=False):
+    """Make the named system calls fail with EPERM. True if the filter loaded."""
+    path = ctypes.util.find_library("seccomp")
+    if not path:
+        return False
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError:
+        return False
+    lib.seccomp_init.restype = ctypes.c_void_p
+    lib.seccomp_init.argtypes = [ctypes.c_uint32]
+    lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
+                                           ctypes.c_uint, ctypes.c_void_p]
+    lib.seccomp_load.argtypes = [ctypes.c_void_p]
+    lib.seccomp_release.argtypes = [ctypes.c_void_p]
+    lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+    ctx = lib.seccomp_init(_ALLOW)
+    if not ctx:
+        return False
+    try:
+        deny = _ERRNO | errno.EPERM
+        for name in names:
+            nr = lib.seccomp_syscall_resolve_name(name.encode())
+            if nr >= 0:
+                lib.seccomp_rule_add_array(ctx, deny, nr, 0, None)
+        if clone_threads_only:  # threads may start; processes may not
+            nr = lib.seccomp_syscall_resolve_name(b"clone")
+            cmp = _ArgCmp(0, _MASKED_EQ, _CLONE_THREAD, 0)
+            lib.seccomp_rule_add_array(ctx, deny, nr, 1, ctypes.byref(cmp))
+            nr = lib.seccomp_syscall_resolve_name(b"clone3")
+            if nr >= 0:  # arguments unreadable: make libc fall back to clone
+                lib.seccomp_rule_add_array(ctx, _ERRNO | errno.ENOSYS, nr, 0, None)
+        return lib.seccomp_load(ctx) == 0
+    finally:
+        lib.seccomp_release(ctx)

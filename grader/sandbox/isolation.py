@@ -1,0 +1,191 @@
+"""Choose how strongly to isolate the child, from what this machine allows.
+
+Tier 3: bubblewrap (own mount, pid, network and user namespaces; only the
+        Python installation, read-only, and the scratch folder are visible).
+Tier 2: a different uid (root only) and/or Landlock, plus seccomp.
+Tier 1: child process, rlimits and the plain-number protocol only.
+Every tier also gets whatever of Landlock and seccomp the kernel offers.
+"""
+import atexit
+import ctypes
+import ctypes.util
+import functools
+import os
+import shutil
+import site
+import stat
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+SANDBOX_UID = SANDBOX_GID = 64123  # unlikely to own anything else on the machine
+HIDDEN = ("grader", "reference", "rubrics")  # packages the child must not read
+SYSTEM = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
+SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime")
+DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
+
+
+@functools.lru_cache(maxsize=None)
+def boot_dir():
+    """A readable folder holding only the child's two files."""
+    boot = Path(tempfile.mkdtemp(prefix="bpgrade-boot-"))
+    atexit.register(shutil.rmtree, boot, True)
+    for name in ("child.py", "confine.py"):
+        shutil.copyfile(Path(__file__).with_name(name), boot / name)
+        os.chmod(boot / name, 0o644)
+    os.chmod(boot, 0o755)
+    return boot
+
+
+def hidden_dirs():
+    import importlib
+    found = []
+    for name in HIDDEN:
+        try:
+            found.append(Path(importlib.import_module(name).__file__).resolve().parent)
+        except (ImportError, TypeError):
+            pass
+    return found
+
+
+def python_roots():
+    paths = sysconfig.get_paths()
+    roots = {paths["stdlib"], paths["platstdlib"], paths["purelib"], paths["platlib"],
+             sys.base_prefix, sys.prefix}
+    roots.update(site.getsitepackages())
+    roots.update(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))
+    return sorted({str(Path(r).resolve()) for r in roots if r and os.path.isdir(r)})
+
+
+def split_tree(root, hidden, read, listing):
+    """Allow `root` for reading, minus the hidden folders beneath it."""
+    root = Path(root)
+    inside = [h for h in hidden if h == root or root in h.parents]
+    if not inside:
+        read.append(str(root))
+        return
+    if root in inside:
+        return
+    listing.append(str(root))
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return
+    for entry in entries:
+        split_tree(Path(entry.path), hidden, read, listing)
+
+
+def landlock_rules(scratch):
+    hidden, read, listing = hidden_dirs(), [], []
+    for root in list(SYSTEM) + python_roots():
+        if os.path.exists(root):
+            split_tree(Path(root).resolve(), hidden, read, listing)
+    read += [p for p in SYSTEM_FILES + DEVICES if os.path.exists(p)]
+    return {"read": sorted(set(read)), "list": sorted(set(listing)),
+            "write": [str(scratch), "/dev/null"]}
+
+
+@functools.lru_cache(maxsize=None)
+def capabilities():
+    """What this machine offers, probed once per process."""
+    return {"bwrap": bwrap_works(), "root": os.geteuid() == 0,
+            "uid_drop": os.geteuid() == 0 and readable_by_others(python_roots() + [sys.executable]),
+            "landlock": landlock_abi() > 0, "seccomp": bool(ctypes.util.find_library("seccomp"))}
+
+
+def landlock_abi():
+    if sys.platform != "linux":
+        return 0
+    libc = ctypes.CDLL(None, use_errno=True)
+    return max(libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1)), 0)
+
+
+def bwrap_works():
+    exe = shutil.which("bwrap")
+    if not exe:
+        return False
+    try:
+        return subprocess.run([exe, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
+                               "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def readable_by_others(paths):
+    """True when an unprivileged uid can reach and read every path."""
+    for p in paths:
+        p = Path(p).resolve()
+        for d in [p] + list(p.parents):
+            try:
+                mode = d.stat().st_mode
+            except OSError:
+                return False
+            need = stat.S_IXOTH if d != p or d.is_dir() else stat.S_IROTH
+            if not mode & need:
+                return False
+    return True
+
+
+class Plan:
+    """How one submission's child is started and confined."""
+
+    def __init__(self, scratch, allow=None):
+        caps = dict(capabilities())
+        if allow is not None:  # tests and --isolation cap what is used
+            caps = {k: v and k in allow for k, v in caps.items()}
+        self.scratch, self.boot, self.caps = Path(scratch), boot_dir(), caps
+        self.bwrap = caps["bwrap"]
+        self.uid = SANDBOX_UID if caps["uid_drop"] and not self.bwrap else None
+        self.child = {"uid": self.uid, "gid": SANDBOX_GID if self.uid else None,
+                      "seccomp": caps["seccomp"],
+                      "landlock": landlock_rules(self.scratch) if caps["landlock"] else None}
+        if self.uid is not None:
+            for p in [self.scratch] + list(self.scratch.rglob("*")):
+                os.chown(p, SANDBOX_UID, SANDBOX_GID)
+
+    def argv(self, child_args):
+        python = [sys.executable, "-I", "-B", str(self.boot / "child.py")] + child_args
+        if not self.bwrap:
+            return python
+        cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--cap-drop", "ALL",
+               "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID),
+               "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+        for path in SYSTEM:
+            if os.path.islink(path):
+                cmd += ["--symlink", os.readlink(path), path]
+            elif os.path.exists(path):
+                cmd += ["--ro-bind", path, path]
+        for path in SYSTEM_FILES:
+            cmd += ["--ro-bind-try", path, path]
+        for root in python_roots():
+            cmd += ["--ro-bind", root, root]
+        roots = [Path(r) for r in python_roots()]
+        for d in hidden_dirs():
+            if any(r == d or r in d.parents for r in roots):
+                cmd += ["--tmpfs", str(d)]
+        cmd += ["--ro-bind", str(self.boot), str(self.boot),
+                "--bind", str(self.scratch), str(self.scratch), "--chdir", str(self.scratch)]
+        return cmd + ["--"] + python
+
+    def tier(self, layers):
+        """The tier that really ran, from the layers the child confirmed."""
+        if self.bwrap:
+            return 3
+        strong = any(l.startswith("uid") for l in layers) or "landlock" in layers
+        return 2 if strong and "seccomp" in layers else 1
+
+    def kill_leftovers(self):
+        """With a dropped uid, kill every process that uid still has."""
+        if self.uid is None:
+            return
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setgid(SANDBOX_GID)
+                os.setuid(SANDBOX_UID)
+                os.kill(-1, 9)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)

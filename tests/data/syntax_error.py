@@ -1,0 +1,3 @@
+class MultiplyGate(object):
+    def forward(self, x, y)
+        return x * y
