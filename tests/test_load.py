@@ -445,3 +445,15 @@ def test_unreadable_submission_scores_zero_with_the_reason(tmp_path, rub):
     assert result.score == 0
     assert all("binary" in r.outcome.error for r in result.items)
     assert "binary" in report.text(result)
+
+
+def test_notebook_in_a_subfolder_with_its_helper(tmp_path, rub):
+    """A zip that unpacks to hw3/hw.ipynb + hw3/gates_impl.py."""
+    sub = tmp_path / "hw3"
+    sub.mkdir()
+    write_nb(sub / "hw.ipynb", ["from gates_impl import MultiplyGate", ADD])
+    (sub / "gates_impl.py").write_text(MUL)
+    result = grade(tmp_path, rub)
+    assert result.loaded.path.name == "hw.ipynb"
+    assert result.warnings == []
+    assert failed(result) == []
