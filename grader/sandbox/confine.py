@@ -10,7 +10,6 @@ sockets, exec, kill, ptrace, new sessions; per check also no fork). The audit
 hook only turns refusals into friendly messages: it is not a defence.
 """
 import ctypes
-import ctypes.util
 import errno
 import os
 import resource
@@ -55,7 +54,7 @@ def confine(config):
         layers.append("uid %d" % os.getuid())
     if wanted.get("landlock") and landlock(wanted["landlock"]):
         layers.append("landlock")
-    if wanted.get("seccomp") and seccomp(LOAD_DENY):
+    if wanted.get("seccomp") and seccomp(wanted["seccomp"], LOAD_DENY):
         layers.append("seccomp")
     sys.addaudithook(_friendly)
     return layers
@@ -76,7 +75,7 @@ def limit_check(limits, wanted):
     _set(resource.RLIMIT_CPU, min(limits["cpu_seconds"], hard), hard)
     _state["ours"] = False
     if wanted.get("seccomp"):
-        seccomp(CHECK_DENY, clone_threads_only=True)
+        seccomp(wanted["seccomp"], CHECK_DENY, clone_threads_only=True)
 
 
 # ---- friendly messages (not a defence) --------------------------------------
@@ -172,13 +171,15 @@ class _ArgCmp(ctypes.Structure):
                 ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
 
 
-def seccomp(names, clone_threads_only=False):
+_lib = {}
+
+
+def seccomp(path, names, clone_threads_only=False):
     """Make the named system calls fail with EPERM. True if the filter loaded."""
-    path = ctypes.util.find_library("seccomp")
     if not path:
         return False
     try:
-        lib = ctypes.CDLL(path)
+        lib = _lib.get(path) or _lib.setdefault(path, ctypes.CDLL(path))
     except OSError:
         return False
     lib.seccomp_init.restype = ctypes.c_void_p

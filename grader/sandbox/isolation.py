@@ -77,14 +77,20 @@ def split_tree(root, hidden, read, listing):
         split_tree(Path(entry.path), hidden, read, listing)
 
 
-def landlock_rules(scratch):
+@functools.lru_cache(maxsize=None)
+def readable():
+    """Folders the child may read and folders it may only list (computed once)."""
     hidden, read, listing = hidden_dirs(), [], []
     for root in list(SYSTEM) + python_roots():
         if os.path.exists(root):
             split_tree(Path(root).resolve(), hidden, read, listing)
     read += [p for p in SYSTEM_FILES + DEVICES if os.path.exists(p)]
-    return {"read": sorted(set(read)), "list": sorted(set(listing)),
-            "write": [str(scratch), "/dev/null"]}
+    return sorted(set(read)), sorted(set(listing))
+
+
+def landlock_rules(scratch):
+    read, listing = readable()
+    return {"read": read, "list": listing, "write": [str(scratch), "/dev/null"]}
 
 
 @functools.lru_cache(maxsize=None)
@@ -92,7 +98,12 @@ def capabilities():
     """What this machine offers, probed once per process."""
     return {"bwrap": bwrap_works(), "root": os.geteuid() == 0,
             "uid_drop": os.geteuid() == 0 and readable_by_others(python_roots() + [sys.executable]),
-            "landlock": landlock_abi() > 0, "seccomp": bool(ctypes.util.find_library("seccomp"))}
+            "landlock": landlock_abi() > 0, "seccomp": libseccomp()}
+
+
+def libseccomp():
+    """libseccomp's name for the loader, or "" (looked up once: it runs ldconfig)."""
+    return ctypes.util.find_library("seccomp") or ""
 
 
 def landlock_abi():
@@ -134,7 +145,7 @@ class Plan:
     def __init__(self, scratch, allow=None):
         caps = dict(capabilities())
         if allow is not None:  # tests and --isolation cap what is used
-            caps = {k: v and k in allow for k, v in caps.items()}
+            caps = {k: v if k in allow else type(v)() for k, v in caps.items()}
         self.scratch, self.boot, self.caps = Path(scratch), boot_dir(), caps
         self.bwrap = caps["bwrap"]
         self.uid = SANDBOX_UID if caps["uid_drop"] and not self.bwrap else None
