@@ -5,6 +5,7 @@ Anything unreadable becomes `Loaded.problem`: a graded zero with a reason.
 """
 import re
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,17 +36,25 @@ class Loaded:
         stem = re.sub(r"\W", "_", self.path.stem) or "submission"
         return stem if not stem[0].isdigit() else "_" + stem
 
+    @property
+    def relative(self):
+        """Where the graded file sits in the copied folder."""
+        return self.path.relative_to(self.root) if self.root else Path(self.path.name)
+
     def config(self):
-        """What the child needs to run this submission."""
+        """What the child needs to run this submission (it runs from the file's folder)."""
+        where = {"dir": str(self.relative.parent)}
         if self.kind == "notebook":
-            return {"kind": "notebook", "cells": self.cells}
-        return {"kind": "module", "path": self.path.name, "name": self.name}
+            return dict(where, kind="notebook", cells=self.cells)
+        return dict(where, kind="module", path=self.relative.name, name=self.name)
 
     def copy_to(self, scratch):
         if self.root is not None:
             copy_tree(self.root, scratch)
         if self.kind == "module" and not self.problem:
-            (scratch / self.path.name).write_text(self.source, encoding="utf-8")
+            target = scratch / self.relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(self.source, encoding="utf-8")
 
 
 def load(path, class_names=()):
@@ -133,7 +142,9 @@ def read_notebook(path):
                       % (path.name, str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__))
     notes = []
     try:
-        nbformat.validate(nb)
+        with warnings.catch_warnings():  # notebooks without cell ids are fine
+            warnings.simplefilter("ignore")
+            nbformat.validate(nb)
     except nbformat.ValidationError as exc:
         notes.append("the notebook does not fully follow the notebook format (%s); graded anyway"
                      % exc.message[:120])

@@ -206,6 +206,7 @@ def main():
     send({"confined": confine(config)})
     sys.path.pop(0)
     sys.modules.pop("confine", None)
+    os.chdir(config.get("dir") or ".")
     sys.path.insert(0, os.getcwd())
     if config["kind"] == "notebook":
         namespace, warnings = load_notebook(config["cells"])
