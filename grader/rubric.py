@@ -85,6 +85,7 @@ class Rubric:
     items: list
     limits: Limits
     sha256: str
+    given: list = field(default_factory=list)  # "Gate" or "Gate.method": code the template gives
 
     @property
     def max_score(self):
@@ -203,9 +204,14 @@ def build(data, path, sha):
         item.setdefault("name", "%s %s" % (raw.get("gate") or "graph " + raw.get("graph", ""), raw["check"]))
         items.append(Item(**{f.name: item[f.name] for f in fields(Item) if f.name in item}))
 
+    for k, name in enumerate(data.get("given", [])):
+        if name.split(".")[0] not in gates:
+            raise RubricError("%s: given[%d]: unknown gate %r (known: %s)"
+                              % (where, k, name.split(".")[0], ", ".join(gates)))
+
     limits = Limits(**data.get("limits", {}))
     return Rubric(path, data["assignment"], data.get("title", data["assignment"]),
-                  gates, graphs, items, limits, sha)
+                  gates, graphs, items, limits, sha, list(data.get("given", [])))
 
 
 def reference_class(spec, rubric_path, at):
