@@ -66,7 +66,44 @@ def add_check(sub):
     cmd.set_defaults(run=run)
 
 
-COMMANDS = [add_grade, add_check]
+def add_release(sub):
+    cmd = sub.add_parser(
+        "release", help="write the student version of a source notebook or module",
+        description="Replace each ### BEGIN SOLUTION / ### END SOLUTION region with a "
+                    "placeholder, clear outputs and metadata, and write the student files. "
+                    "SOURCE is a notebook (the modules beside it with solution regions are "
+                    "released too), a module, or a folder; source.ipynb is released under "
+                    "its folder's name. Exit status 2 for a source that cannot be released.")
+    cmd.add_argument("source", help="source notebook, module, or assignment folder")
+    cmd.add_argument("-o", "--output", required=True, help="folder for the student files")
+    cmd.add_argument("--rubric", help="rubric (default: rubric.yaml beside the source, else gates)")
+    cmd.add_argument("--student-rubric", metavar="PATH",
+                     help="also write the rubric without its hidden checks to PATH")
+
+    def run(args):
+        from . import release
+        return release.run(args)
+    cmd.set_defaults(run=run)
+
+
+def add_validate(sub):
+    cmd = sub.add_parser(
+        "validate", help="instructor sanity check of an assignment folder",
+        description="Check that the rubric is valid and reachable, the source solution gets "
+                    "full marks, the released template gets 0 on every item that needs "
+                    "student code, and no solution text is released. Exit status 1 when a "
+                    "check fails.")
+    cmd.add_argument("assignment", help="assignment folder (or one source file)")
+    cmd.add_argument("--rubric", help="rubric (default: rubric.yaml in the folder, else gates)")
+    cmd.add_argument("--seed", type=int, help="grading seed, to reproduce a run exactly")
+
+    def run(args):
+        from . import validate
+        return validate.run(args)
+    cmd.set_defaults(run=run)
+
+
+COMMANDS = [add_grade, add_check, add_release, add_validate]
 
 
 def parser():

@@ -1,0 +1,219 @@
+"""`bpgrade validate`: the instructor's sanity check for an assignment folder.
+
+In one run, for every source file (notebook or module with solution regions):
+
+- the rubric loads (schema-valid) and each of its checks can be reached: the
+  check kind exists, its gate or graph is defined in the source, and it runs
+  at least one trial;
+- the release succeeds (markers, given code, a valid notebook);
+- the source's solution scores full marks and loads without errors;
+- the released template scores 0 on every item that needs student code, and
+  fails it because of the `raise NotImplementedError()` placeholders; items
+  that use only given code pass, and the given cells run without errors;
+- the released files hold no solution text.
+
+It prints one table row per finding and exits 1 when any row failed.
+"""
+import json
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from . import load, release, rubric as rubric_mod, score
+from .checks import CHECKS
+
+# Gate methods each check kind calls (graph checks: on every gate of the graph).
+USES = {"forward": ("forward",)}
+BOTH = ("forward", "backward")
+
+
+@dataclass
+class Row:
+    name: str
+    ok: bool
+    detail: str
+
+
+def needs_student_code(item, rub):
+    """The item calls a gate method the rubric does not mark as given."""
+    gates = [item.gate] if item.gate else rub.graphs[item.graph].gates
+    given = set(rub.given)
+    return any(g not in given and "%s.%s" % (g, m) not in given
+               for g in gates for m in USES.get(item.check, BOTH))
+
+
+def min_trials(item):
+    """How many cases the item runs, or a reason it runs none."""
+    specials = len(item.specials)
+    if item.check == "format" and item.trials < 1:
+        return "format checks run on random cases only, and trials is 0"
+    if item.check == "state" and item.trials < 2:
+        return "state checks need trials >= 2 (cases are used in pairs)"
+    if item.check == "graph" and not (item.trials or item.examples or item.specials):
+        return "no trials, examples or specials: the check runs nothing and can never pass"
+    if item.check in ("forward", "backward", "numerical") and item.trials + specials < 1:
+        return "no trials or specials: the check runs nothing and can never pass"
+    return ""
+
+
+def reachability(rub, items):
+    """Problems that keep a rubric check from ever running or passing."""
+    problems = []
+    code = {it.name: code_text(it) for it in items}
+    for item in rub.items:
+        if item.check not in CHECKS:
+            problems.append("%s: check kind %r does not exist" % (item.id, item.check))
+            continue
+        why = min_trials(item)
+        if why:
+            problems.append("%s: %s" % (item.id, why))
+        gates = [item.gate] if item.gate else rub.graphs[item.graph].gates
+        for gate in gates:
+            for name, text in code.items():
+                if not re.search(r"^class\s+%s\b" % re.escape(gate), text, re.M):
+                    problems.append("%s: %s is not defined in %s" % (item.id, gate, name))
+    return sorted(set(problems))
+
+
+def code_text(item):
+    """The Python code of a released file (notebook code cells joined)."""
+    if item.kind == "module":
+        return item.text
+    nb = nbformat.reads(item.text, as_version=4)
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+
+
+def grade(path, rub, seed):
+    loaded = load.load(path, class_names=list(rub.gates))
+    return score.grade(loaded, rub, seed=seed)
+
+
+def failing(results, limit=3):
+    text = "; ".join("%s: %s" % (r.item.id, r.outcome.error or "%d of %d trials failed" % (
+        len(r.outcome.failures), r.outcome.trials)) for r in results[:limit])
+    return text + ("; and %d more" % (len(results) - limit) if len(results) > limit else "")
+
+
+def check_solution(result, name):
+    bad = [r for r in result.items if not r.outcome.passed]
+    problems = []
+    if bad:
+        problems.append("fails " + failing(bad))
+    if result.warnings:
+        problems.append("errors while loading: " + "; ".join(result.warnings[:3]))
+    detail = "%g/%g" % (result.score, result.rubric.max_score)
+    return Row("solution " + name, not problems, detail + (": " + "; ".join(problems) if problems else ""))
+
+
+def placeholder_error(error, where, placeholders):
+    """The error is the NotImplementedError of a `raise NotImplementedError()`
+    placeholder (when the grader says where it was raised, that line)."""
+    return (re.match(r"(\S+ raised )?NotImplementedError\b", error or "") is not None
+            and (not where or where in placeholders))
+
+
+WARNING = re.compile(r"^(cell \d+, line \d+|.+?\.py, line \d+|cell \d+): (.*)$", re.S)
+
+
+def check_template(result, item, rub):
+    problems, given_pass, student_zero = [], [], 0
+    for r in result.items:
+        if needs_student_code(r.item, rub):
+            if r.outcome.passed:
+                problems.append("%s passes without student code (mark the code it uses as given "
+                                "in the rubric, or put it in a solution region)" % r.item.id)
+            else:
+                student_zero += 1
+                if not placeholder_error(r.outcome.error, r.outcome.where, item.placeholders):
+                    problems.append("%s fails for another reason than the placeholder: %s" % (
+                        r.item.id, failing([r]) + (" (%s)" % r.outcome.where if r.outcome.where else "")))
+        elif r.outcome.passed:
+            given_pass.append(r.item.id)
+        else:
+            problems.append("%s uses only given code but fails: %s" % (r.item.id, failing([r])))
+    for w in result.warnings:
+        m = WARNING.match(w)  # "cell 3, line 12: NotImplementedError: "
+        where, error = (m.group(1), m.group(2)) if m else ("", w)
+        if not placeholder_error(error, where, item.placeholders):
+            problems.append("given code failed while loading: %s" % w)
+    detail = "%g/%g; 0 on the %d items that need student code" % (
+        result.score, result.rubric.max_score, student_zero)
+    if given_pass:
+        detail += "; given code passes %s" % ", ".join(given_pass)
+    return Row("template " + item.name, not problems,
+               detail if not problems else "; ".join(problems[:4]))
+
+
+def check_leaks(written, items):
+    secrets = set()
+    for item in items:
+        secrets |= item.secrets
+    public = "\n".join(item.public for item in items)
+    secrets = {s for s in secrets if s not in public}
+    hits = []
+    for path in written:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".ipynb":
+            found = release.notebook_leaks(json.loads(text), secrets)
+        else:
+            found = release.find_leaks(text, secrets, path.name)
+        hits += ["%s: %r in %s" % (path.name, s, where) for where, s in found]
+    return Row("no solution text", not hits,
+               "; ".join(hits[:3]) if hits else "%d released file%s, %d solution lines searched"
+               % (len(written), "" if len(written) == 1 else "s", len(secrets)))
+
+
+def validate(path, rubric_name=None, seed=None):
+    """Rows for the assignment at PATH (a folder, or one source file)."""
+    path = Path(path)
+    if not path.exists():
+        raise load.UsageError("%s: no such file or directory" % path)
+    seed = score.new_seed() if seed is None else seed
+    rows = []
+    try:
+        rub_path = release.find_rubric(path, rubric_name)
+        rub = rubric_mod.load(rub_path)
+    except rubric_mod.RubricError as exc:
+        return [Row("rubric", False, str(exc))], seed
+    rows.append(Row("rubric", True, "%s: schema-valid, %d checks, %g points"
+                    % (rub_path.name, len(rub.items), rub.max_score)))
+    try:
+        items = release.build(path, rub)
+    except release.ReleaseError as exc:
+        return rows + [Row("release", False, exc.message)], seed
+    problems = reachability(rub, items)
+    rows.append(Row("checks reachable", not problems,
+                    "; ".join(problems[:4]) if problems else "all %d" % len(rub.items)))
+    for item in items:
+        rows.append(Row("release " + item.source.name, True, "-> %s, %d solution region%s" % (
+            item.name, len(item.regions), "" if len(item.regions) == 1 else "s")))
+    with tempfile.TemporaryDirectory(prefix="bpgrade-validate-") as tmp:
+        written = release.write(items, Path(tmp) / "release")
+        for item, target in zip(items, written):
+            rows.append(check_solution(grade(item.source, rub, seed), item.source.name))
+            rows.append(check_template(grade(target, rub, seed), item, rub))
+        rows.append(check_leaks(written, items))
+    return rows, seed
+
+
+def table(rows):
+    width = max(len(r.name) for r in rows)
+    lines = ["%-*s  %-4s  %s" % (width, "check", "", "detail")]
+    lines += ["%-*s  %-4s  %s" % (width, r.name, "ok" if r.ok else "FAIL", r.detail) for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def run(args):
+    """The `bpgrade validate` command."""
+    rows, seed = validate(args.assignment, args.rubric, args.seed)
+    sys.stdout.write(table(rows))
+    failed = sum(not r.ok for r in rows)
+    if failed:
+        print("validate: %d of %d FAILED (seed %d)" % (failed, len(rows), seed))
+        return 1
+    print("validate: all %d passed (seed %d)" % (len(rows), seed))
+    return 0
