@@ -190,3 +190,24 @@ def test_custom_rubric_from_another_directory(tmp_path):
     assert "Fused multiply-add" in proc.stdout
     assert "Score on visible checks: 10 / 10" in proc.stdout
     assert "Hidden checks: 1 of 1 passed" in proc.stdout
+
+
+def usage_error_or_results(proc, results):
+    """Either a clean usage error (exit 2, one line) or a graded run (exit 0,
+    results written); never a traceback."""
+    assert "Traceback" not in proc.stderr, proc.stderr[-600:]
+    if proc.returncode == 2:
+        error_line(proc)
+    else:
+        assert proc.returncode == 0, proc.stderr
+        json.loads(Path(results).read_text())
+
+
+def test_negative_seed(tmp_path):
+    out = tmp_path / "r.json"
+    usage_error_or_results(run("grade", DATA / "good.py", "--seed", -5, "--results", out), out)
+
+
+def test_results_in_a_missing_folder(tmp_path):
+    out = tmp_path / "no" / "such" / "results.json"
+    usage_error_or_results(run("grade", DATA / "good.py", "--seed", 1, "--results", out), out)

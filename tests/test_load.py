@@ -464,3 +464,16 @@ def test_notebook_in_a_subfolder_with_its_helper(tmp_path, rub):
     assert result.loaded.path.name == "hw.ipynb"
     assert result.warnings == []
     assert failed(result) == []
+
+
+def test_symlinks_in_a_submission_folder_are_not_followed(tmp_path):
+    """A folder whose solution.py links to a file elsewhere (here: the reference
+    solution) must not be graded as that file: the link would hand a student
+    the answer, or leak any file the grader can read into the sandbox."""
+    outside = Path(__file__).resolve().parents[1] / "reference" / "gates.py"
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "solution.py").symlink_to(outside)
+    got = load.load(sub, GATES)
+    assert got.source != outside.read_text()
+    assert got.problem
