@@ -233,3 +233,17 @@ def test_fmt_numbers_and_arrays():
     assert report.fmt(1234567.0) == "1.23457e+06"
     assert report.fmt(np.array([1.0, -2.5])) == "[ 1. , -2.5]"
     assert "\n" not in report.fmt(np.arange(400.0).reshape(20, 20))
+
+
+def test_reports_of_an_item_that_failed_without_an_example(rub):
+    """An outcome that failed with no failing trial and no error (e.g. no trials
+    ran) must still be reported, not crash the report."""
+    from grader.checks import Outcome
+    loaded = load.load(DATA / "good.py", list(rub.gates))
+    result = score.Result(loaded, rub, seed=0)
+    result.items = [score.ItemResult(i, Outcome(trials=0)) for i in rub.items]
+    data = report.gradescope(result)
+    text = report.text(result)
+    assert data["score"] == 0
+    assert all(t["status"] == "failed" and t["output"] for t in data["tests"])
+    assert "FAIL" in text

@@ -355,3 +355,46 @@ def test_graph_example_with_fan_out_uses_the_chain_rule(fma):
     # dv/da = a * du/da + u = a * (b + 1) + u ; dv/db = a * du/db + 1 = a * a + 1
     assert float(da) == pytest.approx(up * (a * (b + 1) + u))
     assert float(db) == pytest.approx(up * (a * a + 1))
+
+
+@pytest.mark.parametrize("kind, extra", [
+    ("format", {"trials": 0}),
+    ("forward", {"trials": 0, "specials": []}),
+], ids=["format-no-trials", "forward-no-trials-no-specials"])
+def test_item_that_runs_no_trials_is_rejected_or_passes_correct_code(tmp_path, kind, extra):
+    """An item that can never run a trial must not silently fail every student:
+    either the rubric is refused, or correct code passes it."""
+    data = copy.deepcopy(BASE)
+    data["checks"] = [dict({"id": "only", "gate": "MultiplyGate", "check": kind, "points": 1},
+                           **extra)]
+    path = write(tmp_path, data)
+    try:
+        rub = rubric.load(path)
+    except rubric.RubricError as exc:
+        assert "checks[0]" in str(exc)
+        return
+    result = score.grade(load.load(DATA / "good.py", list(rub.gates)), rub, seed=1)
+    assert result.items[0].outcome.passed, result.items[0].outcome
+
+
+def test_examples_on_a_gate_check_are_used_or_refused(tmp_path):
+    """A rubric author's fixed example must not be silently ignored. The student
+    here is wrong only at x=7, y=11, which random inputs never hit."""
+    data = copy.deepcopy(BASE)
+    data["checks"] = [{"id": "only", "gate": "MultiplyGate", "check": "backward", "points": 1,
+                       "trials": 2, "specials": [], "examples": [{"x": 7, "y": 11, "upstream": 2}]}]
+    path = write(tmp_path, data)
+    try:
+        rub = rubric.load(path)
+    except rubric.RubricError as exc:
+        assert "checks[0].examples" in str(exc)
+        return
+    student = tmp_path / "hw.py"
+    student.write_text((DATA / "good.py").read_text().replace(
+        "        return [self.y * dz, self.x * dz]",
+        "        if (self.x, self.y) == (7, 11):\n            return [0.0, 0.0]\n"
+        "        return [self.y * dz, self.x * dz]"))
+    result = score.grade(load.load(student, list(rub.gates)), rub, seed=1)
+    outcome = result.items[0].outcome
+    assert not outcome.passed
+    assert outcome.example().inputs["x"] == 7
