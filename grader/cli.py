@@ -103,7 +103,24 @@ def add_validate(sub):
     cmd.set_defaults(run=run)
 
 
-COMMANDS = [add_grade, add_check, add_release, add_validate]
+def add_batch(sub):
+    from . import batch
+    batch.batch_args(sub.add_parser(
+        "batch", help="grade a class in parallel into a gradebook (resumable); CSV and results.json"))
+
+
+def add_export(sub):
+    from . import batch
+    batch.export_args(sub.add_parser("export", help="CSV or results.json files from a gradebook"))
+
+
+def add_replay(sub):
+    from . import batch
+    batch.replay_args(sub.add_parser(
+        "replay", help="grade a student's graded submission again with its recorded seed; compare"))
+
+
+COMMANDS = [add_grade, add_check, add_release, add_validate, add_batch, add_export, add_replay]
 
 
 def parser():

@@ -1,0 +1,249 @@
+"""The gradebook: one SQLite row per graded submission (stdlib sqlite3).
+
+Each result is committed as soon as it is graded, in WAL mode, so killing the
+grader loses nothing already graded. A gradebook belongs to one rubric (by
+hash); opening it with another rubric is refused. Exports: a CSV with one row
+per student (latest submission) and one Gradescope results.json per student.
+"""
+import csv
+import datetime
+import io
+import json
+import sqlite3
+from pathlib import Path
+
+from . import __version__
+from .load import UsageError
+
+FORMAT = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS grades (
+    id INTEGER PRIMARY KEY,
+    student TEXT NOT NULL,
+    source TEXT NOT NULL,          -- where the submission came from, for people
+    file_sha256 TEXT NOT NULL,     -- hash of the file, or of the folder's files
+    rubric_sha256 TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    score REAL NOT NULL,
+    max_score REAL NOT NULL,
+    checks TEXT NOT NULL,          -- JSON: [{id, score, max_score, status}]
+    results TEXT NOT NULL,         -- JSON: the whole Gradescope results.json
+    notes TEXT NOT NULL,           -- JSON list: several files, what was graded
+    error TEXT NOT NULL,           -- set when the grader itself failed (retried next run)
+    duration REAL NOT NULL,
+    isolation_tier INTEGER,
+    grader_version TEXT NOT NULL,
+    graded_at TEXT NOT NULL,       -- UTC, ISO 8601
+    submission BLOB                -- zip of what was graded (for replay); NULL if too large
+);
+CREATE INDEX IF NOT EXISTS grades_student ON grades (student, id);
+CREATE INDEX IF NOT EXISTS grades_file ON grades (student, file_sha256, rubric_sha256);
+"""
+
+
+class GradebookError(UsageError):
+    """A gradebook that cannot be used for this run (exit 2)."""
+
+
+class GradebookFull(Exception):
+    """Writing a result failed (a full disk, usually); everything before it is kept."""
+
+
+class Gradebook:
+    def __init__(self, path, rubric=None, secret=None, create=True):
+        """Open (or create) the gradebook at `path`.
+
+        With `rubric`, the gradebook must belong to that rubric (or be new).
+        Without, it must exist (for export and replay).
+        """
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise GradebookError("%s: no such gradebook" % self.path)
+        if self.path.is_dir():
+            raise GradebookError("%s is a directory, not a gradebook file" % self.path)
+        try:
+            self.db = sqlite3.connect(str(self.path), timeout=30)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # durable across a killed process
+            tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as exc:
+            raise GradebookError("%s is not a bpgrade gradebook (%s)" % (self.path, exc)) from None
+        if tables and not {"meta", "grades"} <= tables:
+            raise GradebookError("%s is an SQLite database, but not a bpgrade gradebook (tables: %s)"
+                                 % (self.path, ", ".join(sorted(tables))))
+        self.meta = dict(self.db.execute("SELECT key, value FROM meta").fetchall()) if tables else {}
+        if tables and "rubric_sha256" not in self.meta:
+            raise GradebookError("%s: the gradebook has no rubric recorded" % self.path)
+        if rubric is not None:
+            self._bind(rubric, bool(tables))
+        elif not tables:
+            raise GradebookError("%s is empty: nothing has been graded into it" % self.path)
+        self.items = json.loads(self.meta["items"])
+        self.rubric_sha256 = self.meta["rubric_sha256"]
+        if secret is not None:
+            self.check_secret(secret)
+
+    def _bind(self, rubric, exists):
+        if exists:
+            if self.meta["rubric_sha256"] != rubric.sha256:
+                count = self.db.execute("SELECT COUNT(*) FROM grades").fetchone()[0]
+                raise GradebookError(
+                    "%s holds %d grade(s) made with another rubric: %s (assignment %r, sha256 %s); "
+                    "this run uses %s (assignment %r, sha256 %s). Grade into a new --gradebook file, "
+                    "or use the rubric this gradebook was made with."
+                    % (self.path, count, self.meta.get("rubric_path"), self.meta.get("assignment"),
+                       self.meta["rubric_sha256"][:12], rubric.path, rubric.assignment,
+                       rubric.sha256[:12]))
+            return
+        items = [{"id": i.id, "name": i.name, "points": i.points, "visibility": i.visibility}
+                 for i in rubric.items]
+        meta = {"format": str(FORMAT), "rubric_sha256": rubric.sha256,
+                "rubric_path": str(Path(rubric.path).resolve()), "rubric_name": Path(rubric.path).name,
+                "assignment": rubric.assignment, "items": json.dumps(items),
+                "max_score": repr(float(rubric.max_score)), "created": now(),
+                "grader_version": __version__}
+        try:
+            with self.db:
+                self.db.executescript(SCHEMA)
+                self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
+        except sqlite3.DatabaseError as exc:
+            raise GradebookError("%s: cannot create the gradebook (%s)" % (self.path, exc)) from None
+        self.meta = meta
+
+    def check_secret(self, secret):
+        """Remember the course secret's fingerprint; warn when a different one is used."""
+        known = self.meta.get("secret_fingerprint")
+        if known is None:
+            self._set_meta("secret_fingerprint", secret.fingerprint)
+            return True
+        return known == secret.fingerprint
+
+    def _set_meta(self, key, value):
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        self.meta[key] = value
+
+    # -- writing ---------------------------------------------------------------
+
+    def already_graded(self, student, file_sha256):
+        """The latest good row for this student, file and rubric, or None."""
+        return self.db.execute(
+            "SELECT * FROM grades WHERE student = ? AND file_sha256 = ? AND rubric_sha256 = ? "
+            "AND error = '' ORDER BY id DESC LIMIT 1",
+            (student, file_sha256, self.rubric_sha256)).fetchone()
+
+    def record(self, graded, file_sha256, source, submission=None):
+        """Store one result and commit it. Returns the row id."""
+        results = graded.results
+        extra = results.get("extra_data") or {}
+        checks = [{"id": (t.get("extra_data") or {}).get("id"), "score": t.get("score"),
+                   "max_score": t.get("max_score"), "status": t.get("status")}
+                  for t in results.get("tests", [])]
+        tier = (extra.get("isolation") or {}).get("tier")
+        row = (graded.task.student, source, file_sha256, self.rubric_sha256, graded.task.seed,
+               float(results.get("score", 0.0)), float(results.get("max_score", 0.0)),
+               json.dumps(checks), json.dumps(results), json.dumps(list(graded.task.notes)),
+               graded.error or "", round(graded.duration, 4), tier, __version__, now(), submission)
+        try:
+            with self.db:
+                cur = self.db.execute(
+                    "INSERT INTO grades (student, source, file_sha256, rubric_sha256, seed, score, "
+                    "max_score, checks, results, notes, error, duration, isolation_tier, "
+                    "grader_version, graded_at, submission) VALUES (%s)" % ", ".join("?" * len(row)),
+                    row)
+        except sqlite3.OperationalError as exc:
+            raise GradebookFull("cannot write to the gradebook %s (%s)" % (self.path, exc)) from None
+        return cur.lastrowid
+
+    # -- reading ---------------------------------------------------------------
+
+    def count(self):
+        return self.db.execute("SELECT COUNT(*) FROM grades").fetchone()[0]
+
+    def latest(self, students=None):
+        """{student: row} with each student's latest row."""
+        rows = self.db.execute(
+            "SELECT * FROM grades WHERE id IN (SELECT MAX(id) FROM grades GROUP BY student) "
+            "ORDER BY student").fetchall()
+        out = {r["student"]: r for r in rows}
+        if students is not None:
+            out = {s: out[s] for s in students if s in out}
+        return out
+
+    def latest_for(self, student):
+        return self.db.execute("SELECT * FROM grades WHERE student = ? ORDER BY id DESC LIMIT 1",
+                               (student,)).fetchone()
+
+    def students(self):
+        return [r[0] for r in self.db.execute("SELECT DISTINCT student FROM grades ORDER BY student")]
+
+    # -- exports ---------------------------------------------------------------
+
+    def csv_text(self):
+        """One row per student: student, one column per rubric item, total.
+
+        A student whose latest grading failed inside the grader gets empty cells
+        (not a zero): it is the grader's fault, and `bpgrade batch` retries it.
+        """
+        ids = [i["id"] for i in self.items]
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(["student"] + ids + ["total"])
+        for student, row in self.latest().items():
+            if row["error"]:
+                w.writerow([student] + [""] * len(ids) + [""])
+                continue
+            by_id = {c["id"]: c["score"] for c in json.loads(row["checks"])}
+            w.writerow([student] + [num(by_id.get(i, "")) for i in ids] + [num(row["score"])])
+        return out.getvalue()
+
+    def export_csv(self, path):
+        text = self.csv_text()
+        write_atomic(Path(path), text)
+        return len(text.splitlines()) - 1
+
+    def export_results(self, folder, students=None):
+        """One Gradescope results.json per student: FOLDER/STUDENT/results.json."""
+        folder = Path(folder)
+        n = 0
+        for student, row in self.latest(students).items():
+            target = folder / student / "results.json"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(target, json.dumps(json.loads(row["results"]), indent=2) + "\n")
+            n += 1
+        return n
+
+    def failed(self):
+        """Students whose latest grading failed inside the grader."""
+        return [s for s, r in self.latest().items() if r["error"]]
+
+    def close(self):
+        self.db.close()
+
+
+def write_atomic(path, text):
+    """Write via a temporary file, so a full disk never leaves half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise GradebookFull("cannot write %s (%s); the gradebook is intact: run `bpgrade export` "
+                            "once there is room" % (path, exc.strerror)) from None
+
+
+def num(x):
+    if x == "" or x is None:
+        return ""
+    return "%g" % x
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
