@@ -299,7 +299,7 @@ def release_notebook(path, given=(), name=None):
     path = Path(path)
     text = read_source(path)
     try:
-        nb = nbformat.reads(text, as_version=4)
+        nb = nbformat.reads(text, as_version=4, capture_validation_error={})
     except Exception as exc:  # nbformat raises several kinds for bad JSON
         raise ReleaseError("%s: not a readable notebook (%s)" % (path.name, str(exc).splitlines()[0][:200]
                                                                   if str(exc) else type(exc).__name__)) from None

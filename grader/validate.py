@@ -121,6 +121,11 @@ WARNING = re.compile(r"^(cell \d+, line \d+|.+?\.py, line \d+|cell \d+): (.*)$",
 
 def check_template(result, item, rub):
     problems, given_pass, student_zero = [], [], 0
+    for w in result.warnings:  # first: the likely cause of what follows
+        m = WARNING.match(w)  # "cell 3, line 12: NotImplementedError: "
+        where, error = (m.group(1), m.group(2)) if m else ("", w)
+        if not placeholder_error(error, where, item.placeholders):
+            problems.append("given code failed while loading: %s" % w)
     for r in result.items:
         if needs_student_code(r.item, rub):
             if r.outcome.passed:
@@ -129,17 +134,13 @@ def check_template(result, item, rub):
             else:
                 student_zero += 1
                 if not placeholder_error(r.outcome.error, r.outcome.where, item.placeholders):
-                    problems.append("%s fails for another reason than the placeholder: %s" % (
-                        r.item.id, failing([r]) + (" (%s)" % r.outcome.where if r.outcome.where else "")))
+                    problems.append("%s fails for another reason than the placeholder: %s%s" % (
+                        r.item.id, r.outcome.error or "wrong values",
+                        " (%s)" % r.outcome.where if r.outcome.where else ""))
         elif r.outcome.passed:
             given_pass.append(r.item.id)
         else:
             problems.append("%s uses only given code but fails: %s" % (r.item.id, failing([r])))
-    for w in result.warnings:
-        m = WARNING.match(w)  # "cell 3, line 12: NotImplementedError: "
-        where, error = (m.group(1), m.group(2)) if m else ("", w)
-        if not placeholder_error(error, where, item.placeholders):
-            problems.append("given code failed while loading: %s" % w)
     detail = "%g/%g; 0 on the %d items that need student code" % (
         result.score, result.rubric.max_score, student_zero)
     if given_pass:
