@@ -481,6 +481,8 @@ def student_rubric(rub, out_path):
         raise ReleaseError("%s: every check is hidden; a student rubric would be empty" % rub.path)
     data["checks"] = kept
     out_path = Path(out_path)
+    if out_path.exists() and out_path.resolve() == Path(rub.path).resolve():
+        raise UsageError("%s: the student rubric would overwrite the rubric itself" % out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     for gate in data.get("gates", {}).values():
         target, _, cls = gate["reference"].rpartition(":")
@@ -499,6 +501,8 @@ def student_rubric(rub, out_path):
 def run(args):
     """The `bpgrade release` command."""
     rub = rubric_mod.load(find_rubric(args.source, args.rubric))
+    if args.student_rubric and Path(args.student_rubric).resolve() == Path(rub.path).resolve():
+        raise UsageError("%s: the student rubric would overwrite the rubric itself" % args.student_rubric)
     try:
         items = build(args.source, rub)
         written = write(items, args.output)

@@ -63,7 +63,7 @@ def min_trials(item):
 def reachability(rub, items):
     """Problems that keep a rubric check from ever running or passing."""
     problems = []
-    code = {it.name: code_text(it) for it in items}
+    code = {it.source.name: code_text(it) for it in items}
     for item in rub.items:
         if item.check not in CHECKS:
             problems.append("%s: check kind %r does not exist" % (item.id, item.check))
@@ -80,10 +80,11 @@ def reachability(rub, items):
 
 
 def code_text(item):
-    """The Python code of a released file (notebook code cells joined)."""
+    """The Python code of a source file (notebook code cells joined)."""
+    text = item.source.read_text(encoding="utf-8-sig")
     if item.kind == "module":
-        return item.text
-    nb = nbformat.reads(item.text, as_version=4)
+        return text
+    nb = nbformat.reads(text, as_version=4, capture_validation_error={})
     return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
 
 
