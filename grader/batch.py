@@ -42,6 +42,7 @@ MAX_MEMBER = 64 << 20  # bytes in one zip member, at most
 MAX_STORED = 8 << 20  # bytes of zipped submission kept in the gradebook for replay
 ID_MAX = 200
 SLOWEST = 5
+DASK_CONNECT_TIMEOUT = "20s"
 
 
 class BatchError(UsageError):
@@ -219,15 +220,12 @@ class Inputs:
         """A class export: extract, find the folder holding the entries, read Gradescope's metadata."""
         dest = self.tmp / ("zip%d" % len(list(self.tmp.glob("zip*"))))
         extract(path, dest)
-        root = dest
-        while True:
+        root = dest  # exports often wrap everything in one folder: the class is inside it
+        while not (root / METADATA).exists():
             inside = [p for p in root.iterdir() if p.name not in SKIP_DIRS and not p.name.startswith(".")]
-            if (len(inside) == 1 and inside[0].is_dir()
-                    and not any(p.suffix.lower() in SUFFIXES for p in inside[0].iterdir()
-                                if p.is_file())):
-                root = inside[0]
-            else:
+            if len(inside) != 1 or not inside[0].is_dir() or inside[0].is_symlink():
                 break
+            root = inside[0]
         rel = root.relative_to(dest).as_posix()
         names = gradescope_ids(root, self.warnings)
         return self._class_dir(root, "%s:%s" % (path.name, rel + "/" if rel != "." else ""), names)
@@ -415,7 +413,7 @@ def dask_executor(tasks, rubric_path, jobs=None, scheduler=None):
     cluster = None
     try:
         if scheduler:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT)
         else:
             cluster = LocalCluster(n_workers=jobs or os.cpu_count() or 1, threads_per_worker=1,
                                    dashboard_address=None)

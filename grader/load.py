@@ -3,6 +3,7 @@
 A notebook is parsed here (it is data); its code cells run in the sandbox.
 Anything unreadable becomes `Loaded.problem`: a graded zero with a reason.
 """
+import os
 import re
 import shutil
 import warnings
@@ -81,9 +82,7 @@ def load(path, class_names=()):
 
 def choose_file(folder, class_names):
     """Pick the notebook or module to grade from a submission directory."""
-    files = [p for p in sorted(folder.rglob("*"))
-             if p.is_file() and not SKIP_DIRS & set(p.relative_to(folder).parts)
-             and not p.name.startswith(".")]
+    files = [p for p in regular_files(folder) if not p.name.startswith(".")]
     for suffix in (".ipynb", ".py"):
         found = [p for p in files if p.suffix.lower() == suffix]
         if len(found) > 1:
@@ -136,13 +135,15 @@ def read_notebook(path):
     if problem:
         return Loaded(path, "notebook", problem=problem)
     try:
-        nb = nbformat.reads(text, as_version=4, capture_validation_error={})
+        with warnings.catch_warnings():  # notebooks without cell ids are fine
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(text, as_version=4, capture_validation_error={})
     except Exception as exc:  # nbformat raises several kinds for bad JSON
         return Loaded(path, "notebook", problem="%s is not a valid notebook (%s)"
                       % (path.name, str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__))
     notes = []
     try:
-        with warnings.catch_warnings():  # notebooks without cell ids are fine
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             nbformat.validate(nb)
     except nbformat.ValidationError as exc:
@@ -163,12 +164,23 @@ def read_notebook(path):
     return loaded
 
 
+def regular_files(folder):
+    """Regular files below `folder`, never through a symbolic link: a link could
+    point at the reference solution or another student's work."""
+    found = []
+    for top, dirs, names in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        for name in sorted(names):
+            p = Path(top) / name
+            if not p.is_symlink() and p.is_file():
+                found.append(p)
+    return found
+
+
 def copy_tree(src, dst, budget=MAX_COPY):
     """Copy regular files (no links) up to a size budget."""
-    for p in sorted(src.rglob("*")):
+    for p in regular_files(src):
         rel = p.relative_to(src)
-        if SKIP_DIRS & set(rel.parts) or p.is_symlink() or not p.is_file():
-            continue
         size = p.stat().st_size
         if size > budget:
             continue

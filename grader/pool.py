@@ -10,6 +10,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from . import load, report, rubric, score
+from .sandbox import Zygote
 
 
 @dataclass
@@ -33,6 +34,13 @@ class Graded:
 
 
 _rubrics = {}
+_zygote = []  # this process's warm fork server, started on first use
+
+
+def zygote():
+    if not _zygote:
+        _zygote.append(Zygote())
+    return _zygote[0]
 
 
 def grade_task(task, rubric_path):
@@ -42,7 +50,7 @@ def grade_task(task, rubric_path):
     try:
         loaded = load.load(task.path, class_names=list(rub.gates))
         loaded.notes = list(task.notes) + loaded.notes
-        results = report.gradescope(score.grade(loaded, rub, seed=task.seed))
+        results = report.gradescope(score.grade(loaded, rub, seed=task.seed, spawner=zygote()))
         return Graded(task, results, time.monotonic() - start)
     except Exception as exc:  # a grader fault must not lose the rest of the batch
         return Graded(task, failed_results(rub, "the grader failed on this submission: %s: %s"

@@ -32,39 +32,60 @@ class StudentGate:
     def __init__(self, session, cls_name):
         self.session = session
         self.cls = cls_name
-        reply = self._request({"op": "new", "cls": cls_name}, "creating %s()" % cls_name)
+        doing = "creating %s()" % cls_name
+        try:
+            reply = session.request({"op": "new", "cls": cls_name}, doing)
+        except SandboxError as exc:
+            raise Wrong(exc.message) from None
         if reply.get("missing"):
             raise Wrong("%s is not defined in the submission" % cls_name)
+        if not reply.get("ok"):
+            raise Wrong("%s raised %s" % (doing, str(reply.get("error"))[:300]),
+                        str(reply.get("where", ""))[:80])
         self.id = reply.get("id")
         self.float32 = False  # set when an answer came back in float32
 
-    def _request(self, msg, doing):
-        try:
-            reply = self.session.request(msg, doing)
-        except SandboxError as exc:
-            raise Wrong(exc.message) from None
-        if not reply.get("ok"):
-            what = str(reply.get("error", "an error"))[:300]
-            raise Wrong("%s raised %s" % (doing, what) if "sys.exit" not in what
-                        else "%s %s" % (doing, what), str(reply.get("where", ""))[:80])
-        return reply
-
-    def call(self, method, *args):
-        """Call a method; returns the raw (still unvalidated) answer."""
-        doing = "%s.%s" % (self.cls, method)
-        reply = self._request({"op": "call", "id": self.id, "method": method,
-                               "args": [encode(a) for a in args]}, doing)
-        if reply.get("mutated"):
-            raise Wrong("%s changed its input arrays in place" % doing)
-        return reply.get("value")
-
     def forward(self, *inputs, shape=()):
-        value = self.call("forward", *inputs)
-        return number(value, shape, "forward's output", self)
+        return self.output(run([(self, "forward", inputs)])[0], shape)
 
     def backward(self, upstream, shapes, names):
-        value = self.call("backward", upstream)
-        return numbers(value, shapes, names, self)
+        return self.grads(run([(self, "backward", [upstream])])[0], shapes, names)
+
+    def output(self, raw, shape):
+        """Validate a raw forward answer."""
+        return number(raw, shape, "%s.forward's output" % self.cls, self)
+
+    def grads(self, raw, shapes, names):
+        """Validate a raw backward answer."""
+        return numbers(raw, shapes, names, self)
+
+
+def run(calls):
+    """Make several calls in one message: [(gate, method, args)] -> raw answers.
+
+    The child runs them in order and stops at the first exception, which
+    becomes `Wrong`; each call still has the per-call time limit."""
+    if not calls:
+        return []
+    steps = ["%s.%s" % (g.cls, m) for g, m, _ in calls]
+    msg = {"op": "calls", "calls": [[g.id, m, [encode(a) for a in args]] for g, m, args in calls]}
+    try:
+        reply = calls[0][0].session.request(msg, steps[0], steps)
+    except SandboxError as exc:
+        raise Wrong(exc.message) from None
+    if not reply.get("ok"):
+        failed = reply.get("failed")
+        step = steps[failed] if isinstance(failed, int) and 0 <= failed < len(steps) else steps[0]
+        error = str(reply.get("error", "an error"))[:300]
+        raise Wrong("%s %s" % (step, error if "sys.exit" in error else "raised " + error),
+                    str(reply.get("where", ""))[:80])
+    values = reply.get("values")
+    if not isinstance(values, list) or len(values) != len(calls):
+        raise Wrong("%s gave an answer the grader could not read" % steps[0])
+    for value, step in zip(values, steps):
+        if isinstance(value, dict) and value.get("t") == "mutated":
+            raise Wrong("%s changed its input arrays in place" % step)
+    return values
 
 
 def describe(raw):
@@ -89,19 +110,20 @@ def numbers(raw, shapes, names, gate=None):
     """Validate a backward answer: one finite number (or array) per input."""
     n = len(shapes)
     want = "[%s]" % ", ".join(names)
+    who = gate.cls + ".backward" if gate is not None else "backward"
     if isinstance(raw, dict) and raw.get("t") == "seq":
         items = raw.get("items", [])
     elif isinstance(raw, dict) and raw.get("t") == "arr" and list(raw.get("shape") or [None])[:1] == [n]:
         try:
             flat = np.asarray(raw.get("v"), dtype=np.float64).reshape(raw["shape"])
         except (TypeError, ValueError):
-            raise Wrong("backward's answer could not be read as numbers") from None
+            raise Wrong("%s's answer could not be read as numbers" % who) from None
         items = [{"t": "arr", "shape": list(row.shape), "v": row.ravel().tolist(),
                   "dtype": raw.get("dtype")} for row in flat]
     else:
-        raise Wrong("backward returned %s; it should return a list %s" % (describe(raw), want))
+        raise Wrong("%s returned %s; it should return a list %s" % (who, describe(raw), want))
     if len(items) != n:
-        raise Wrong("backward returned %d values; it should return %d: %s" % (len(items), n, want))
+        raise Wrong("%s returned %d values; it should return %d: %s" % (who, len(items), n, want))
     return [number(item, shape, name, gate) for item, shape, name in zip(items, shapes, names)]
 
 

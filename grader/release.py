@@ -318,18 +318,20 @@ def release_notebook(path, given=(), name=None):
                 cell_id += "-x"
         ids.add(cell_id)
         where = "%s: cell %d (%s, id %r)" % (path.name, index, kind, cell_id)
-        try:
-            released, regions = strip(source)
-        except MarkerError as exc:
-            raise ReleaseError("%s, line %d: %s" % (where, exc.line, exc.message)) from None
         if kind != "code":
-            if regions or MARKER_ANYWHERE.search(source):
-                raise ReleaseError("%s: solution markers in a %s cell; solution regions belong in "
-                                   "code cells" % (where, kind))
+            if MARKER_ANYWHERE.search(source):
+                line = next(n for n, text in enumerate(source.splitlines(), 1)
+                            if MARKER_ANYWHERE.search(text))
+                raise ReleaseError("%s, line %d: solution markers in a %s cell; solution regions "
+                                   "belong in code cells" % (where, line, kind))
             public.append(source)
             cell["id"] = cell_id
             cell["metadata"] = keep(cell.get("metadata", {}), CELL_METADATA)
             continue
+        try:
+            released, regions = strip(source)
+        except MarkerError as exc:
+            raise ReleaseError("%s, line %d: %s" % (where, exc.line, exc.message)) from None
         if regions and syntax_error(source, True) is not None:
             exc = syntax_error(source, True)
             raise ReleaseError("%s, line %s: the source does not compile: %s" % (where, exc.lineno, exc.msg))

@@ -51,14 +51,14 @@ def item_rng(seed, item_id):
     return np.random.default_rng([seed, zlib.crc32(item_id.encode())])
 
 
-def grade(loaded, rubric, seed=None, limits=None, allow=None):
+def grade(loaded, rubric, seed=None, limits=None, allow=None, spawner=None):
     seed = new_seed() if seed is None else seed
     result = Result(loaded, rubric, seed)
     start = time.monotonic()
     if loaded.problem:
         result.items = [ItemResult(i, Outcome(error=loaded.problem)) for i in rubric.items]
     else:
-        with Sandbox(loaded, limits or rubric.limits, allow) as box:
+        with Sandbox(loaded, limits or rubric.limits, allow, spawner) as box:
             try:
                 report = box.start()
             except SandboxError as exc:

@@ -1,33 +1,35 @@
+from ..probe import run
 from .base import check
+
+NOTES = ("forward was called twice; backward must use the second call's inputs",
+         "two instances were used in turn; this one's backward must use its own inputs",
+         "two instances were used in turn",
+         "backward was called a second time with the same upstream gradient")
 
 
 @check("state")
 def state(ctx):
     """Cached inputs: the latest forward wins, instances don't share, backward repeats."""
-    spec, shape = ctx.gate, ctx.out_shape()
+    spec = ctx.gate
     one, a, b = ctx.student(), ctx.student(), ctx.student()
     cases = ctx.cases(specials=False)
-    for first, second in zip(cases[::2], cases[1::2]):
+    pairs = list(zip(cases[::2], cases[1::2]))
+    calls = []
+    for first, second in pairs:
+        calls += [(one, "forward", first.inputs), (one, "forward", second.inputs),
+                  (one, "backward", [second.upstream]),
+                  (a, "forward", first.inputs), (b, "forward", second.inputs),
+                  (a, "backward", [first.upstream]), (b, "backward", [second.upstream]),
+                  (one, "forward", first.inputs), (one, "backward", [first.upstream]),
+                  (one, "backward", [first.upstream])]
+    answers = run(calls)
+    per_pair = len(calls) // max(len(pairs), 1)
+    for p, (first, second) in enumerate(pairs):
+        got = answers[p * per_pair:(p + 1) * per_pair]
         want1, want1_32 = ctx.expected(first)
         want2, want2_32 = ctx.expected(second)
-        grads = spec.grads
-
-        one.forward(*first.inputs, shape=shape)
-        one.forward(*second.inputs, shape=shape)
-        ctx.compare(second, one.backward(second.upstream, spec.shapes, grads), want2[1:],
-                    want2_32[1:], grads, note="forward was called twice; backward must use "
-                                              "the second call's inputs")
-
-        a.forward(*first.inputs, shape=shape)
-        b.forward(*second.inputs, shape=shape)
-        ctx.compare(first, a.backward(first.upstream, spec.shapes, grads), want1[1:],
-                    want1_32[1:], grads, note="two instances were used in turn; this one's "
-                                              "backward must use its own inputs")
-        ctx.compare(second, b.backward(second.upstream, spec.shapes, grads), want2[1:],
-                    want2_32[1:], grads, note="two instances were used in turn")
-
-        one.forward(*first.inputs, shape=shape)
-        one.backward(first.upstream, spec.shapes, grads)
-        ctx.compare(first, one.backward(first.upstream, spec.shapes, grads), want1[1:],
-                    want1_32[1:], grads, note="backward was called a second time with the "
-                                              "same upstream gradient")
+        for (case, want, want32, raw), note in zip(
+                [(second, want2, want2_32, got[2]), (first, want1, want1_32, got[5]),
+                 (second, want2, want2_32, got[6]), (first, want1, want1_32, got[9])], NOTES):
+            ctx.compare(case, one.grads(raw, spec.shapes, spec.grads), want[1:], want32[1:],
+                        spec.grads, note=note)

@@ -9,7 +9,6 @@ import os
 import select
 import shutil
 import signal
-import subprocess
 
 import tempfile
 import time
@@ -17,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .isolation import Plan
+from .spawn import Fresh, Zygote  # noqa: F401  (Zygote: for batch grading)
 
 MAX_REPLY = 8 << 20  # bytes in one reply line
 
@@ -45,25 +44,30 @@ class SandboxError(Exception):
 
 
 class Sandbox:
-    """Runs one submission; `check()` gives each check a fresh forked child."""
+    """Runs one submission: a loader process, and a check child forked from it.
 
-    def __init__(self, loaded, limits=None, allow=None):
+    The check child is reused from check to check and forked again only after
+    it dies, so a crash, hang or exit costs just the check in progress."""
+
+    def __init__(self, loaded, limits=None, allow=None, spawner=None):
         self.loaded = loaded
         self.limits = limits or Limits()
-        self.allow = allow  # isolation layers to use; None means all available
-        self.isolation = {}
+        self.spawner = spawner or Fresh(allow)
         self.report = None  # the first load report
+        self.isolation = {}
         self.output = bytearray()  # what the student's code printed while loading
         self.output_dropped = 0
-        self._proc = None
+        self._child = None
+        self._checker = False  # a check child is alive and waiting
         self._buf = b""
+        self._n = 0  # requests sent; replies echo the number
         self._loading = False
 
     def __enter__(self):
         self.deadline = time.monotonic() + self.limits.submission_timeout
-        self.scratch = Path(tempfile.mkdtemp(prefix="bpgrade-"))
+        self.scratch = Path(tempfile.mkdtemp(prefix="bpgrade-", dir=self.spawner.root))
         self.loaded.copy_to(self.scratch)
-        self.plan = Plan(self.scratch, self.allow)
+        self.plan = self.spawner.plan(self.scratch)
         return self
 
     def __exit__(self, *exc):
@@ -73,19 +77,13 @@ class Sandbox:
     # -- lifecycle ----------------------------------------------------------
 
     def start(self):
-        """Start the child and load the submission; returns the load report."""
-        if self._proc is not None:
+        """Start the loader and load the submission; returns the load report."""
+        if self._child is not None:
             return self.report
-        r_in, w_in = os.pipe()
-        r_out, w_out = os.pipe()
-        log_r, log_w = os.pipe()
-        self._proc = subprocess.Popen(
-            self.plan.argv([str(r_in), str(w_out)]),
-            pass_fds=(r_in, w_out), stdin=subprocess.DEVNULL, stdout=log_w,
-            stderr=log_w, cwd=self.scratch, env=self._env(), start_new_session=True)
-        for fd in (r_in, w_out, log_w):
-            os.close(fd)
-        self._to, self._from, self._log = w_in, r_out, log_r
+        try:
+            self._child = self.spawner.start(self.plan, self.scratch)
+        except OSError as exc:
+            raise SandboxError("the sandbox could not start (%s)" % exc) from None
         self._buf = b""
         config = dict(self.loaded.config(), limits=asdict(self.limits), isolation=self.plan.child)
         self._loading = self.report is None
@@ -94,8 +92,10 @@ class Sandbox:
         if not isinstance(confined, list):
             self._kill()
             raise SandboxError("the sandbox did not start")
-        layers = [str(l)[:40] for l in confined[:10]]
-        self.isolation = {"tier": self.plan.tier(layers), "layers": layers + (["bubblewrap"] if self.plan.bwrap else [])}
+        layers = [str(layer)[:40] for layer in confined[:10]]
+        if self.plan.in_bwrap:
+            layers.append("bubblewrap")
+        self.isolation = {"tier": self.plan.tier(layers), "layers": layers}
         report = self._receive(self.limits.load_timeout, "loading the submission")
         self._loading = False
         if not report.get("ready"):
@@ -107,40 +107,41 @@ class Sandbox:
 
     @contextmanager
     def check(self):
-        """A fresh child forked from the loaded submission, for one check."""
+        """A session for one check, with a fresh CPU budget and no old objects."""
         self.start()
-        self._send({"op": "fork"})
-        reply = self._receive(self.limits.call_timeout, "starting the check")
-        if "ended" in reply:
-            raise SandboxError(ended_message(reply, "starting the check"))
-        session = Session(self)
-        try:
-            yield session
-        finally:
-            if self._proc is not None and not session.ended:
-                try:
-                    self._send({"op": "end"})
-                    self._receive(self.limits.call_timeout, "ending the check")
-                except SandboxError:
-                    self._kill()
+        if self._checker:
+            self._send({"op": "check"})
+            reply = self._receive(self.limits.call_timeout, "starting the check")
+            self._checker = "ended" not in reply
+        if not self._checker:
+            self._send({"op": "fork"})
+            reply = self._receive(self.limits.call_timeout, "starting the check")
+            if "ended" in reply:
+                raise SandboxError(ended_message(reply, "starting the check"))
+            self._checker = True
+        yield Session(self)
 
     # -- plumbing -----------------------------------------------------------
 
-    def _env(self):
-        return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.scratch),
-                "TMPDIR": str(self.scratch), "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
-                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
     def _send(self, obj):
+        self._n += 1
+        obj = dict(obj, n=self._n)
         try:
             data = (json.dumps(obj) + "\n").encode()
             while data:
-                data = data[os.write(self._to, data):]
+                data = data[os.write(self._child.to, data):]
         except (BrokenPipeError, OSError):
             self._kill()
             raise SandboxError("the submission's process has exited")
 
     def _receive(self, timeout, doing):
+        """The reply to the last request (or news that the check child died)."""
+        while True:
+            reply = self._read_line(timeout, doing)
+            if reply.get("n") in (None, self._n):
+                return reply
+
+    def _read_line(self, timeout, doing):
         """Read one reply line, draining student output meanwhile; fail closed."""
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
@@ -157,11 +158,11 @@ class Sandbox:
                                        % self.limits.submission_timeout)
                 verb = "did not finish" if " " in doing else "did not return"
                 raise SandboxError("%s %s within %g s" % (doing, verb, timeout))
-            ready, _, _ = select.select([self._from, self._log], [], [], wait)
-            if self._log in ready:
+            ready, _, _ = select.select([self._child.frm, self._child.log], [], [], wait)
+            if self._child.log in ready:
                 self._drain_log()
-            if self._from in ready:
-                chunk = os.read(self._from, 1 << 16)
+            if self._child.frm in ready:
+                chunk = os.read(self._child.frm, 1 << 16)
                 if not chunk:
                     status = self._kill()
                     raise SandboxError(exit_message(status, doing))
@@ -182,8 +183,8 @@ class Sandbox:
         return reply
 
     def _drain_log(self):
-        while select.select([self._log], [], [], 0)[0]:
-            chunk = os.read(self._log, 1 << 16)
+        while select.select([self._child.log], [], [], 0)[0]:
+            chunk = os.read(self._child.log, 1 << 16)
             if not chunk:
                 return
             if not self._loading:
@@ -194,22 +195,9 @@ class Sandbox:
             self.output_dropped += max(len(chunk) - max(room, 0), 0)
 
     def _kill(self):
-        """Kill the child's whole process group; return its wait status."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return None
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        status = proc.wait()
-        self.plan.kill_leftovers()
-        for fd in (self._to, self._from, self._log):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        return status
+        """Kill the loader with everything it started; return its exit code."""
+        child, self._child, self._checker = self._child, None, False
+        return child.kill() if child is not None else None
 
 
 class Session:
@@ -217,16 +205,21 @@ class Session:
 
     def __init__(self, sandbox):
         self.sandbox = sandbox
-        self.ended = False
 
-    def request(self, msg, doing):
+    def request(self, msg, doing, steps=()):
+        """Send one request; `steps` names each call of a batch, for messages."""
         box = self.sandbox
         box._send(msg)
-        reply = box._receive(box.limits.call_timeout, doing)
-        if "ended" in reply:
-            self.ended = True
-            raise SandboxError(ended_message(reply, doing))
-        return reply
+        while True:
+            reply = box._receive(box.limits.call_timeout, doing)
+            if "ended" in reply:
+                box._checker = False
+                raise SandboxError(ended_message(reply, doing))
+            done = reply.get("progress")
+            if done is None:
+                return reply
+            if isinstance(done, int) and 0 <= done < len(steps):
+                doing = steps[done]  # the next call has this long to return
 
 
 def ended_message(reply, doing):

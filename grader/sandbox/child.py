@@ -25,15 +25,28 @@ _objects = {}
 _code_names = {}  # compiled filename -> "cell N" or file name
 
 
+_pending = [b""]  # bytes read but not yet handled
+_seq = [None]  # the number of the request being answered
+
+
 def send(obj):
+    if _seq[0] is not None and "n" not in obj:
+        obj = dict(obj, n=_seq[0])
     data = (json.dumps(obj) + "\n").encode()
     while data:
         data = data[os.write(_out_fd, data):]
 
 
 def recv():
-    line = _in.readline()
-    return json.loads(line) if line else None
+    while b"\n" not in _pending[0]:
+        chunk = os.read(_in, 1 << 16)
+        if not chunk:
+            return None
+        _pending[0] += chunk
+    line, _pending[0] = _pending[0].split(b"\n", 1)
+    msg = json.loads(line)
+    _seq[0] = msg.get("n")
+    return msg
 
 
 # ---- plain numbers out ---------------------------------------------------
@@ -147,24 +160,30 @@ def load_notebook(cells):
     return shell.user_ns, warnings
 
 
-# ---- serving one check -----------------------------------------------------
+# ---- serving checks ---------------------------------------------------------
 
-def serve(namespace, limit_check):
-    limit_check()
+def serve(namespace, new_check):
+    """The checks' child: one per submission, forked again only after a death."""
+    new_check()
     send({"ok": True, "pid": os.getpid()})
     while True:
         msg = recv()
         if msg is None or msg.get("op") == "end":
             _flush()
             os._exit(0)
+        if msg.get("op") == "check":
+            _objects.clear()
+            new_check()
+            send({"ok": True})
+            continue
         try:
-            send(dict(handle(namespace, msg), ok=True))
+            reply = handle(namespace, msg)
+            send(dict(reply, ok="failed" not in reply))
         except BaseException as exc:
             send(dict(describe_error(exc), ok=False))
 
 
 def handle(namespace, msg):
-    import numpy as np
     if msg["op"] == "new":
         name = msg["cls"]
         if name not in namespace:
@@ -172,17 +191,26 @@ def handle(namespace, msg):
         obj = namespace[name]()
         _objects[len(_objects) + 1] = obj
         return {"id": len(_objects)}
-    if msg["op"] == "call":
-        args = [decode(a) for a in msg["args"]]
-        saved = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-        value = getattr(_objects[msg["id"]], msg["method"])(*args)
-        reply = {"value": encode(value)}
-        mutated = [i for i, (a, s) in enumerate(zip(args, saved))
-                   if isinstance(a, np.ndarray) and not np.array_equal(a, s)]
-        if mutated:
-            reply["mutated"] = mutated
-        return reply
+    if msg["op"] == "calls":  # several calls; a progress line after each
+        values = []
+        for i, (obj, method, raw_args) in enumerate(msg["calls"]):
+            try:
+                values.append(call(obj, method, raw_args))
+            except BaseException as exc:
+                return dict(describe_error(exc), failed=i, values=values)
+            send({"progress": i + 1})
+        return {"values": values}
     raise ValueError("unknown op")
+
+
+def call(obj, method, raw_args):
+    import numpy as np
+    args = [decode(a) for a in raw_args]
+    saved = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    value = encode(getattr(_objects[obj], method)(*args))
+    if any(isinstance(a, np.ndarray) and not np.array_equal(a, s) for a, s in zip(args, saved)):
+        value = {"t": "mutated"}
+    return value
 
 
 def _flush():
@@ -193,20 +221,21 @@ def _flush():
             pass
 
 
-def main():
+# ---- start-up ----------------------------------------------------------------
+
+def run(in_fd, out_fd):
+    """Confine this process, load the submission, then fork check children."""
     global _in, _out_fd
-    _in = open(int(sys.argv[1]), "rb", buffering=0)
-    _out_fd = int(sys.argv[2])
+    _in, _out_fd = in_fd, out_fd
     config = recv()
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from confine import confine, limit_check, our_fork
     import numpy  # noqa: F401  (imported before limits so they measure the student)
     if config["kind"] == "notebook":
         import IPython.core.interactiveshell  # noqa: F401
     send({"confined": confine(config)})
-    sys.path.pop(0)
     sys.modules.pop("confine", None)
     os.chdir(config.get("dir") or ".")
+    os.environ["HOME"] = os.environ["TMPDIR"] = os.getcwd()
     sys.path.insert(0, os.getcwd())
     if config["kind"] == "notebook":
         namespace, warnings = load_notebook(config["cells"])
@@ -217,16 +246,82 @@ def main():
     send({"ready": True, "warnings": warnings, "names": classes[:500]})
     while True:
         msg = recv()
-        if msg is None or msg.get("op") != "fork":
+        if msg is None:
             os._exit(0)
+        if msg.get("op") != "fork":  # meant for a check child that has died
+            send({"ended": True, "code": None})
+            continue
         pid = our_fork()
         if pid == 0:
             serve(namespace, lambda: limit_check(config["limits"], config.get("isolation", {})))
         _, status = os.waitpid(pid, 0)
+        ended = {"ended": True, "n": None}  # unsolicited: any request in flight is lost
         if os.WIFSIGNALED(status):
-            send({"ended": True, "signal": os.WTERMSIG(status)})
+            send(dict(ended, signal=os.WTERMSIG(status)))
         else:
-            send({"ended": True, "code": os.WEXITSTATUS(status)})
+            send(dict(ended, code=os.WEXITSTATUS(status)))
+
+
+def zygote(sock_fd):
+    """Warm fork server: heavy imports once, then one loader per submission.
+
+    Requests arrive on a SEQPACKET socket with three fds (requests in, replies
+    out, output log): {"op": "spawn", "dir": scratch} or {"op": "kill", "pid": n}.
+    """
+    import signal
+    import socket
+    import numpy  # noqa: F401
+    import IPython.core.interactiveshell  # noqa: F401
+    sock = socket.socket(fileno=sock_fd)
+    ended = {}
+    while True:
+        msg, fds, _, _ = socket.recv_fds(sock, 1 << 16, 3)
+        if not msg:
+            os._exit(0)
+        req = json.loads(msg)
+        if req["op"] == "spawn":
+            pid = os.fork()
+            if pid == 0:
+                sock.close()
+                os.setsid()
+                os.chdir(req["dir"])
+                os.dup2(fds[2], 1)
+                os.dup2(fds[2], 2)
+                os.close(fds[2])
+                run(fds[0], fds[1])
+            for fd in fds:
+                os.close(fd)
+            sock.send(json.dumps({"pid": pid}).encode())
+        elif req["op"] == "kill":
+            pid = int(req["pid"])
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            if pid not in ended:
+                try:
+                    ended[pid] = os.waitpid(pid, 0)[1]
+                except ChildProcessError:
+                    ended[pid] = None
+            sock.send(json.dumps({"status": ended.pop(pid)}).encode())
+        while True:  # reap loaders that ended by themselves
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if not pid:
+                break
+            ended[pid] = status
+
+
+def main():
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import confine  # noqa: F401  (kept in sys.modules; the path is dropped again)
+    sys.path.pop(0)
+    if sys.argv[1] == "--zygote":
+        zygote(int(sys.argv[2]))
+    else:
+        run(int(sys.argv[1]), int(sys.argv[2]))
 
 
 if __name__ == "__main__":

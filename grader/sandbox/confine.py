@@ -43,7 +43,7 @@ def confine(config):
     _set(resource.RLIMIT_FSIZE, limits["file_size_mb"] * MiB)
     _set(resource.RLIMIT_NOFILE, limits["open_files"])
     _set(resource.RLIMIT_CPU, limits["load_cpu_seconds"],
-         limits["load_cpu_seconds"] + limits["cpu_seconds"] + 5)
+         limits["load_cpu_seconds"] + int(limits["submission_timeout"]) + 5)
     if limits["memory_mb"]:
         _set(resource.RLIMIT_AS, _virtual_size() + limits["memory_mb"] * MiB)
     layers = ["child process", "rlimits"]
@@ -70,17 +70,22 @@ def our_fork():
 
 
 def limit_check(limits, wanted):
-    """Per check, in the forked child: a fresh CPU budget, and no more forking."""
+    """At each check, in the checks' child: a fresh CPU budget. The first time,
+    also stop this process from starting others."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
-    _set(resource.RLIMIT_CPU, min(limits["cpu_seconds"], hard), hard)
-    _state["ours"] = False
-    if wanted.get("seccomp"):
-        seccomp(wanted["seccomp"], CHECK_DENY, clone_threads_only=True)
+    soft = int(usage.ru_utime + usage.ru_stime) + 1 + limits["cpu_seconds"]
+    _set(resource.RLIMIT_CPU, soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard)
+    if not _state["checking"]:
+        _state["checking"] = True
+        if wanted.get("seccomp"):
+            seccomp(wanted["seccomp"], CHECK_DENY, clone_threads_only=True)
 
 
 # ---- friendly messages (not a defence) --------------------------------------
 
-_state = {"ours": False}  # True only while the loader forks a check's child
+_state = {"ours": False,  # True only while the loader forks a check's child
+          "checking": False}  # this is the checks' child
 _MESSAGES = {
     "socket.__new__": "the submission tried to open a network connection, which is not allowed",
     "socket.connect": "the submission tried to open a network connection, which is not allowed",
