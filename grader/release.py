@@ -301,8 +301,8 @@ def release_notebook(path, given=(), name=None):
     try:
         nb = nbformat.reads(text, as_version=4, capture_validation_error={})
     except Exception as exc:  # nbformat raises several kinds for bad JSON
-        raise ReleaseError("%s: not a readable notebook (%s)" % (path.name, str(exc).splitlines()[0][:200]
-                                                                  if str(exc) else type(exc).__name__)) from None
+        why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ReleaseError("%s: not a readable notebook (%s)" % (path.name, why)) from None
     out = Released(path, name or path.name, "notebook", "")
     public, ids, code_number = [], set(), 0
     for index, cell in enumerate(nb.cells, 1):
@@ -312,7 +312,8 @@ def release_notebook(path, given=(), name=None):
         if kind == "code":
             code_number += 1
         cell_id = cell.get("id")
-        if not isinstance(cell_id, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", cell_id) or cell_id in ids:
+        if (not isinstance(cell_id, str) or cell_id in ids
+                or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", cell_id)):
             cell_id = "cell-%d" % index
             while cell_id in ids:
                 cell_id += "-x"

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from nbformat import v4
 
-from grader import cli, release, rubric, score, validate
+from grader import cli, release, rubric, validate
 from grader.release import MarkerError, ReleaseError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,7 +148,10 @@ def test_markers_in_a_markdown_cell_rejected_with_the_cell_number(tmp_path):
                                             ("md", "Answer:\n### BEGIN SOLUTION\ndx = y\n"
                                                    "### END SOLUTION")])
     message = release_error(path)
-    assert "cell 3" in message and "markdown" in message
+    assert "cell 3" in message and "line 2" in message and "markdown cell" in message
+    raw = v4.new_raw_cell("### END SOLUTION")
+    path = notebook(tmp_path / "raw.ipynb", [("code", MUL), raw])
+    assert "cell 2" in release_error(path) and "raw cell" in release_error(path)
 
 
 def test_unbalanced_markers_rejected_with_cell_and_line(tmp_path):
