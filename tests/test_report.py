@@ -218,7 +218,7 @@ def test_correct_gates_pass_the_numerical_checks_at_any_seed(rub):
     small = dataclasses.replace(rub, items=[i for i in rub.items if i.check == "numerical"])
     loaded = load.load(DATA / "good.py", list(rub.gates))
     lost = {}
-    for seed in range(6):
+    for seed in (0, 2, 3):  # seeds where mixed magnitudes once failed a correct AddGate
         result = score.grade(loaded, small, seed=seed)
         for r in result.items:
             if not r.outcome.passed:
