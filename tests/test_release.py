@@ -15,10 +15,8 @@ from grader.release import MarkerError, ReleaseError
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = ROOT / "assignments" / "gates"
-# A fixed seed keeps these tests about release and validate: at most seeds the
-# committed grader fails correct AddGates on add-numerical's "mixed magnitudes"
-# case, a known bug (tests/test_report.py::test_correct_gates_pass_the_numerical_
-# checks_at_any_seed). Any seed should do once that is fixed.
+# Any seed should pass (see test_correct_gates_pass_the_numerical_checks_at_any_seed
+# in tests/test_report.py); a fixed one keeps a failure reproducible.
 SEED = 4
 # Solution code of the shipped assignment: must never reach a student.
 SOLUTION_LINES = ["dx = self.y * dz", "dy = self.x * dz", "dx = 1.0 * dz", "dy = 1.0 * dz",
