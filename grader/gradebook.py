@@ -212,7 +212,7 @@ class Gradebook:
         for student, row in self.latest(students).items():
             target = folder / student / "results.json"
             target.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(target, json.dumps(json.loads(row["results"]), indent=2) + "\n")
+            write_atomic(target, row["results"] + "\n")  # stored as results.json, compact
             n += 1
         return n
 
