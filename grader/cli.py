@@ -47,6 +47,7 @@ def add_grade(sub):
         result = grade_one(args)
         data = json.dumps(report.gradescope(result), indent=2) + "\n"
         if args.results:
+            Path(args.results).parent.mkdir(parents=True, exist_ok=True)
             Path(args.results).write_text(data)
             print("%s: %g / %g -> %s" % (result.loaded.path.name, result.score,
                                          result.rubric.max_score, args.results), file=sys.stderr)

@@ -35,6 +35,8 @@ def details(r):
         lines = ["problem:  " + o.error + (" (%s)" % o.where if o.where else "")]
         return lines + (["hint:     " + hint] if hint else [])
     f = o.example()
+    if f is None:
+        return ["ran no trials, so nothing was checked"]
     lines = ["failed %d of %d trials" % (len(o.failures), o.trials),
              "input:    %s%s" % (pairs(f.inputs), "" if f.label == "random" else "  (%s)" % f.label),
              "expected: " + pairs(f.expected),
@@ -75,7 +77,7 @@ def gradescope(result):
         })
     summary = messages(result)
     if result.output.strip():
-        summary.append("Output from your code while loading:\n" + result.output[:OUTPUT_SHOWN])
+        summary.append("Output from your code while loading:\n" + shown_output(result.output))
     return {
         "score": result.score,
         "max_score": rubric.max_score,
@@ -126,8 +128,15 @@ def text(result):
     if result.output.strip():
         lines.append("")
         lines.append("Output from your code while loading:")
-        lines += ["  | " + line for line in result.output[:OUTPUT_SHOWN].splitlines()]
+        lines += ["  | " + line for line in shown_output(result.output).splitlines()]
     return "\n".join(lines) + "\n"
+
+
+def shown_output(text):
+    if len(text) <= OUTPUT_SHOWN:
+        return text
+    return text[:OUTPUT_SHOWN] + "\n[... output cut: %d more characters not shown]" % (
+        len(text) - OUTPUT_SHOWN)
 
 
 def num(x):

@@ -117,13 +117,15 @@ def load(path):
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = ":%d:%d" % (mark.line + 1, mark.column + 1) if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
         raise RubricError("%s%s: YAML syntax error: %s" % (where, at, problem)) from None
     if not isinstance(data, dict):
         raise RubricError("%s: the rubric must be a YAML mapping" % where)
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(schema()).iter_errors(data))
-    if error is not None:
+    errors = list(jsonschema.Draft202012Validator(schema()).iter_errors(data))
+    if errors:  # the deepest error is the most specific one
+        deepest = max(len(e.absolute_path) for e in errors)
+        error = jsonschema.exceptions.best_match(
+            e for e in errors if len(e.absolute_path) == deepest)
         raise RubricError("%s: %s: %s" % (where, yaml_path(error.absolute_path) or "(top)",
                                           explain(error)))
     return build(data, path, hashlib.sha256(raw).hexdigest())
@@ -144,8 +146,8 @@ def explain(error):
     if error.validator == "enum":
         return "%r is not one of: %s" % (error.instance, ", ".join(map(str, error.validator_value)))
     if error.validator == "not":
-        return "a %s check must not name %s" % (
-            error.instance.get("check"), "a gate" if "gate" in error.instance else "a graph")
+        kind = error.instance.get("check")
+        return "a %s check must not name %s" % (kind, "a gate" if kind == "graph" else "a graph")
     return error.message
 
 
@@ -169,6 +171,9 @@ def build(data, path, sha):
         known = set(spec["inputs"])
         for k, node in enumerate(spec["nodes"]):
             at = "%s: graphs.%s.nodes[%d]" % (where, name, k)
+            if node["name"] in known:
+                raise RubricError("%s.name: %r is already a graph input or an earlier node"
+                                  % (at, node["name"]))
             if node["gate"] not in gates:
                 raise RubricError("%s.gate: unknown gate %r" % (at, node["gate"]))
             if len(node["inputs"]) != len(gates[node["gate"]].inputs):
@@ -199,6 +204,13 @@ def build(data, path, sha):
                 raise RubricError("%s.examples[%d]: %s" % (at, j, "missing %s" % ", ".join(sorted(missing))
                                                            if missing else "unknown %s" % ", ".join(sorted(extra))))
         item = dict(defaults, **raw)
+        runs = item["trials"] + len(raw.get("examples", []))
+        if raw["check"] not in ("format", "state"):
+            runs += len(item["specials"])
+        if raw["check"] == "state" and item["trials"] < 2:
+            raise RubricError("%s.trials: a state check needs at least 2 trials" % at)
+        if runs < 1:
+            raise RubricError("%s.trials: this item would run no trials" % at)
         for key in ("tolerance", "inputs"):
             item[key] = dict(defaults[key], **raw.get(key, {}))
         item.setdefault("name", "%s %s" % (raw.get("gate") or "graph " + raw.get("graph", ""), raw["check"]))

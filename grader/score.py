@@ -48,7 +48,7 @@ def new_seed():
 
 def item_rng(seed, item_id):
     """Each item draws from its own stream, so items don't depend on order."""
-    return np.random.default_rng([seed, zlib.crc32(item_id.encode())])
+    return np.random.default_rng([seed % 2 ** 64, zlib.crc32(item_id.encode())])
 
 
 def grade(loaded, rubric, seed=None, limits=None, allow=None, spawner=None):

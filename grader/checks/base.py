@@ -92,9 +92,14 @@ class Context:
         return self.reference(gate.name).forward(*[np.ones(s) for s in gate.shapes]).shape
 
     def cases(self, specials=True):
-        gate = self.gate
-        return inputs.cases(self.rng, gate.shapes, self.out_shape(), self.item.inputs,
-                            self.item.trials, self.item.specials if specials else ())
+        """The rubric's fixed examples, random cases, then special cases."""
+        return self.examples(self.input_names()) + inputs.cases(
+            self.rng, self.gate.shapes, self.out_shape(), self.item.inputs, self.item.trials,
+            self.item.specials if specials else ())
+
+    def examples(self, names):
+        return [inputs.Case([np.float64(e[n]) for n in names], np.float64(e.get("upstream", 1.0)),
+                            "example") for e in self.item.examples]
 
     def expected(self, case, name=None):
         """Reference output and gradients at a case, in float64 and in float32."""

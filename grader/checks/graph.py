@@ -2,7 +2,6 @@ import numpy as np
 
 from .. import inputs
 from .base import check
-from ..inputs import Case
 
 
 @check("graph")
@@ -11,16 +10,16 @@ def graph(ctx):
     g = ctx.graph
     student = {n["name"]: ctx.student(n["gate"]) for n in g.nodes}
     names = [g.nodes[-1]["name"]] + ["d%s/d%s" % (g.nodes[-1]["name"], x) for x in g.inputs]
-    for case in examples(ctx) + random_cases(ctx):
-        want, shapes = run(g, ctx.rubric, case,
+    for case in ctx.examples(g.inputs) + random_cases(ctx):
+        want, shapes = run(g, case,
                            {n["name"]: ctx.reference(n["gate"]) for n in g.nodes})
-        want32, _ = run(g, ctx.rubric, case,
+        want32, _ = run(g, case,
                         {n["name"]: ctx.reference(n["gate"], np.float32) for n in g.nodes})
-        got, _ = run(g, ctx.rubric, case, student, shapes)
+        got, _ = run(g, case, student, shapes)
         ctx.compare(case, got, want, want32, names)
 
 
-def run(g, rubric, case, gates, shapes=None):
+def run(g, case, gates, shapes=None):
     """Forward through the nodes in order, then backward, adding up at fan-outs.
 
     Returns [output, gradient per graph input] and each node's output shape."""
@@ -37,12 +36,6 @@ def run(g, rubric, case, gates, shapes=None):
             grads[src] = grads.get(src, 0.0) + grad
     result = [values[g.nodes[-1]["name"]]] + [np.asarray(grads.get(x, 0.0)) for x in g.inputs]
     return result, {n["name"]: np.shape(values[n["name"]]) for n in g.nodes}
-
-
-def examples(ctx):
-    g = ctx.graph
-    return [Case([np.float64(e[x]) for x in g.inputs], np.float64(e.get("upstream", 1.0)), "example")
-            for e in ctx.item.examples]
 
 
 def random_cases(ctx):

@@ -97,8 +97,11 @@ def describe_error(exc):
     """One line: the exception and where in the student's code it was raised."""
     if isinstance(exc, SystemExit):
         text = "called sys.exit(%s)" % ("" if exc.code is None else repr(exc.code))
+    elif isinstance(exc, NotImplementedError) and not str(exc):
+        text = "NotImplementedError (not implemented yet)"
     else:
-        text = "%s: %s" % (type(exc).__name__, str(exc)[:300])
+        detail = str(exc)[:300]
+        text = "%s: %s" % (type(exc).__name__, detail) if detail else type(exc).__name__
     where = ""
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename in _code_names:
