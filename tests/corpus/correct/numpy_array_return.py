@@ -1,0 +1,25 @@
+import numpy as np
+
+
+class MultiplyGate(object):
+    def forward(self, x, y):
+        self.x = x
+        self.y = y
+        return x * y
+
+    def backward(self, dz):
+        dx = self.y * dz
+        dy = self.x * dz
+        return np.array([dx, dy])
+
+
+class AddGate(object):
+    def forward(self, x, y):
+        self.x = x
+        self.y = y
+        return x + y
+
+    def backward(self, dz):
+        dx = dz
+        dy = dz
+        return np.array([dx, dy])

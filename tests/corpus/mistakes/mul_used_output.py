@@ -1,0 +1,21 @@
+class MultiplyGate(object):
+    def forward(self, x, y):
+        self.x = x
+        self.y = y
+        self.z = x * y
+        return self.z
+
+    def backward(self, dz):
+        dx = self.z * dz
+        dy = self.x * dz
+        return [dx, dy]
+
+
+class AddGate(object):
+    def forward(self, x, y):
+        self.x = x
+        self.y = y
+        return x + y
+
+    def backward(self, dz):
+        return [dz, dz]
