@@ -686,6 +686,9 @@ def summary(report, book, rub, jobs, csv, results_dir):
         lines.append("%d student%s: mean %.4g, median %.4g (of %g); zeros: %d" % (
             len(good), "" if len(good) == 1 else "s", statistics.fmean(scores),
             statistics.median(scores), rub.max_score, sum(s == 0 for s in scores)))
+    missing = len(report.students) - len(rows)
+    if missing:
+        lines.append("not graded yet: %d student%s" % (missing, "" if missing == 1 else "s"))
     failed = [(s, r["error"]) for s, r in rows.items() if r["error"]]
     lines.append("errors: %d%s" % (len(failed), " (the grader failed; these are graded again on the "
                                    "next run)" if failed else ""))

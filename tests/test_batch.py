@@ -528,11 +528,37 @@ def test_full_disk_keeps_what_was_graded(tmp_path, monkeypatch):
     kept = rows(gb)
     assert 0 < len(kept) < 8 and len(kept) == report.graded
     assert not (tmp_path / "g.csv").exists()
+    assert "not graded yet: %d students" % (8 - len(kept)) in report.text
     # room again: the same command grades the rest
     report = run_batch([subs], gb, csv=tmp_path / "g.csv")
     assert (report.graded, report.skipped) == (8 - len(kept), len(kept))
     assert rows(gb)[:len(kept)] == kept
     assert len(read_csv(tmp_path / "g.csv")) == 9
+
+
+def test_a_grader_failure_is_reported_and_retried(tmp_path, monkeypatch):
+    from grader import score
+    subs = write(tmp_path / "subs", {"alice.py": GOOD, "bob.py": GOOD, "carol.py": GOOD})
+    gb = tmp_path / "g.sqlite"
+    real = score.grade
+
+    def flaky(loaded, *args, **kw):
+        if loaded.path.stem == "bob":
+            raise RuntimeError("internal grader fault")
+        return real(loaded, *args, **kw)
+
+    monkeypatch.setattr(score, "grade", flaky)
+    report = run_batch([subs], gb, jobs=1, csv=tmp_path / "g.csv")  # jobs=1: in this process
+    monkeypatch.setattr(score, "grade", real)
+    assert report.exit_code == 1
+    assert report.errors == [("bob", "RuntimeError: internal grader fault")]
+    assert "errors: 1" in report.text and "bob: RuntimeError: internal grader fault" in report.text
+    table = {r[0]: r[1:] for r in read_csv(tmp_path / "g.csv")[1:]}
+    assert table["bob"] == [""] * 6  # no grade, rather than a zero the student did not earn
+    assert table["alice"][-1] == "15"
+    report = run_batch([subs], gb, jobs=1, csv=tmp_path / "g.csv")
+    assert (report.graded, report.skipped, report.exit_code) == (1, 2, 0)
+    assert {r[0]: r[-1] for r in read_csv(tmp_path / "g.csv")[1:]}["bob"] == "15"
 
 
 # ------------------------------------------------------------------ hangs, crashes, kill -9
@@ -601,8 +627,9 @@ def test_resume_after_kill_9(tmp_path):
 
 def test_dask_executor_on_a_local_cluster(graded, tmp_path):
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
                                   dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://")  # submissions cross the wire
         report = run_batch([graded["subs"]], tmp_path / "g.sqlite", executor="dask",
                            scheduler=cluster.scheduler_address, csv=tmp_path / "g.csv",
                            secret=secret_file(graded["base"]))
