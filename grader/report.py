@@ -9,6 +9,7 @@ import numpy as np
 
 from . import __version__
 from .checks import HINTS
+from .mistakes import DIAGNOSED
 
 OUTPUT_SHOWN = 4000  # characters of the student's own printing in a report
 
@@ -31,6 +32,8 @@ def details(r):
     if o.passed:
         return ["passed %d of %d trials" % (o.trials, o.trials)]
     hint = item.hint or HINTS.get(item.check, "")
+    if o.mistake is not None:
+        hint = item.mistakes.get(o.mistake.id, hint)
     if o.error:
         lines = ["problem:  " + o.error + (" (%s)" % o.where if o.where else "")]
         return lines + (["hint:     " + hint] if hint else [])
@@ -40,10 +43,29 @@ def details(r):
     lines = ["failed %d of %d trials" % (len(o.failures), o.trials),
              "input:    %s%s" % (pairs(f.inputs), "" if f.label == "random" else "  (%s)" % f.label),
              "expected: " + pairs(f.expected),
-             "received: " + pairs(f.received)]
+             "received: " + pairs(f.received) + same_as(f)]
     if f.note:
         lines.append("note:     " + f.note)
+    if o.mistake is not None:
+        lines.append("mistake:  " + o.mistake.sentence)
+    elif item.check in DIAGNOSED:
+        lines.append("mistake:  none of the known mistakes explains these answers")
     return lines + (["hint:     " + hint] if hint else [])
+
+
+def same_as(f):
+    """Point out received values that equal an input, e.g. "(dx = y)"."""
+    notes = []
+    for name, got in f.received.items():
+        got = np.asarray(got, dtype=np.float64)
+        if got.ndim or np.isclose(got, f.expected.get(name, np.nan), rtol=1e-9, atol=0):
+            continue
+        for other, value in f.inputs.items():
+            value = np.asarray(value, dtype=np.float64)
+            if value.ndim == 0 and float(value) != 0 and np.isclose(got, value, rtol=1e-9, atol=0):
+                notes.append("%s = %s" % (name, other))
+                break
+    return "  (%s)" % ", ".join(notes) if notes else ""
 
 
 def messages(result):
@@ -73,7 +95,8 @@ def gradescope(result):
             "visibility": r.item.visibility,
             "tags": [r.item.gate] if r.item.gate else ["graph"],
             "extra_data": {"id": r.item.id, "check": r.item.check, "trials": r.outcome.trials,
-                           "failed": len(r.outcome.failures)},
+                           "failed": len(r.outcome.failures),
+                           "mistake": r.outcome.mistake.id if r.outcome.mistake else None},
         })
     summary = messages(result)
     if result.output.strip():

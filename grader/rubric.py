@@ -13,6 +13,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from . import mistakes
 from .inputs import SPECIALS
 from .load import UsageError
 from .sandbox import Limits
@@ -69,6 +70,7 @@ class Item:
     specials: list = field(default_factory=list)
     examples: list = field(default_factory=list)
     hint: str = ""
+    mistakes: dict = field(default_factory=dict)  # mistake id -> hint
 
     @property
     def hidden(self):
@@ -221,9 +223,16 @@ def build(data, path, sha):
             raise RubricError("%s: given[%d]: unknown gate %r (known: %s)"
                               % (where, k, name.split(".")[0], ", ".join(gates)))
 
-    limits = Limits(**data.get("limits", {}))
-    return Rubric(path, data["assignment"], data.get("title", data["assignment"]),
-                  gates, graphs, items, limits, sha, list(data.get("given", [])))
+    rubric = Rubric(path, data["assignment"], data.get("title", data["assignment"]),
+                    gates, graphs, items, Limits(**data.get("limits", {})), sha,
+                    list(data.get("given", [])))
+    known = mistakes.known_ids(rubric)
+    for k, item in enumerate(items):
+        for mistake_id in item.mistakes:
+            if mistake_id not in known:
+                raise RubricError("%s: checks[%d].mistakes.%s: unknown mistake (known: %s)"
+                                  % (where, k, mistake_id, ", ".join(sorted(known))))
+    return rubric
 
 
 def reference_class(spec, rubric_path, at):

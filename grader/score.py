@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .checks import CHECKS, Context, Outcome
+from .mistakes import diagnose
 from .probe import Wrong
 from .sandbox import Sandbox, SandboxError
 
@@ -79,6 +80,8 @@ def run_item(box, rubric, item, seed, loaded):
     try:
         with box.check() as session:
             CHECKS[item.check](Context(rubric, item, item_rng(seed, item.id), session, outcome))
+            if outcome.failures:
+                outcome.mistake = diagnose(rubric, item, session.log)
     except (Wrong, SandboxError) as exc:
         outcome.error, outcome.where = exc.message, exc.where
         missing = re.match(r"(\w+) is not defined", exc.message)

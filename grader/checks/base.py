@@ -38,6 +38,7 @@ class Outcome:
     failures: list = field(default_factory=list)
     error: str = ""  # why the check stopped early (bad answer, exception, crash...)
     where: str = ""  # where in the student's code, when known
+    mistake: object = None  # a mistakes.Diagnosis when a known mistake explains the failures
 
     @property
     def passed(self):

@@ -205,6 +205,7 @@ class Session:
 
     def __init__(self, sandbox):
         self.sandbox = sandbox
+        self.log = []  # (gate, method, args, raw answer) in call order, for diagnosis
 
     def request(self, msg, doing, steps=()):
         """Send one request; `steps` names each call of a batch, for messages."""

@@ -1,0 +1,242 @@
+"""Named mistakes: which known wrong gate reproduces a student's answers.
+
+Each suspect is a reference gate with one classic mistake built in. To
+diagnose a failed check, the parent replays the check's exact calls (same
+inputs, same order, same instances) on the suspect, and names the mistake
+only when the suspect reproduces *every* backward answer the student gave.
+A suspect never sees the student's code; it runs in the trusted parent.
+"""
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from .compare import close
+from .probe import Wrong, numbers
+
+DIAGNOSED = ("backward", "numerical", "state", "graph")
+TOLERANCE = {"rtol": 1e-5, "atol": 1e-9}  # a little looser than grading: float32 students
+
+SENTENCES = {
+    "forgot_upstream": "It looks like the upstream gradient was not multiplied in.",
+    "swapped_inputs": "It looks like the gradients are swapped: each input got the other "
+                      "input's gradient.",
+    "sign_error": "It looks like a sign is wrong: {detail} the opposite sign.",
+    "rule_of_other_gate": "It looks like {gate} uses {other}'s rule for its gradients.",
+    "used_output": "It looks like the gate's output was used where an input belongs.",
+    "stale_cache": "It looks like backward uses the inputs of an earlier forward call, "
+                   "not the latest one.",
+    "shared_cache": "It looks like instances share their cached inputs (kept on the class or "
+                    "in a global), so one gate's backward used another gate's inputs.",
+    "accumulated": "It looks like backward adds to gradients kept from earlier calls "
+                   "(like self.dx += ...) instead of computing them afresh each time.",
+    "integer_inputs": "It looks like the inputs were turned into integers (int() or round()); "
+                      "it is only right for whole-number inputs.",
+    "dropped_signs": "It looks like abs() dropped the inputs' signs; it is only right for "
+                     "positive inputs.",
+    "hard_coded": "backward returns the same values whatever the inputs: they look hard-coded "
+                  "(for example, the slide's worked example).",
+}
+
+
+@dataclass
+class Diagnosis:
+    id: str  # e.g. "forgot_upstream" or "add_rule_in_multiply"
+    sentence: str
+
+
+def scalar(v):
+    v = np.asarray(v, dtype=np.float64)
+    return v[()] if v.ndim == 0 else v
+
+
+class Suspect:
+    """A reference gate, correct unless a subclass says otherwise."""
+
+    def __init__(self, ref, shared=None):
+        self.ref, self.shared = ref(), shared
+
+    def forward(self, *xs):
+        return self.ref.forward(*xs)
+
+    def backward(self, up):
+        return list(self.ref.backward(up))
+
+
+class ForgotUpstream(Suspect):
+    def backward(self, up):
+        return list(self.ref.backward(scalar(np.ones_like(up))))
+
+
+class Swapped(Suspect):
+    def backward(self, up):
+        return list(self.ref.backward(up))[::-1]
+
+
+class SignFlipped(Suspect):
+    flipped = ()
+
+    def backward(self, up):
+        return [-g if i in self.flipped else g for i, g in enumerate(self.ref.backward(up))]
+
+
+class OtherRule(Suspect):
+    other = None
+
+    def __init__(self, ref, shared=None):
+        super().__init__(ref, shared)
+        self.twin = self.other()
+
+    def forward(self, *xs):
+        self.twin.forward(*xs)
+        return self.ref.forward(*xs)
+
+    def backward(self, up):
+        return list(self.twin.backward(up))
+
+
+class UsedOutput(Suspect):
+    replaced = ()
+
+    def forward(self, *xs):
+        out = self.ref.forward(*xs)
+        self.ref.forward(*[out if i in self.replaced else x for i, x in enumerate(xs)])
+        return out
+
+
+class StaleCache(Suspect):
+    first = None
+
+    def forward(self, *xs):
+        if self.first is None:
+            self.first = xs
+        out = self.ref.forward(*xs)
+        self.ref.forward(*self.first)
+        return out
+
+
+class SharedCache(Suspect):
+    def forward(self, *xs):
+        self.shared["inputs"] = xs
+        return self.ref.forward(*xs)
+
+    def backward(self, up):
+        self.ref.forward(*self.shared["inputs"])
+        return list(self.ref.backward(up))
+
+
+class Accumulated(Suspect):
+    total = None
+
+    def backward(self, up):
+        grads = [np.asarray(g, dtype=np.float64) for g in self.ref.backward(up)]
+        self.total = grads if self.total is None else [t + g for t, g in zip(self.total, grads)]
+        return list(self.total)
+
+
+class Transformed(Suspect):
+    """backward sees transformed inputs (forward's output is still right)."""
+    fn = staticmethod(np.trunc)
+
+    def forward(self, *xs):
+        out = self.ref.forward(*xs)
+        self.ref.forward(*[scalar(self.fn(x)) for x in xs])
+        return out
+
+
+def suspects(rubric, name):
+    """(id, sentence, suspect class) for a gate, most specific first."""
+    gate = rubric.gates[name]
+    n = len(gate.inputs)
+    found = [("forgot_upstream", SENTENCES["forgot_upstream"], ForgotUpstream)]
+    if n > 1:
+        found.append(("swapped_inputs", SENTENCES["swapped_inputs"], Swapped))
+    for k in range(1, n + 1):
+        for flipped in itertools.combinations(range(n), k):
+            detail = ("all gradients have" if k == n else
+                      " and ".join(gate.grads[i] for i in flipped) + (" has" if k == 1 else " have"))
+            found.append(("sign_error", SENTENCES["sign_error"].format(detail=detail),
+                          type("SignFlipped", (SignFlipped,), {"flipped": flipped})))
+    for other in rubric.gates.values():
+        if other.name != name and other.shapes == gate.shapes:
+            found.append(("%s_rule_in_%s" % (short(other.name), short(name)),
+                          SENTENCES["rule_of_other_gate"].format(gate=name, other=other.name),
+                          type("OtherRule", (OtherRule,), {"other": other.reference})))
+    for k in range(1, n + 1):
+        for replaced in itertools.combinations(range(n), k):
+            found.append(("used_output", SENTENCES["used_output"],
+                          type("UsedOutput", (UsedOutput,), {"replaced": replaced})))
+    found += [("stale_cache", SENTENCES["stale_cache"], StaleCache),
+              ("shared_cache", SENTENCES["shared_cache"], SharedCache),
+              ("accumulated", SENTENCES["accumulated"], Accumulated)]
+    for fn in (np.trunc, np.round):
+        found.append(("integer_inputs", SENTENCES["integer_inputs"],
+                      type("Transformed", (Transformed,), {"fn": staticmethod(fn)})))
+    found.append(("dropped_signs", SENTENCES["dropped_signs"],
+                  type("Transformed", (Transformed,), {"fn": staticmethod(np.abs)})))
+    return found
+
+
+def short(name):
+    return (name[:-4] if name.endswith("Gate") else name).lower()
+
+
+def known_ids(rubric):
+    """Every mistake id a rubric's items can name (for hints per mistake)."""
+    ids = {"hard_coded"}
+    for name in rubric.gates:
+        ids.update(i for i, _, _ in suspects(rubric, name))
+    return ids
+
+
+def diagnose(rubric, item, log):
+    """The mistake that explains every backward answer in `log`, or None."""
+    if item.check not in DIAGNOSED or not log:
+        return None
+    targets = [item.gate] if item.gate else sorted({g.cls for g, *_ in log})
+    for target in targets:
+        for mistake_id, sentence, suspect in suspects(rubric, target):
+            if replays(rubric, log, target, suspect):
+                return Diagnosis(mistake_id, sentence)
+    for target in targets:
+        if hard_coded(rubric, log, target):
+            return Diagnosis("hard_coded", SENTENCES["hard_coded"])
+    return None
+
+
+def replays(rubric, log, target, suspect):
+    """True when `suspect` (in place of gate `target`) gives every backward answer."""
+    instances, shared, compared = {}, {}, 0
+    for gate, method, args, raw in log:
+        if id(gate) not in instances:
+            ref = rubric.gates[gate.cls].reference
+            instances[id(gate)] = suspect(ref, shared) if gate.cls == target else Suspect(ref)
+        try:
+            result = getattr(instances[id(gate)], method)(*[scalar(a) for a in args])
+        except Exception:  # noqa: BLE001  (a suspect that cannot run explains nothing)
+            return False
+        if method != "backward":
+            continue
+        want = [np.asarray(r, dtype=np.float64) for r in result]
+        try:
+            got = numbers(raw, [w.shape for w in want], rubric.gates[gate.cls].grads)
+        except Wrong:
+            return False
+        if not close(got, want, [0.0] * len(want), TOLERANCE):
+            return False
+        compared += 1
+    return compared > 0
+
+
+def hard_coded(rubric, log, target):
+    """The same backward answer for several different inputs."""
+    answers = []
+    for gate, method, args, raw in log:
+        if gate.cls == target and method == "backward":
+            try:
+                spec = rubric.gates[target]
+                answers.append(np.concatenate(
+                    [np.ravel(g) for g in numbers(raw, spec.shapes, spec.grads)]))
+            except Wrong:
+                return False
+    return len(answers) >= 3 and all(np.array_equal(a, answers[0]) for a in answers)
