@@ -152,10 +152,13 @@ def test_failing_items_show_input_expected_received_hint(graded):
     assert float(received.group(1)) == pytest.approx(y, rel=1e-5)
     assert float(expected.group(1)) == pytest.approx(y * dz, rel=1e-5)
     assert float(expected.group(2)) == pytest.approx(x * dz, rel=1e-5)
-    assert "dx = y * dz" in out  # the rubric's hint for this item
+    hint = next(i.hint for i in result.rubric.items if i.id == "mul-backward")
+    assert "hint:     " + hint in out  # the rubric's hint for this item
+    assert "mistake:  It looks like the upstream gradient was not multiplied in." in out
+    assert by_id["mul-backward"]["extra_data"]["mistake"] == "forgot_upstream"
     assert "note:" in by_id["mul-state"]["output"]
     # the same details in the student's text view
-    assert "received: dx =" in text and "dx = y * dz" in text
+    assert "received: dx =" in text and hint in text
 
 
 def test_text_hides_hidden_items(graded, rub):
