@@ -165,7 +165,8 @@ def test_mistake_outcomes_do_not_depend_on_seed(graded, file, seed):
 def test_correct_variants_get_full_marks(graded, file):
     result, data = graded(file)
     assert RUBRIC.max_score == 100
-    assert result.score == 100 and data["score"] == 100, show(result, data)
+    total = result.score
+    assert total == 100 and data["score"] == 100, show(result, data)
 
 
 @pytest.mark.parametrize("file", ["mistakes/hardcoded_slide.ipynb", "mistakes/hardcoded_everything.py"])
@@ -198,7 +199,8 @@ def test_failing_items_explain_themselves(graded, file):
 @pytest.mark.parametrize("file", [f for f in ENTRIES if ENTRIES[f].get("fail") == "all"])
 def test_broken_files_get_zero_with_a_problem_on_every_item(graded, file):
     result, data = graded(file)
-    assert result.score == 0 and data["score"] == 0
+    total = result.score
+    assert total == 0 and data["score"] == 0, show(result, data)
     for t in data["tests"]:
         assert t["output"].startswith("problem:  "), t["output"]
         assert t["extra_data"]["trials"] == 0
