@@ -2,6 +2,7 @@
 semantics end to end through score.grade (student code runs in the sandbox)."""
 import dataclasses
 import json
+import tracemalloc
 import warnings
 from pathlib import Path
 
@@ -222,6 +223,26 @@ def test_oversize_file(tmp_path, suffix):
         f.truncate(load.MAX_FILE + 1)
     got = load.load(p, GATES)
     assert "larger than" in got.problem and "MB" in got.problem
+
+
+@pytest.mark.parametrize("where", ["file", "folder"])
+def test_oversize_file_is_not_read_into_memory(tmp_path, where):
+    """A huge upload is refused from its size, without reading it all
+    (Gradescope containers have 768 MB)."""
+    big = tmp_path / "hw.py"
+    with open(big, "wb") as f:
+        f.truncate(3 * load.MAX_FILE)
+    if where == "folder":
+        (tmp_path / "other.py").write_text("x = 1\n")
+    tracemalloc.start()
+    try:
+        got = load.load(big if where == "file" else tmp_path, GATES)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * load.MAX_FILE, "peak %d MB" % (peak >> 20)
+    if where == "file":
+        assert "larger than" in got.problem
 
 
 def test_oversize_limit_is_the_only_reason(tmp_path, monkeypatch):
