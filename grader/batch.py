@@ -21,6 +21,7 @@ import stat
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 import zlib
@@ -43,6 +44,7 @@ MAX_STORED = 8 << 20  # bytes of zipped submission kept in the gradebook for rep
 ID_MAX = 200
 SLOWEST = 5
 DASK_CONNECT_TIMEOUT = "20s"
+CANVAS = re.compile(r"^(?P<id>[A-Za-z]+)_(?:[Ll][Aa][Tt][Ee]_)?\d+_\d+_")  # login_LATE_userid_subid_name
 
 
 class BatchError(UsageError):
@@ -178,6 +180,11 @@ class Inputs:
                                      len(skipped), "y" if len(skipped) == 1 else "ies",
                                      prefix.rstrip("/:") or str(root),
                                      "is" if len(skipped) == 1 else "are", listing(skipped)))
+        lms = [n for _, n, _ in candidates if CANVAS.match(n)]
+        if self.pattern is None and len(lms) >= max(2, len(candidates) // 2):
+            self.warnings.append("%d names look like an LMS export (%s); if several files belong to "
+                                 "one student, pass --id-pattern '%s'"
+                                 % (len(lms), lms[0], CANVAS.pattern))
         groups = {}
         for p, name, stem in candidates:
             if self.pattern is None and name in names:
@@ -498,17 +505,25 @@ def materialize(bundle):
     return _materialized[bundle["sha256"]]
 
 
+# pool.grade_task is not safe to call from several threads of one process at once
+# (the warm fork server is per process), and a Dask worker runs tasks in threads:
+# one grading at a time per worker process. Start workers with --nthreads 1 and
+# --nworkers N to use N cores.
+_one_at_a_time = threading.Lock()
+
+
 def remote_grade(payload, bundle):
     """Runs on a Dask worker: unpack the submission, grade it, return plain data."""
-    rubric_path = materialize(bundle)
-    tmp = tempfile.mkdtemp(prefix="bpgrade-dask-")
-    try:
-        path = unpack(payload["blob"], tmp)
-        task = pool.Task(payload["student"], str(path), payload["seed"], payload["notes"])
-        graded = pool.grade_task(task, rubric_path)
-        return graded.results, graded.duration, graded.error
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with _one_at_a_time:
+        rubric_path = materialize(bundle)
+        tmp = tempfile.mkdtemp(prefix="bpgrade-dask-")
+        try:
+            path = unpack(payload["blob"], tmp)
+            task = pool.Task(payload["student"], str(path), payload["seed"], payload["notes"])
+            graded = pool.grade_task(task, rubric_path)
+            return graded.results, graded.duration, graded.error
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 EXECUTORS = {"local": local_executor, "dask": dask_executor}

@@ -64,6 +64,10 @@ class Gradebook:
         if self.path.is_dir():
             raise GradebookError("%s is a directory, not a gradebook file" % self.path)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise GradebookError("%s: cannot create its folder (%s)" % (self.path, exc.strerror)) from None
+        try:
             self.db = sqlite3.connect(str(self.path), timeout=30)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")

@@ -642,6 +642,24 @@ def test_dask_executor_on_a_local_cluster(graded, tmp_path):
             (old["seed"], old["file_sha256"], old["checks"])
 
 
+def test_grade_task_from_several_threads():
+    """Dask workers run tasks in threads: grading must not depend on one at a time.
+
+    (batch.remote_grade serializes gradings per worker process until this passes.)"""
+    import threading
+    out = {}
+
+    def work(i):
+        out[i] = pool.grade_task(pool.Task("s%d" % i, str(DATA / "good.py"), i), str(SHORT))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [(out[i].error, out[i].score) for i in range(4)] == [("", MAX)] * 4
+
+
 def test_dask_unreachable_scheduler(tmp_path, monkeypatch):
     pytest.importorskip("distributed")
     monkeypatch.setattr(batch, "DASK_CONNECT_TIMEOUT", "1s")
