@@ -1,14 +1,15 @@
 """The `bpgrade` command. Each subcommand is an `add_*` function below.
 
-Exit status: 0 when grading ran (whatever the score), 2 for usage errors
-(a missing file, a bad rubric).
+Exit status: 0 when grading ran (whatever the score), 1 when `grade` or `check`
+was given --fail-under and the score is under it, 2 for usage errors (a missing
+file, a bad rubric).
 """
 import argparse
 import json
 import sys
 from pathlib import Path
 
-from . import __version__, load, report, rubric, score
+from . import __version__, formats, load, report, rubric, score
 
 USAGE_ERROR = 2
 
@@ -41,29 +42,25 @@ def warn_isolation(isolation):
 def add_grade(sub):
     cmd = sub.add_parser("grade", help="grade a submission; write Gradescope results.json")
     add_submission_args(cmd)
-    cmd.add_argument("--results", help="where to write results.json (default: standard output)")
+    cmd.add_argument("--results", "-o", "--output", dest="results",
+                     help="where to write results.json, or the --format output "
+                          "(default: standard output)")
+    formats.add_args(cmd, default="json")
 
     def run(args):
-        result = grade_one(args)
-        data = json.dumps(report.gradescope(result), indent=2) + "\n"
-        if args.results:
-            Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.results).write_text(data)
-            print("%s: %g / %g -> %s" % (result.loaded.path.name, result.score,
-                                         result.rubric.max_score, args.results), file=sys.stderr)
-        else:
-            sys.stdout.write(data)
-        return 0
+        return formats.emit(args, grade_one(args), student=False)
     cmd.set_defaults(run=run)
 
 
 def add_check(sub):
     cmd = sub.add_parser("check", help="self-check: readable feedback on the visible checks")
     add_submission_args(cmd)
+    cmd.add_argument("-o", "--output", dest="results",
+                     help="where to write the --format output (default: standard output)")
+    formats.add_args(cmd, default="text")
 
     def run(args):
-        sys.stdout.write(report.text(grade_one(args)))
-        return 0
+        return formats.emit(args, grade_one(args), student=True)
     cmd.set_defaults(run=run)
 
 

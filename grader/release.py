@@ -501,6 +501,26 @@ def student_rubric(rub, out_path):
     return [c["id"] for c in kept], removed
 
 
+def copy_workflows(path, out_dir, items=()):
+    """Copy the assignment folder's GitHub Actions workflows (.github/workflows/*.yml, such
+    as the `bpgrade check` template) into the release. Returns the files written."""
+    path = Path(path)
+    folder = (path if path.is_dir() else path.parent) / ".github" / "workflows"
+    sources = sorted(p for p in folder.glob("*") if p.is_file() and p.suffix in (".yml", ".yaml"))
+    secret_texts = set().union(*[item.secrets for item in items])
+    written = []
+    for src in sources:
+        text = read_source(src)
+        leaks = find_leaks(text, secret_texts, src.name)
+        if leaks:
+            raise ReleaseError("%s: solution text in a workflow: %r" % (src, leaks[0][1]))
+        target = Path(out_dir) / ".github" / "workflows" / src.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        written.append(target)
+    return written
+
+
 def run(args):
     """The `bpgrade release` command."""
     rub = rubric_mod.load(find_rubric(args.source, args.rubric))
@@ -514,6 +534,8 @@ def run(args):
                 target, item.kind, len(item.regions), "" if len(item.regions) == 1 else "s"))
             for note in item.notes:
                 print("bpgrade: warning: %s" % note, file=sys.stderr)
+        for target in copy_workflows(args.source, args.output, items):
+            print("wrote %s (GitHub Actions workflow)" % target)
         if args.student_rubric:
             kept, removed = student_rubric(rub, args.student_rubric)
             print("wrote %s (student rubric: %d visible checks; hidden, not included: %s)"

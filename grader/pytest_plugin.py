@@ -1,0 +1,182 @@
+"""pytest plugin (entry point `pytest11`): a submission's rubric items as tests.
+
+    pytest --bpgrade gates.ipynb [--bpgrade-rubric RUBRIC] [--bpgrade-seed N]
+
+Each visible rubric item is one test item, `gates.ipynb::<item id>`; a failed item's
+failure message is the grader's feedback (report.details(), as in results.json). Hidden
+items are one more test, `gates.ipynb::hidden-checks`, whose message gives only a count.
+The submission is graded once, by the sandboxed grader, when the first of its items runs;
+pytest never imports the student's code itself. Without other paths on the command line
+only the submission is collected; with them, it is collected besides them.
+
+Without --bpgrade the plugin does nothing, and importing it costs almost nothing: the
+grader is imported only when it is used.
+"""
+from pathlib import Path
+
+import pytest
+
+HIDDEN_ID = "hidden-checks"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("bpgrade", "backprop-grader: grade a submission as tests")
+    group.addoption("--bpgrade", metavar="SUBMISSION", default=None,
+                    help="grade SUBMISSION (a .ipynb notebook, a .py module or a folder): one "
+                         "test per visible rubric item, the feedback as the failure message")
+    group.addoption("--bpgrade-rubric", metavar="RUBRIC", default=None,
+                    help="rubric YAML file or packaged rubric name (default: gates)")
+    group.addoption("--bpgrade-seed", metavar="N", type=int, default=None,
+                    help="grading seed, to reproduce a run exactly (default: a random one, "
+                         "shown in the header)")
+
+
+class Target:
+    def __init__(self, path, rubric, seed):
+        self.path, self.rubric, self.seed = path, rubric, seed
+        self.result = None  # the Result once graded
+
+
+target_key = pytest.StashKey()
+
+
+def target(config):
+    return config.stash.get(target_key, None)
+
+
+def pytest_configure(config):
+    given = config.getoption("bpgrade")
+    if not given:
+        return
+    path = Path(config.invocation_params.dir, given)
+    if not path.exists():
+        raise pytest.UsageError("--bpgrade %s: no such file or directory" % given)
+    seed = config.getoption("bpgrade_seed")
+    if seed is None:
+        from .score import new_seed
+        seed = new_seed()
+    config.stash[target_key] = Target(path.resolve(), config.getoption("bpgrade_rubric"), seed)
+    if not config.option.file_or_dir:  # `pytest --bpgrade x`: grade x, nothing else
+        config.args[:] = [str(path)]
+    elif all(Path(config.invocation_params.dir, a.split("::")[0]).resolve() != path.resolve()
+             for a in config.args):
+        config.args.append(str(path))
+
+
+def pytest_report_header(config):
+    t = target(config)
+    if t is not None:
+        return "bpgrade: %s, rubric %s, seed %d" % (t.path.name, t.rubric or "gates", t.seed)
+
+
+def is_target(config, path):
+    t = target(config)
+    return t is not None and Path(path).resolve() == t.path
+
+
+def pytest_collect_file(file_path, parent):
+    if file_path.suffix != ".py" and is_target(parent.config, file_path):
+        return Submission.from_parent(parent, path=file_path)
+
+
+def pytest_pycollect_makemodule(module_path, parent):
+    # A .py submission must never be imported by pytest as a test module.
+    if is_target(parent.config, module_path):
+        return Submission.from_parent(parent, path=module_path)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collect_directory(path, parent):
+    if is_target(parent.config, path):
+        return Submission.from_parent(parent, path=path)
+
+
+class GradingError(Exception):
+    """The submission could not be graded (a usage error): shown without a traceback."""
+
+
+class Failed(Exception):
+    """A rubric item that did not pass; args[0] is the feedback."""
+
+
+class Submission(pytest.File):
+    """One submission: its rubric's items, graded together once."""
+
+    def collect(self):
+        from . import rubric
+        from .load import UsageError
+        t = target(self.config)
+        try:
+            self.rub = rubric.load(rubric.find(t.rubric))
+        except (rubric.RubricError, UsageError) as exc:
+            raise self.CollectError("bpgrade: %s" % exc) from None
+        hidden = [i for i in self.rub.items if i.hidden]
+        for item in self.rub.items:
+            if not item.hidden:
+                yield RubricItem.from_parent(self, name=item.id, item=item)
+        if hidden:
+            yield HiddenItems.from_parent(self, name=HIDDEN_ID, count=len(hidden))
+
+    def setup(self):
+        from . import load, report, score
+        t = target(self.config)
+        try:
+            loaded = load.load(self.path, class_names=list(self.rub.gates))
+        except load.UsageError as exc:
+            raise GradingError("bpgrade: %s" % exc) from None
+        t.result = score.grade(loaded, self.rub, seed=t.seed)
+        self.data = report.gradescope(t.result)
+        self.tests = {test["extra_data"]["id"]: test for test in self.data["tests"]}
+
+
+class BpgradeItem(pytest.Item):
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, (Failed, GradingError)):
+            return str(excinfo.value.args[0])
+        return super().repr_failure(excinfo, style)
+
+
+class RubricItem(BpgradeItem):
+    def __init__(self, *, item, **kw):
+        super().__init__(**kw)
+        self.item = item
+
+    def runtest(self):
+        test = self.parent.tests[self.item.id]
+        self.user_properties += [("score", test["score"]), ("max_score", test["max_score"])]
+        if test["status"] != "passed":
+            raise Failed("%s: %g / %g points\n%s" % (test["name"], test["score"],
+                                                     test["max_score"], test["output"]))
+
+    def reportinfo(self):
+        return self.path, None, "%s: %s" % (self.item.id, self.item.name)
+
+
+class HiddenItems(BpgradeItem):
+    def __init__(self, *, count, **kw):
+        super().__init__(**kw)
+        self.count = count
+
+    def runtest(self):
+        hidden = [t for t in self.parent.data["tests"] if t["visibility"] != "visible"]
+        failed = sum(t["status"] != "passed" for t in hidden)
+        if failed:
+            raise Failed("Hidden checks: %d of %d failed (hidden checks are graded but not "
+                         "shown)" % (failed, len(hidden)))
+
+    def reportinfo(self):
+        return self.path, None, "hidden checks (%d)" % self.count
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    t = target(config)
+    if t is None or t.result is None:
+        return
+    shown = [r for r in t.result.items if not r.item.hidden]
+    hidden = [r for r in t.result.items if r.item.hidden]
+    line = "bpgrade: %s: %g / %g on the visible checks" % (
+        t.result.loaded.path.name, sum(r.score for r in shown), sum(r.item.points for r in shown))
+    if hidden:
+        line += "; hidden checks: %d of %d passed" % (sum(r.outcome.passed for r in hidden),
+                                                     len(hidden))
+    terminalreporter.write_sep("-", line + " (seed %d)" % t.seed)
