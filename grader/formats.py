@@ -8,8 +8,9 @@
     junit     JUnit XML (testsuites > testsuite > testcase) for GitHub Actions reporters,
               GitLab CI and Jenkins: one <testcase> per visible item, a failed one with
               <failure message="FEEDBACK" type="MISTAKE-OR-CHECK">FEEDBACK</failure>; hidden
-              items are ONE summary testcase "Hidden checks: K of N passed", failed when any
-              hidden item failed, plus the properties hidden_checks and hidden_passed.
+              items are ONE summary testcase "Hidden checks (N)", failed ("F of N hidden checks
+              failed") when any hidden item failed, plus the suite properties
+              hidden_checks and hidden_passed. Testcase names are stable from run to run.
     markdown  a compact table (status, check, points) with the feedback of each failed
               item in a <details> block; appended to $GITHUB_STEP_SUMMARY when that is set.
 
@@ -121,8 +122,7 @@ def junit(result):
     if hidden:
         case = ET.SubElement(suite, "testcase", attrs(
             classname="%s.hidden" % rub.assignment,
-            name="Hidden checks: %d of %d passed" % (len(hidden) - hidden_failed, len(hidden)),
-            time="0"))
+            name="Hidden checks (%d)" % len(hidden), time="0"))
         if hidden_failed:
             failure = ET.SubElement(case, "failure", attrs(
                 message="%d of %d hidden checks failed" % (hidden_failed, len(hidden)),
@@ -152,11 +152,12 @@ MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&#!])")
 
 def md_cell(text):
     """Text for one GitHub-flavoured Markdown table cell: one line, punctuation escaped."""
-    return MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    return MD_SPECIAL.sub(r"\\\1", " ".join(xml_text(text).split()))
 
 
 def fenced(text):
-    """A fenced code block that `text` cannot break out of."""
+    """A fenced code block that `text` cannot break out of (control characters escaped)."""
+    text = xml_text(text)
     runs = [len(r) for r in re.findall(r"`+", text)]
     fence = "`" * max(3, max(runs, default=0) + 1)
     return "%stext\n%s\n%s" % (fence, text.rstrip("\n"), fence)
@@ -194,7 +195,7 @@ def markdown(result):
         if passed(t):
             continue
         lines += ["<details><summary>❌ %s (%s / %s)</summary>" % (
-            html.escape(" ".join(t["name"].split())), num(t["score"]), num(t["max_score"])), "",
+            html.escape(" ".join(xml_text(t["name"]).split())), num(t["score"]), num(t["max_score"])), "",
             fenced(t["output"]), "", "</details>", ""]
     if result.output.strip():
         lines += ["<details><summary>Output from your code while loading</summary>", "",
