@@ -1,0 +1,713 @@
+"""Hostile submissions (tests/attacks/) against the sandbox.
+
+Every attack is a real submission that also implements the gates, so each test
+checks four things: the score (no unearned marks, and the honest parts still
+score), an honest message in the feedback, no side effects (files outside the
+scratch folder, surviving processes, accepted connections, changed
+site-packages or grader files), and that a correct submission graded right
+after, at the same tier, still gets full marks.
+
+File-system, process and network attacks run at the tiers that are meant to
+stop them (3 = bubblewrap, 2 = Landlock + seccomp); tier 1 cannot stop them, by
+design, so they do not run there. Attacks on the process boundary
+(monkeypatching, lying objects, exits, hangs, memory, recursion, floods, huge
+answers, fake output) run at tier 1 too. A tier this machine lacks is skipped.
+"""
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import site
+import time
+from pathlib import Path
+
+import pytest
+
+from grader import cli, load, report, rubric, score
+from grader.sandbox import MAX_REPLY, Limits, isolation
+
+TESTS = Path(__file__).parent
+ATTACKS = TESTS / "attacks"
+GOOD = TESTS / "data" / "good.py"
+REPO = TESTS.parent
+BPGRADE = Path(sys.executable).parent / "bpgrade"
+
+RUB = rubric.load(rubric.find("gates"))
+TINY = rubric.load(ATTACKS / "tiny.yaml")  # mul-backward and add-backward only
+SHORT = Limits(call_timeout=1, load_timeout=3, submission_timeout=20)
+
+ALLOW = {3: None, 2: {"landlock", "seccomp"}, 1: set()}
+CAPS = isolation.capabilities()
+MISSING = {3: "bubblewrap is not usable here" if not CAPS["bwrap"] else "",
+           2: "Landlock or seccomp is not available here"
+              if not (CAPS["landlock"] and CAPS["seccomp"]) else "",
+           1: ""}
+
+
+def tiers(*numbers):
+    return [pytest.param(t, id="tier%d" % t, marks=pytest.mark.skipif(bool(MISSING[t]),
+                                                                       reason=MISSING[t]))
+            for t in numbers]
+
+
+CONFINED = tiers(3, 2)  # file system, processes, network
+ALL = tiers(3, 2, 1)  # the process boundary
+
+ADD = ["add-format", "add-forward", "add-backward", "add-numerical", "add-state"]
+# Items that need MultiplyGate's gradients right; an attack must lose every one.
+MUL_GRADS = ["mul-backward", "mul-numerical", "graph-slide", "graph-random"]
+
+
+# ---- grading ------------------------------------------------------------------
+
+def grade(path, tier, rub=RUB, limits=None):
+    loaded = load.load(path, class_names=list(rub.gates))
+    result = score.grade(loaded, rub, seed=2024, limits=limits, allow=ALLOW[tier])
+    return result
+
+
+def feedback(result):
+    """Everything a student or instructor reads about a grading."""
+    data = report.gradescope(result)
+    return report.text(result) + "\n" + "\n".join(
+        [data["output"]] + [t["output"] for t in data["tests"]])
+
+
+@functools.lru_cache(maxsize=None)
+def baseline(name, rubric_path=None):
+    """Item scores of tests/attacks/baseline_<name>.py: the same gates with the
+    same fault as an attack (swapped gradients, or a backward that raises) and no
+    attack. Scores do not depend on the tier, so tier 1 is used."""
+    rub = TINY if rubric_path == str(TINY.path) else RUB
+    result = grade(ATTACKS / ("baseline_%s.py" % name), 1, rub)
+    assert 0 < result.score < rub.max_score
+    return {r.item.id: r.score for r in result.items}
+
+
+def assert_marks(result, like):
+    """The attack scores item by item exactly like the baseline `like` ("swapped"
+    or "raises"): no unearned marks, and AddGate keeps all of its marks."""
+    got = {r.item.id: r.score for r in result.items}
+    assert got == baseline(like, str(result.rubric.path))
+    for r in result.items:
+        if r.item.id in ADD:
+            assert r.score == r.item.points
+        if r.item.id in MUL_GRADS:
+            assert r.score == 0
+
+
+def item(result, item_id):
+    return next(r for r in result.items if r.item.id == item_id)
+
+
+def submission(tmp_path, name, config=None):
+    """The attack alone in a folder, with attack.json when the test aims it."""
+    folder = tmp_path / ("sub-" + Path(name).stem)
+    folder.mkdir()
+    shutil.copy(ATTACKS / name, folder / name)
+    if config is not None:
+        (folder / "attack.json").write_text(json.dumps(config))
+    return folder
+
+
+# ---- traces -------------------------------------------------------------------
+
+STARTUP = (".pth",)  # files in site-packages that run code at every start-up
+STARTUP_NAMES = ("sitecustomize.py", "usercustomize.py")
+
+
+def site_dirs():
+    paths = set(site.getsitepackages()) | {site.getusersitepackages()}
+    paths.update(sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib", "platstdlib"))
+    paths.update(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))
+    return sorted(p for p in paths if os.path.isdir(p))
+
+
+TRACE_DIRS = ["/tmp", "/var/tmp", "/dev/shm", "/root", str(REPO), str(TESTS), str(ATTACKS)]
+
+
+def processes():
+    """pid -> (comm, cmdline) for every process we can see."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/comm" % entry) as f:
+                comm = f.read().strip()
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        found[int(entry)] = (comm, cmdline)
+    return found
+
+
+def alive(pid):
+    """True while the process exists and is not a zombie waiting to be reaped."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def settle(pids, grace=3.0):
+    """The pids still alive after a short grace period for SIGKILL to land."""
+    end = time.monotonic() + grace
+    left = {p for p in pids if alive(p)}
+    while left and time.monotonic() < end:
+        time.sleep(0.05)
+        left = {p for p in left if alive(p)}
+    return left
+
+
+def ours(procs):
+    """Processes an attack or our own sandbox started: renamed ones, and children
+    running this test process's copy of child.py."""
+    boot = str(isolation.boot_dir())
+    return {pid for pid, (comm, cmd) in procs.items()
+            if (comm.startswith("bpgpwn") or boot in cmd) and alive(pid)}
+
+
+def orphans():
+    """Processes named by an attack, or sandbox children of a grader that has
+    exited (their child.py folder is gone)."""
+    left = set()
+    for pid, (comm, cmd) in processes().items():
+        boot = re.search(r"(/\S*bpgrade-boot-[^/\s]+)/child\.py", cmd)
+        if comm.startswith("bpgpwn") or (boot and not os.path.isdir(boot.group(1))):
+            left.add(pid)
+    return left
+
+
+def traces():
+    """Files named by an attack, in the places attacks aim at."""
+    files = set()
+    for d in TRACE_DIRS + site_dirs():
+        try:
+            files.update(os.path.join(d, n) for n in os.listdir(d) if "bpgpwn" in n)
+        except OSError:
+            pass
+    return files
+
+
+def startup_files():
+    """Files Python runs at start-up, in every site-packages and stdlib folder.
+    (Not whole listings: other work may install packages meanwhile.)"""
+    return {d: sorted(n for n in os.listdir(d) if n.endswith(STARTUP) or n in STARTUP_NAMES
+                      or "bpgpwn" in n) for d in site_dirs()}
+
+
+def snapshot(cwd):
+    boot = isolation.boot_dir()
+    return {
+        "traces": traces(),
+        "site": startup_files(),
+        "cwd": sorted(os.listdir(cwd)),
+        "boot": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in boot.iterdir()},
+        "processes": ours(processes()),
+    }
+
+
+class Listener:
+    """A TCP and a UDP socket on one 127.0.0.1 port, for attacks to reach."""
+
+    def __init__(self):
+        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.tcp.bind(("127.0.0.1", 0))
+        self.tcp.listen(8)
+        self.tcp.setblocking(False)
+        self.port = self.tcp.getsockname()[1]
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", self.port))
+        self.udp.setblocking(False)
+
+    def heard(self):
+        """What reached us: accepted connections and datagrams."""
+        heard = []
+        try:
+            conn, addr = self.tcp.accept()
+            heard.append(("tcp", addr))
+            conn.close()
+        except BlockingIOError:
+            pass
+        try:
+            heard.append(("udp", self.udp.recvfrom(100)))
+        except BlockingIOError:
+            pass
+        return heard
+
+    def close(self):
+        self.tcp.close()
+        self.udp.close()
+
+
+@pytest.fixture
+def watch(tmp_path, monkeypatch):
+    """Runs the test in an empty working directory, then checks that nothing
+    was left behind and that a correct submission still gets full marks."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    listener = Listener()
+    before = snapshot(cwd)
+    state = {"port": listener.port, "tier": None, "results": []}
+    yield state
+    try:
+        assert listener.heard() == []
+    finally:
+        listener.close()
+    for result in state["results"]:
+        scratch = re.findall(r"^scratch=(\S+)$", result.output, re.M)
+        assert all(not os.path.exists(p) for p in scratch), "scratch folder left: %s" % scratch
+        if state["tier"] != 3:  # pids inside bubblewrap are its own
+            pids = set(map(int, re.findall(r"^(?:pid|forked)=(\d+)", result.output, re.M)))
+            assert settle(pids) == set(), "processes survived grading"
+    settle(ours(processes()) - before["processes"])
+    after = snapshot(cwd)
+    assert after["traces"] == before["traces"]
+    assert after["site"] == before["site"]
+    assert after["cwd"] == before["cwd"]
+    assert after["boot"] == before["boot"]
+    assert after["processes"] - before["processes"] == set()
+    if state["tier"] is not None:
+        good = grade(GOOD, state["tier"])
+        assert good.score == 100 and good.isolation["tier"] == state["tier"]
+
+
+def attack(watch, path, tier, rub=RUB, limits=None):
+    """Grade an attack at a tier, registered with `watch` for the after-checks."""
+    watch["tier"] = tier
+    result = grade(path, tier, rub, limits)
+    watch["results"].append(result)
+    if result.isolation:  # empty only when loading never finished
+        assert result.isolation["tier"] == tier
+    return result
+
+
+# ---- the process boundary (all tiers) -------------------------------------------
+
+@pytest.mark.parametrize("tier", ALL)
+def test_monkeypatched_comparisons(watch, tier):
+    """numpy.allclose/isclose/array_equal, numpy.testing, math.isclose and
+    builtins.abs patched to say "equal", with wrong gradients."""
+    result = attack(watch, ATTACKS / "monkeypatch_compare.py", tier)
+    assert_marks(result, "swapped")
+    out = item(result, "mul-backward")
+    assert out.outcome.failures and not out.outcome.error
+    text = feedback(result)
+    assert "failed %d of %d trials" % (len(out.outcome.failures), out.outcome.trials) in text
+    assert "expected: dx = " in text and "received: dx = " in text
+
+
+@pytest.mark.parametrize("tier", ALL)
+def test_objects_equal_to_everything(watch, tier):
+    """backward returns objects whose __eq__ is always True and __sub__/__abs__ give 0."""
+    result = attack(watch, ATTACKS / "eq_objects.py", tier)
+    assert_marks(result, "raises")
+    assert "dx is a Liar" in item(result, "mul-backward").outcome.error
+    assert "not a number" in feedback(result)
+
+
+@pytest.mark.parametrize("tier", ALL)
+def test_number_subclasses_that_lie(watch, tier):
+    """A float and an ndarray subclass with lying comparisons, holding zeros."""
+    result = attack(watch, ATTACKS / "eq_subclass.py", tier)
+    assert_marks(result, "swapped")
+    failure = item(result, "mul-backward").outcome.example()
+    assert float(failure.received["dx"]) == 0.0 != float(failure.expected["dx"])
+
+
+@pytest.mark.parametrize("tier", ALL)
+def test_stack_frames_and_gc_hold_no_answers(watch, tier):
+    result = attack(watch, ATTACKS / "frames_gc.py", tier)
+    assert_marks(result, "swapped")
+    assert "at load: []" in result.output  # nothing of the grader's in the child
+
+
+@pytest.mark.parametrize("tier", ALL)
+def test_fake_results_on_stdout(watch, tier):
+    result = attack(watch, ATTACKS / "fake_stdout.py", tier)
+    assert_marks(result, "swapped")
+    data = report.gradescope(result)
+    assert data["score"] == result.score < 100
+    assert [t["name"] for t in data["tests"]] == [i.name for i in RUB.items]
+    # the fake JSON is shown only as the student's own output
+    assert "bpgpwn: all checks passed" in data["output"]
+    assert data["output"].index("Output from your code while loading") < \
+        data["output"].index("bpgpwn: all checks passed")
+
+
+@pytest.mark.parametrize("tier", ALL)
+def test_sys_exit_at_import_and_in_backward(watch, tier):
+    result = attack(watch, ATTACKS / "exit_sys.py", tier)
+    assert_marks(result, "raises")
+    assert item(result, "mul-backward").outcome.error == "MultiplyGate.backward called sys.exit(0)"
+    assert any("called sys.exit(0)" in w and "line" in w for w in result.warnings)
+    assert "called sys.exit(0) while loading" in feedback(result)
+
+
+@pytest.mark.parametrize("tier", ALL)
+def test_os_exit_in_backward(watch, tier):
+    result = attack(watch, ATTACKS / "exit_os.py", tier)
+    assert_marks(result, "raises")
+    assert item(result, "mul-backward").outcome.error == \
+        "MultiplyGate.backward ended the process (exit code 0)"
+
+
+@pytest.mark.parametrize("tier", ALL)
+def test_os_exit_at_import(watch, tier):
+    """Nothing can be graded once the loader is gone: zero, and it says why."""
+    result = attack(watch, ATTACKS / "exit_os_import.py", tier)
+    assert result.score == 0
+    assert {r.outcome.error for r in result.items} == \
+        {"loading the submission ended the process (exit code 0)"}
+
+
+def test_os_exit_at_import_still_records_isolation(watch):
+    """results.json (and the CLI's weak-isolation warning, which reads it) should
+    say how the child was isolated even when loading failed."""
+    result = attack(watch, ATTACKS / "exit_os_import.py", 1)
+    assert result.score == 0
+    assert result.isolation.get("tier") == 1
+    assert report.gradescope(result)["extra_data"]["isolation"].get("tier") == 1
+
+
+@pytest.mark.parametrize("tier", ALL)
+def test_hang_at_import(watch, tier):
+    result = attack(watch, ATTACKS / "hang_import.py", tier, TINY, SHORT)
+    assert result.score == 0
+    assert {r.outcome.error for r in result.items} == \
+        {"loading the submission did not finish within 3 s"}
+
+
+@pytest.mark.parametrize("tier", ALL)
+def test_hang_in_backward(watch, tier):
+    result = attack(watch, ATTACKS / "hang_backward.py", tier, TINY, SHORT)
+    assert_marks(result, "raises")
+    assert item(result, "mul-backward").outcome.error == \
+        "MultiplyGate.backward did not return within 1 s"
+
+
+def test_hang_in_backward_default_timeout(watch):
+    """The rubric's own 5 s call timeout (no limits passed), strongest tier."""
+    result = attack(watch, ATTACKS / "hang_backward.py",
+                    max(t for t in (3, 2, 1) if not MISSING[t]), TINY)
+    assert TINY.limits.call_timeout == 5
+    assert_marks(result, "raises")
+    assert "MultiplyGate.backward did not return within 5 s" in feedback(result)
+    assert item(result, "add-backward").score == 24
+
+
+@pytest.mark.parametrize("tier", ALL)
+def test_six_gigabytes(watch, tier):
+    result = attack(watch, ATTACKS / "memory.py", tier)
+    assert "import: MemoryError" in result.output
+    assert "allocated 6 GiB" not in result.output
+    assert_marks(result, "raises")
+    assert item(result, "mul-backward").outcome.error.startswith(
+        "MultiplyGate.backward raised MemoryError")
+
+
+@pytest.mark.parametrize("tier", ALL)
+def test_recursion(watch, tier):
+    result = attack(watch, ATTACKS / "recursion.py", tier)
+    assert_marks(result, "raises")
+    assert item(result, "mul-backward").outcome.error.startswith(
+        "MultiplyGate.backward raised RecursionError: maximum recursion depth exceeded")
+    assert any("RecursionError" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize("tier", ALL)
+def test_recursion_with_the_limit_lifted(watch, tier):
+    result = attack(watch, ATTACKS / "recursion_unlimited.py", tier, TINY, SHORT)
+    assert_marks(result, "raises")
+    error = item(result, "mul-backward").outcome.error
+    assert error.startswith("MultiplyGate.backward ")
+    assert re.search(r"did not return within 1 s|crashed the process|MemoryError|RecursionError"
+                     r"|used up its CPU time", error)
+
+
+@pytest.mark.parametrize("tier", ALL)
+def test_ten_megabytes_of_output(watch, tier):
+    result = attack(watch, ATTACKS / "flood.py", tier)
+    assert_marks(result, "raises")
+    data = report.gradescope(result)
+    assert len(json.dumps(data, indent=2)) < 1 << 20
+    assert len(report.text(result)) < 1 << 20
+    assert "not shown]" in data["output"]
+    error = item(result, "mul-backward").outcome.error
+    assert error.startswith("MultiplyGate.backward raised ValueError: www") and len(error) < 1000
+
+
+@pytest.mark.parametrize("tier", ALL)
+def test_a_million_values(watch, tier):
+    result = attack(watch, ATTACKS / "huge_answers.py", tier)
+    assert_marks(result, "raises")
+    assert "backward returned 1,000,000 values; it should return a list [dx, dy]" in \
+        item(result, "mul-backward").outcome.error
+
+
+@pytest.mark.parametrize("tier", ALL)
+def test_an_answer_too_big_to_send(watch, tier):
+    """About a million values in lists and arrays each within the child's caps."""
+    result = attack(watch, ATTACKS / "wide_answers.py", tier, TINY)
+    assert_marks(result, "raises")
+    assert item(result, "mul-backward").outcome.error == \
+        "MultiplyGate.backward produced an answer larger than %d MB" % (MAX_REPLY >> 20)
+
+
+def test_big_answers_in_a_batch(watch):
+    """The same attack with 20 trials: the child keeps every answer of a check's
+    batch in memory before sending any, so it runs out of memory (here with a
+    256 MB limit, to be quick; with the default rubric and 1 GB it takes 20-odd
+    seconds) and the message blames a MemoryError, even in the innocent forward,
+    instead of the answer's size."""
+    batched = dataclasses.replace(TINY, items=[dataclasses.replace(i, trials=20)
+                                               for i in TINY.items])
+    result = attack(watch, ATTACKS / "wide_answers.py", 1, batched,
+                    Limits(memory_mb=256, submission_timeout=30))
+    assert_marks(result, "raises")
+    assert item(result, "mul-backward").outcome.error == \
+        "MultiplyGate.backward produced an answer larger than %d MB" % (MAX_REPLY >> 20)
+
+
+@pytest.mark.parametrize("tier", ALL)
+def test_notebook_that_exits(watch, tier):
+    """sys.exit(0), exit(), quit() and raise SystemExit in cells; later cells still run."""
+    result = attack(watch, ATTACKS / "nb_exit.ipynb", tier)
+    assert_marks(result, "raises")
+    assert item(result, "mul-backward").outcome.error == "MultiplyGate.backward called sys.exit(0)"
+    assert "later cells and code still ran" in feedback(result)
+
+
+# ---- file system, processes, network (tiers 3 and 2) ----------------------------
+
+@pytest.mark.parametrize("tier", CONFINED)
+def test_reference_cannot_be_found_or_imported(watch, tier):
+    result = attack(watch, ATTACKS / "reference_finder.py", tier)
+    assert "reference not found" in result.output
+    assert "found={}" in result.output  # not the grader, rubrics, nor the grader's cwd
+    assert_marks(result, "swapped")
+
+
+@pytest.mark.parametrize("tier", CONFINED)
+def test_files_outside_scratch(watch, tier, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched\n")
+    sub = submission(tmp_path, "file_writer.py", {"dirs": [str(outside)], "append": [str(victim)]})
+    result = attack(watch, sub, tier)
+    assert_marks(result, "swapped")
+    assert list(outside.iterdir()) == []
+    assert victim.read_text() == "untouched\n"
+    assert "blocked /tmp/bpgpwn-load.txt" in result.output
+    assert "WROTE" not in result.output
+
+
+@pytest.mark.parametrize("tier", CONFINED)
+def test_site_packages_pth_and_sitecustomize(watch, tier):
+    result = attack(watch, ATTACKS / "pth_writer.py", tier)
+    assert_marks(result, "swapped")
+    for d in site_dirs():
+        assert "WROTE %s/" % d not in result.output
+    assert not os.path.exists("/tmp/bpgpwn-pth-ran")
+
+
+@pytest.mark.parametrize("tier", CONFINED)
+def test_programs_cannot_run(watch, tier):
+    result = attack(watch, ATTACKS / "subprocess_runner.py", tier)
+    assert "EXEC OK" not in result.output
+    assert_marks(result, "raises")
+    refused = "the submission tried to run a program, which is not allowed"
+    assert item(result, "mul-backward").outcome.error == \
+        "MultiplyGate.backward raised PermissionError: " + refused
+    assert any(refused in w for w in result.warnings)
+
+
+@pytest.mark.parametrize("tier", CONFINED)
+def test_no_network(watch, tier, tmp_path):
+    result = attack(watch, submission(tmp_path, "socket_client.py", {"port": watch["port"]}), tier)
+    assert "CONNECTED" not in result.output
+    assert_marks(result, "raises")
+    refused = "the submission tried to open a network connection, which is not allowed"
+    assert item(result, "mul-backward").outcome.error == \
+        "MultiplyGate.backward raised PermissionError: " + refused
+    assert any(refused in w for w in result.warnings)
+
+
+@pytest.mark.parametrize("tier", CONFINED)
+def test_forked_processes_do_not_survive(watch, tier):
+    result = attack(watch, ATTACKS / "forker.py", tier)
+    assert_marks(result, "swapped")
+    assert "blocked os.fork: PermissionError: the submission tried to start a process" in \
+        result.output
+    # libc fork() gets past the audit hook at load time; what matters is that the
+    # processes die with the sandbox (checked by `watch`, by pid and by name).
+    assert not os.path.exists("/tmp/bpgpwn-forker-alive.txt")
+
+
+@pytest.mark.parametrize("tier", CONFINED)
+def test_other_processes_cannot_be_signalled(watch, tier, tmp_path):
+    """kill, tgkill, tkill, pidfd_send_signal and prlimit64 aimed at a bystander."""
+    victim = subprocess.Popen(["sleep", "60"])
+    try:
+        limits = Path("/proc/%d/limits" % victim.pid).read_text()
+        result = attack(watch, submission(tmp_path, "signaller.py", {"victim": victim.pid}), tier)
+        assert victim.poll() is None, "the sandboxed code killed another process"
+        assert Path("/proc/%d/limits" % victim.pid).read_text() == limits
+        assert "SUCCEEDED" not in result.output
+        assert_marks(result, "swapped")
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+@pytest.mark.parametrize("tier", CONFINED)
+def test_notebook_magics_and_shell(watch, tier):
+    """%%writefile, %%bash, %%script, !cmd, get_ipython().system, subprocess and
+    %run of the reference, all aimed outside the scratch folder."""
+    result = attack(watch, ATTACKS / "nb_magics.ipynb", tier)
+    assert not re.search(r"^EXEC-OK", result.output, re.M)
+    assert_marks(result, "swapped")  # %run of the reference did not replace MultiplyGate
+    warnings = "\n".join(result.warnings)
+    assert "cell 2" in warnings and "Permission denied" in warnings  # %%writefile
+    assert "shell command `!echo bpgpwn > /tmp/bpgpwn-nb-bang.txt` was skipped" in warnings
+    assert "cell 7, line 2: PermissionError: the submission tried to run a program" in warnings
+    # %%bash and %%script are refused too; the message should say that programs
+    # cannot run, not just "[Errno 1] Operation not permitted".
+    for cell in ("cell 3", "cell 4"):
+        line = next(w for w in result.warnings if w.startswith(cell))
+        assert "not allowed" in line, line
+
+
+# ---- through the real command line ------------------------------------------------
+
+def cli_env(tier):
+    """The environment for a `bpgrade` that will pick `tier`: without bubblewrap
+    on PATH it cannot use tier 3 (there is no option to choose a tier)."""
+    env = {"HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8"}
+    path = os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep)
+    if tier == 2:
+        path = [p for p in path if not os.path.exists(os.path.join(p, "bwrap"))]
+    env["PATH"] = os.pathsep.join([str(BPGRADE.parent)] + path)
+    return env
+
+
+def run_cli(tier, sub, tmp_path, *extra):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir(exist_ok=True)
+    results = tmp_path / "out" / "results.json"
+    results.parent.mkdir(exist_ok=True)
+    proc = subprocess.run([str(BPGRADE), "grade", str(sub), "--results", str(results),
+                           "--seed", "7"] + list(extra), cwd=cwd, env=cli_env(tier),
+                          capture_output=True, text=True, timeout=90)
+    return proc, results, cwd
+
+
+def read_results(results):
+    data = json.loads(results.read_text())
+    scores = {t["extra_data"]["id"]: t["score"] for t in data["tests"]}
+    return data, scores
+
+
+def assert_cli_marks(results, tier, like):
+    data, scores = read_results(results)
+    assert data["extra_data"]["isolation"]["tier"] == tier
+    assert scores == baseline(like) and data["score"] == sum(scores.values())
+    return data
+
+
+@pytest.fixture
+def cli_watch(tmp_path):
+    """For command-line runs: no traces, no orphans, and a correct submission
+    graded right after at the same tier gets full marks."""
+    before = {"traces": traces(), "site": startup_files(), "orphans": orphans()}
+    state = {"tier": None}
+    yield state
+    assert settle(orphans() - before["orphans"]) == set()
+    assert traces() == before["traces"]
+    assert startup_files() == before["site"]
+    if state["tier"] is not None:
+        assert grade(GOOD, state["tier"]).score == 100
+
+
+@pytest.mark.parametrize("tier", CONFINED)
+def test_cli_results_file_cannot_be_forged(cli_watch, tier, tmp_path):
+    cli_watch["tier"] = tier
+    proc, results, cwd = run_cli(tier, ATTACKS / "results_writer.py", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = assert_cli_marks(results, tier, "swapped")
+    assert "bpgpwn" not in results.read_text().replace(json.dumps(data["output"])[1:-1], "")
+    assert "cannot read the grader's command line" in data["output"]
+    assert list(cwd.iterdir()) == []
+    assert sorted(p.name for p in results.parent.iterdir()) == ["results.json"]
+
+
+@pytest.mark.parametrize("tier", CONFINED)
+def test_cli_background_process_cannot_rewrite_results(cli_watch, tier, tmp_path):
+    cli_watch["tier"] = tier
+    proc, results, cwd = run_cli(tier, ATTACKS / "forker.py", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    written = results.read_text()
+    time.sleep(1.5)  # the attack rewrites every 50 ms for 20 s, if it is still alive
+    assert results.read_text() == written
+    data = assert_cli_marks(results, tier, "swapped")
+    if tier != 3:  # host pids; inside bubblewrap they are the namespace's own
+        pids = set(map(int, re.findall(r"forked=(\d+)", data["output"])))
+        assert pids and settle(pids) == set()
+    assert list(cwd.iterdir()) == []
+
+
+@pytest.mark.parametrize("tier", CONFINED)
+def test_cli_grader_cannot_be_killed(cli_watch, tier, tmp_path):
+    """signaller.py sends SIGKILL to its parent (the grader) by every route and sets
+    its RLIMIT_FSIZE to 0 and RLIMIT_CPU to 1 s; grading must still finish."""
+    cli_watch["tier"] = tier
+    proc, results, cwd = run_cli(tier, ATTACKS / "signaller.py", tmp_path)
+    assert proc.returncode == 0, "the submission killed the grader (exit %d)" % proc.returncode
+    data = assert_cli_marks(results, tier, "swapped")
+    if tier != 3:  # inside bubblewrap the "parent" is bubblewrap's own init, in the sandbox
+        assert "SUCCEEDED" not in data["output"]
+
+
+def test_cli_fake_stdout_does_not_reach_results_on_stdout(cli_watch, tmp_path):
+    """Without --results the grader prints results.json on stdout; the student's
+    printing must not mix into it."""
+    proc = subprocess.run([str(BPGRADE), "grade", str(ATTACKS / "fake_stdout.py"), "--seed", "7"],
+                          cwd=tmp_path, env=cli_env(3), capture_output=True, text=True,
+                          timeout=90)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)  # the whole of stdout is one JSON document
+    assert data["score"] == sum(baseline("swapped").values())
+    assert "bpgpwn" not in proc.stderr
+
+
+def test_cli_warns_when_isolation_is_weak(tmp_path, monkeypatch, capsys):
+    """Tier 1 through cli.main. `bpgrade` has no option to choose a tier, so the
+    grading call is capped at tier 1 here the way tests cap it (allow=set())."""
+    monkeypatch.setattr(score, "grade", functools.partial(score.grade, allow=set()))
+    out = tmp_path / "results.json"
+    assert cli.main(["grade", str(GOOD), "--results", str(out), "--seed", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "bpgrade: warning: isolation tier 1 (child process, rlimits)" in err
+    assert "could read or write files outside its folder" in err
+    data = json.loads(out.read_text())
+    assert data["score"] == 100 and data["extra_data"]["isolation"]["tier"] == 1
+
+
+@pytest.mark.skipif(bool(MISSING[2]), reason=MISSING[2])
+def test_cli_does_not_warn_at_tier_2(tmp_path):
+    proc, results, _ = run_cli(2, GOOD, tmp_path)
+    assert proc.returncode == 0 and "warning" not in proc.stderr
+    assert read_results(results)[0]["extra_data"]["isolation"]["tier"] == 2
