@@ -9,6 +9,10 @@ The submission is graded once, by the sandboxed grader, when the first of its it
 pytest never imports the student's code itself. Without other paths on the command line
 only the submission is collected; with them, it is collected besides them.
 
+Give paths to the other options with `=` (`--bpgrade-rubric=../rubric.yaml`): pytest
+takes a separate option value that looks like a path into account when it chooses its
+rootdir.
+
 Without --bpgrade the plugin does nothing, and importing it costs almost nothing: the
 grader is imported only when it is used.
 """
@@ -172,6 +176,9 @@ def pytest_terminal_summary(terminalreporter, config):
     t = target(config)
     if t is None or t.result is None:
         return
+    from .report import messages
+    for note in messages(t.result):  # what went wrong loading, which file was graded
+        terminalreporter.write_line("bpgrade: ! %s" % note)
     shown = [r for r in t.result.items if not r.item.hidden]
     hidden = [r for r in t.result.items if r.item.hidden]
     line = "bpgrade: %s: %g / %g on the visible checks" % (
