@@ -118,7 +118,21 @@ def add_replay(sub):
         "replay", help="grade a student's graded submission again with its recorded seed; compare"))
 
 
-COMMANDS = [add_grade, add_check, add_release, add_validate, add_batch, add_export, add_replay]
+def add_gradescope_package(sub):
+    from . import gradescope
+    gradescope.package_args(sub.add_parser(
+        "gradescope-package", help="build a Gradescope autograder zip (setup.sh, run_autograder, "
+                                   "rubric, course secret)"))
+
+
+def add_report(sub):
+    from . import html_report
+    html_report.report_args(sub.add_parser(
+        "report", help="static HTML class summary and per-student feedback pages from a gradebook"))
+
+
+COMMANDS = [add_grade, add_check, add_release, add_validate, add_batch, add_export, add_replay,
+            add_gradescope_package, add_report]
 
 
 def parser():

@@ -1,0 +1,335 @@
+"""`bpgrade gradescope-package`: a Gradescope autograder zip, and the code it runs there.
+
+The zip (Gradescope unpacks it into /autograder/source) holds:
+
+    setup.sh          installs backprop-grader into /autograder/venv: the bundled
+                      wheel when there is one, else the same version from the
+                      package index
+    run_autograder    grades /autograder/submission and writes
+                      /autograder/results/results.json
+    RUBRIC.yaml       the rubric, byte for byte (so its sha256 matches `bpgrade
+                      batch`), with any reference files it names by relative path
+    course.secret     the course secret: each student's seed is
+                      HMAC(secret, assignment, student id), as in `bpgrade batch`
+    bpgrade.json      what the package was built with (rubric file, versions)
+    wheels/*.whl      the grader, when bundled
+
+The student id is read from /autograder/submission_metadata.json as `bpgrade
+batch` reads a Gradescope export: each submitter's sid, else email, else name,
+joined by '+' for a group. So a Gradescope grade can be replayed and compared
+with the batch grade of the same export.
+
+For testing (or another layout), every path hangs off $BPGRADE_AUTOGRADER_ROOT
+(default /autograder); $BPGRADE_PYTHON is the Python that run_autograder uses
+$BPGRADE_SETUP_PYTHON the one setup.sh builds the virtual environment with, and
+$BPGRADE_SETUP_NO_APT=1 keeps setup.sh from calling apt-get.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import zipfile
+from pathlib import Path
+
+from . import __version__, seeds
+from .load import UsageError
+
+ROOT_ENV = "BPGRADE_AUTOGRADER_ROOT"
+DEFAULT_ROOT = "/autograder"
+CONFIG = "bpgrade.json"
+SECRET_NAME = "course.secret"
+PROJECT = "backprop-grader"
+
+SETUP_SH = r"""#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder image.
+# It installs backprop-grader __VERSION__ into $ROOT/venv: from the bundled
+# wheel when there is one, otherwise from the package index.
+set -euo pipefail
+ROOT="${BPGRADE_AUTOGRADER_ROOT:-/autograder}"
+SOURCE="$ROOT/source"
+VENV="$ROOT/venv"
+PY="${BPGRADE_SETUP_PYTHON:-python3}"
+APT=1; [ -n "${BPGRADE_SETUP_NO_APT:-}" ] && APT=
+
+if [ -n "$APT" ] && ! "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    # Ubuntu images ship python3 without venv/pip
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv python3-pip
+fi
+if [ -n "$APT" ] && ! command -v bwrap >/dev/null 2>&1; then
+    # bubblewrap gives the strongest sandbox tier; grading still works without it
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) \
+        >/dev/null 2>&1 || echo "setup.sh: bubblewrap not installed; student code runs at a weaker isolation tier"
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -m venv "$VENV"
+fi
+shopt -s nullglob
+wheels=("$SOURCE"/wheels/*.whl)
+if [ ${#wheels[@]} -gt 0 ]; then
+    echo "setup.sh: installing the bundled ${wheels[0]##*/}"
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q "${wheels[0]}"
+else
+    echo "setup.sh: installing __PROJECT__==__VERSION__ from the package index"
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q "__PROJECT__==__VERSION__"
+fi
+"$VENV/bin/python" -c 'import grader; print("setup.sh: backprop-grader", grader.__version__, "installed")'
+"""
+
+RUN_AUTOGRADER = r"""#!/usr/bin/env bash
+# Gradescope runs this for every submission: grade $ROOT/submission and write
+# $ROOT/results/results.json (see grader/gradescope.py in backprop-grader).
+set -uo pipefail
+ROOT="${BPGRADE_AUTOGRADER_ROOT:-/autograder}"
+PY="${BPGRADE_PYTHON:-$ROOT/venv/bin/python}"
+export BPGRADE_AUTOGRADER_ROOT="$ROOT"
+exec "$PY" -m grader.gradescope run --root "$ROOT"
+"""
+
+
+class PackageError(UsageError):
+    """The package cannot be built as asked (exit 2)."""
+
+
+# ---------------------------------------------------------------------------- building the zip
+
+def source_tree():
+    """The project checkout this grader runs from, or None (installed from a wheel)."""
+    top = Path(__file__).resolve().parent.parent
+    if (top / "pyproject.toml").is_file() and (top / "grader" / "__init__.py").is_file():
+        return top
+    return None
+
+
+IGNORED = shutil.ignore_patterns(".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__",
+                                 ".pytest_cache", "tests", "benchmarks", "*.sqlite", "*.sqlite-*",
+                                 "*.secret", "node_modules", ".ci", "report", "*.zip")
+
+
+def build_wheel(dest, source=None, stream=None):
+    """Build the backprop-grader wheel from the checkout into `dest`; returns its path.
+
+    The checkout is copied first, so building leaves no build/ or egg-info in it.
+    """
+    stream = stream or sys.stderr
+    source = Path(source) if source else source_tree()
+    if source is None:
+        raise PackageError("this grader is not running from a source checkout, so there is no wheel "
+                           "to build: pass --wheel FILE, or --no-wheel to install %s %s from the "
+                           "package index" % (PROJECT, __version__))
+    with tempfile.TemporaryDirectory(prefix="bpgrade-wheel-") as tmp:
+        copy = Path(tmp) / "src"
+        shutil.copytree(source, copy, ignore=IGNORED, symlinks=False)
+        out = Path(tmp) / "out"
+        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "-q",
+               "-w", str(out), str(copy)]
+        # build in this environment when it has a recent setuptools (fast, no index needed)
+        proc = subprocess.run(cmd + ["--no-build-isolation"] if has_setuptools() else cmd,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise PackageError("pip wheel failed for %s:\n%s" % (source, (proc.stderr or proc.stdout)[-2000:]))
+        found = sorted(out.glob("*.whl"))
+        if len(found) != 1:
+            raise PackageError("pip wheel made %d wheels in %s, expected 1" % (len(found), out))
+        Path(dest).mkdir(parents=True, exist_ok=True)
+        target = Path(dest) / found[0].name
+        shutil.copyfile(found[0], target)
+    return target
+
+
+def has_setuptools():
+    try:
+        import setuptools
+    except ImportError:
+        return False
+    try:
+        return int(setuptools.__version__.split(".")[0]) >= 68
+    except ValueError:
+        return False
+
+
+def check_wheel(path):
+    path = Path(path)
+    if not path.is_file():
+        raise PackageError("%s: no such wheel" % path)
+    if not path.name.startswith("backprop_grader-") or path.suffix != ".whl":
+        raise PackageError("%s is not a backprop-grader wheel (backprop_grader-VERSION-...whl)" % path.name)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except zipfile.BadZipFile:
+        raise PackageError("%s is not a readable wheel" % path) from None
+    if "grader/gradescope.py" not in names:
+        raise PackageError("%s has no grader/gradescope.py: it is too old to run on Gradescope" % path.name)
+    return path
+
+
+def package(output, rubric=None, secret=None, gradebook=None, wheel=None, bundle_wheel=True, stream=None):
+    """Write the autograder zip to `output`. Returns a dict describing what went in."""
+    from . import batch
+    from . import rubric as rubric_mod
+    stream = stream or sys.stderr
+    rubric_path = rubric_mod.find(rubric)
+    rub = rubric_mod.load(rubric_path)  # refuse a bad rubric here, not on Gradescope
+    bundle = batch.rubric_bundle(rubric_path)
+    key = seeds.load(secret, gradebook)
+    output = Path(output)
+    if output.is_dir():
+        raise PackageError("%s is a folder: give the zip file to write, e.g. -o autograder.zip" % output)
+    config = {
+        "format": 1,
+        "rubric": bundle["name"],
+        "rubric_sha256": rub.sha256,
+        "assignment": rub.assignment,
+        "grader_version": __version__,
+        "secret": SECRET_NAME,
+        "secret_fingerprint": key.fingerprint,
+        "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "wheel": None,
+    }
+    with tempfile.TemporaryDirectory(prefix="bpgrade-package-") as tmp:
+        wheel_path = None
+        if bundle_wheel:
+            wheel_path = check_wheel(wheel) if wheel else build_wheel(tmp, stream=stream)
+            config["wheel"] = "wheels/" + wheel_path.name
+        members = [
+            ("setup.sh", fill(SETUP_SH).encode(), 0o755),
+            ("run_autograder", RUN_AUTOGRADER.encode(), 0o755),
+            (bundle["name"], bundle["yaml"], 0o644),
+            (SECRET_NAME, key.key + b"\n", 0o600),
+            (CONFIG, (json.dumps(config, indent=2) + "\n").encode(), 0o644),
+        ]
+        members += [(rel, data, 0o644) for rel, data in sorted(bundle["files"].items())]
+        if wheel_path is not None:
+            members.append((config["wheel"], wheel_path.read_bytes(), 0o644))
+        output.parent.mkdir(parents=True, exist_ok=True)
+        partial = output.with_name(output.name + ".tmp")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the secret
+        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data, mode in members:
+                info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+                info.external_attr = (0o100000 | mode) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, data)
+        partial.replace(output)
+    stream.write("bpgrade: %s: Gradescope autograder for %r (rubric %s, %s), grader %s %s\n"
+                 % (output, rub.assignment, bundle["name"], "%d item(s), %g points"
+                    % (len(rub.items), rub.max_score), __version__,
+                    "bundled as " + config["wheel"] if config["wheel"] else "from the package index"))
+    stream.write("bpgrade: the zip holds the course secret from %s (fingerprint %s): share it only with "
+                 "course staff\n" % (key.origin, key.fingerprint))
+    return {"path": output, "config": config, "members": [m[0] for m in members]}
+
+
+def fill(template):
+    return template.replace("__VERSION__", __version__).replace("__PROJECT__", PROJECT)
+
+
+def package_args(cmd):
+    cmd.description = ("Build a Gradescope autograder zip: setup.sh (installs backprop-grader), "
+                       "run_autograder (grades /autograder/submission into "
+                       "/autograder/results/results.json), the rubric and the course secret. "
+                       "Seeds are HMAC(secret, assignment, student id), as in `bpgrade batch`.")
+    cmd.add_argument("-o", "--output", default="autograder.zip",
+                     help="the zip to write (default: autograder.zip)")
+    cmd.add_argument("--rubric", help="rubric YAML file or packaged rubric name (default: gates)")
+    cmd.add_argument("--secret", metavar="FILE",
+                     help="course secret (default: $%s, $%s, or course.secret next to the gradebook, "
+                          "created on first use)" % (seeds.ENV_SECRET, seeds.ENV_SECRET_FILE))
+    cmd.add_argument("--gradebook", default="grades.sqlite",
+                     help="where the default course.secret is looked for: next to this gradebook "
+                          "(default: grades.sqlite)")
+    wheel = cmd.add_mutually_exclusive_group()
+    wheel.add_argument("--wheel", metavar="FILE",
+                       help="bundle this backprop-grader wheel (default: build one from this checkout)")
+    wheel.add_argument("--no-wheel", action="store_true",
+                       help="bundle no wheel: setup.sh installs %s %s from the package index"
+                            % (PROJECT, __version__))
+    cmd.set_defaults(run=lambda args: (package(args.output, args.rubric, args.secret, args.gradebook,
+                                               args.wheel, not args.no_wheel), 0)[1])
+
+
+# ---------------------------------------------------------------------------- on Gradescope
+
+def student_id(metadata):
+    """The student id from submission_metadata.json, as `bpgrade batch` reads an export."""
+    ids = []
+    for user in (metadata or {}).get("users") or []:
+        if isinstance(user, dict):
+            ident = user.get("sid") or user.get("email") or user.get("name")
+            if ident:
+                ids.append(str(ident).strip())
+    return "+".join(ids) or None
+
+
+def read_json(path):
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def run_autograder(root=None, stream=None):
+    """Grade ROOT/submission into ROOT/results/results.json. Returns an exit code.
+
+    A failure of the grader itself still writes a results.json (score 0, saying
+    so) so the student sees a reason; the exit code is then 1.
+    """
+    from . import load, report, score
+    from . import rubric as rubric_mod
+    stream = stream or sys.stdout
+    root = Path(root or os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
+    source, results = root / "source", root / "results" / "results.json"
+    results.parent.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    try:
+        config = read_json(source / CONFIG)
+        if not isinstance(config, dict):
+            raise RuntimeError("%s is missing or unreadable: rebuild the autograder zip" % (source / CONFIG))
+        rub = rubric_mod.load(source / config["rubric"])
+        key = seeds.read_file(source / config.get("secret", SECRET_NAME))
+        metadata = read_json(root / "submission_metadata.json")
+        sid = student_id(metadata)
+        seed = key.seed(rub.assignment, sid) if sid else None  # no metadata: a random seed
+        loaded = load.load(root / "submission", class_names=list(rub.gates))
+        result = score.grade(loaded, rub, seed=seed)
+        data = report.gradescope(result)
+        data.setdefault("extra_data", {}).update({
+            "student": sid, "seed_from": "course secret" if sid else "random (no submission metadata)",
+            "gradescope_submission": (metadata or {}).get("id"),
+        })
+        code = 0
+        summary = "%s: %g / %g (seed %d)" % (sid or "unknown student", result.score,
+                                             rub.max_score, result.seed)
+    except Exception as exc:  # a grader fault: say so in the results, not only in a log
+        traceback.print_exc()
+        data = {"score": 0.0, "output": "The autograder itself failed (%s: %s). This is not a problem "
+                "with your submission: ask the course staff to regrade it." % (type(exc).__name__, exc),
+                "tests": [], "extra_data": {"grader_error": "%s: %s" % (type(exc).__name__, exc)}}
+        code = 1
+        summary = "grader failure: %s: %s" % (type(exc).__name__, exc)
+    data["execution_time"] = round(time.monotonic() - start, 3)
+    tmp = results.with_name(results.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(results)
+    stream.write("bpgrade: %s -> %s\n" % (summary, results))
+    return code
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m grader.gradescope",
+                                description="Run inside a Gradescope autograder (see run_autograder).")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="grade ROOT/submission into ROOT/results/results.json")
+    run.add_argument("--root", help="the autograder folder (default: $%s or %s)" % (ROOT_ENV, DEFAULT_ROOT))
+    args = p.parse_args(argv)
+    return run_autograder(args.root)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
