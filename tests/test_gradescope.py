@@ -278,19 +278,20 @@ def test_run_autograder_reports_its_own_failure_in_the_results(package, tmp_path
 
 # ------------------------------------------------------------------ setup.sh
 
-def test_setup_sh_installs_the_bundled_wheel(package, tmp_path):
-    """setup.sh for real: a venv is made, the bundled wheel installed into it, no index used.
+@pytest.fixture(scope="module")
+def installed(package, tmp_path_factory):
+    """setup.sh run for real: a venv is made, the bundled wheel installed into it, no index used.
 
     The venv is made beforehand without pip (fast); the dependencies and pip come
     from this environment through a .pth file, everything of this checkout left out,
     so the grader that ends up importable is the wheel's.
     """
-    root = unpack(package, tmp_path / "autograder")
+    base = tmp_path_factory.mktemp("installed")
+    root = unpack(package, base / "autograder")
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    deps = tmp_path / "deps"
+    deps = base / "deps"
     deps.mkdir()
-    here = Path(load.__file__).resolve().parent.parent
     for sp in {p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()}:
         for entry in Path(sp).iterdir():
             name = entry.name
@@ -305,17 +306,49 @@ def test_setup_sh_installs_the_bundled_wheel(package, tmp_path):
     Path(purelib, "test-deps.pth").write_text(str(deps) + "\n")
     env = dict(os.environ, BPGRADE_AUTOGRADER_ROOT=str(root), BPGRADE_SETUP_PYTHON=sys.executable,
                BPGRADE_SETUP_NO_APT="1", PIP_NO_INDEX="1", PIP_NO_CACHE_DIR="1")
-    proc = subprocess.run(["bash", str(root / "source" / "setup.sh")], cwd=str(tmp_path), env=env,
+    proc = subprocess.run(["bash", str(root / "source" / "setup.sh")], cwd=str(base), env=env,
                           capture_output=True, text=True, timeout=300)
+    return {"root": root, "venv": venv, "proc": proc, "base": base}
+
+
+def test_setup_sh_installs_the_bundled_wheel(installed):
+    proc, venv = installed["proc"], installed["venv"]
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "installing the bundled backprop_grader-" in proc.stdout
     probe = subprocess.run(
         [str(venv / "bin" / "python"), "-c",
          "import grader, grader.gradescope, rubrics, importlib.resources as r; "
          "print(grader.__file__); print(r.files('rubrics').joinpath('gates.yaml').is_file())"],
-        capture_output=True, text=True, cwd=str(tmp_path))
+        capture_output=True, text=True, cwd=str(installed["base"]))
     assert probe.returncode == 0, probe.stderr
     where, has_rubric = probe.stdout.split()
+    here = Path(load.__file__).resolve().parent.parent
     assert Path(where).resolve().is_relative_to(venv.resolve())  # the wheel's grader, not this checkout
     assert not Path(where).resolve().is_relative_to(here)
     assert has_rubric == "True"
+
+
+def test_installed_grader_gives_a_correct_submission_full_marks(installed):
+    """run_autograder as Gradescope runs it: with the venv setup.sh made (no $BPGRADE_PYTHON).
+
+    Grader bug (fails): the grader process imports numpy through a folder a .pth
+    file adds to sys.path, but the sandbox child is only given the folders
+    isolation.python_roots() names (sys.path entries ending in site-packages), so
+    under bubblewrap its own `import numpy` fails before any student code runs.
+    The grader then gives every item 0, shows the child's traceback as "Output
+    from your code while loading" and records an ordinary grade, not a grader
+    failure. Correct: the child sees what the grader imports (full marks here),
+    and a child that cannot start its own imports is a grader error.
+    """
+    assert installed["proc"].returncode == 0
+    root = installed["root"]
+    submit(root, {"gates.py": GOOD})
+    env = dict(os.environ, BPGRADE_AUTOGRADER_ROOT=str(root))
+    for k in ("BPGRADE_PYTHON", "BPGRADE_SECRET", "BPGRADE_SECRET_FILE"):
+        env.pop(k, None)
+    proc = subprocess.run(["bash", str(root / "run_autograder")], cwd="/", env=env,
+                          capture_output=True, text=True, timeout=120)
+    data = json.loads((root / "results" / "results.json").read_text())
+    assert proc.returncode == 0, proc.stderr
+    check_spec(data)
+    assert data["score"] == 15, data["output"][:600]
