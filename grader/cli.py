@@ -42,7 +42,7 @@ def warn_isolation(isolation):
 def add_grade(sub):
     cmd = sub.add_parser("grade", help="grade a submission; write Gradescope results.json")
     add_submission_args(cmd)
-    cmd.add_argument("--results", "-o", "--output", dest="results",
+    cmd.add_argument("--results", "-o", "--output", dest="results", metavar="PATH",
                      help="where to write results.json, or the --format output "
                           "(default: standard output)")
     formats.add_args(cmd, default="json")
@@ -55,7 +55,7 @@ def add_grade(sub):
 def add_check(sub):
     cmd = sub.add_parser("check", help="self-check: readable feedback on the visible checks")
     add_submission_args(cmd)
-    cmd.add_argument("-o", "--output", dest="results",
+    cmd.add_argument("-o", "--output", dest="results", metavar="PATH",
                      help="where to write the --format output (default: standard output)")
     formats.add_args(cmd, default="text")
 
