@@ -111,8 +111,8 @@ CLASS = {
     "carol.ipynb": notebook(GOOD),
     "dave.py": FORGOT_DZ,
     "erin/gates.py": GOOD,                    # a folder submission
-    "frank.ipynb": notebook("from frank import *\n"),  # notebook + module: several files
-    "frank.py": GOOD,
+    "frank.ipynb": notebook(GOOD),  # notebook + module: several files, one graded
+    "frank.py": "SCALE = 1.0  # a helper module\n",
     "gina.py": SYNTAX_ERROR,
     "notes.txt": "not a submission",
 }
@@ -173,7 +173,7 @@ def test_several_files_are_graded_together_and_reported(graded):
     frank = next(r for r in graded["rows"] if r["student"] == "frank")
     assert json.loads(frank["notes"]) == ["2 files were submitted: frank.ipynb, frank.py"]
     results = json.loads(frank["results"])
-    assert results["extra_data"]["submission"] == "frank.ipynb"  # which imports frank.py
+    assert results["extra_data"]["submission"] == "frank.ipynb"  # the file that defines the gates
     assert "2 files were submitted" in results["output"]
     assert "students with several files: 1" in graded["report"].text
     assert "frank: 2 files were submitted: frank.ipynb, frank.py; graded frank.ipynb" \
@@ -392,6 +392,8 @@ def test_zip_export_from_an_lms(tmp_path):
                    "carol": (MAX, "export.zip:hw1_export/carol.ipynb")}
     assert report.exit_code == 0
     assert not (tmp_path.parent / "evil.py").exists()
+    again = run_batch([archive], tmp_path / "g.sqlite")  # extracted anew: same hashes, skipped
+    assert (again.graded, again.skipped) == (0, 3)
 
 
 def test_gradescope_export_ids_from_metadata(tmp_path):
