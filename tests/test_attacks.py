@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from grader import cli, load, report, rubric, score
-from grader.sandbox import MAX_REPLY, Limits, isolation
+from grader.sandbox import MAX_REPLY, Limits, Zygote, isolation
 
 TESTS = Path(__file__).parent
 ATTACKS = TESTS / "attacks"
@@ -68,10 +68,9 @@ MUL_GRADS = ["mul-backward", "mul-numerical", "graph-slide", "graph-random"]
 
 # ---- grading ------------------------------------------------------------------
 
-def grade(path, tier, rub=RUB, limits=None):
+def grade(path, tier, rub=RUB, limits=None, spawner=None):
     loaded = load.load(path, class_names=list(rub.gates))
-    result = score.grade(loaded, rub, seed=2024, limits=limits, allow=ALLOW[tier])
-    return result
+    return score.grade(loaded, rub, seed=2024, limits=limits, allow=ALLOW[tier], spawner=spawner)
 
 
 def feedback(result):
@@ -170,6 +169,21 @@ def settle(pids, grace=3.0):
     return left
 
 
+def named():
+    """Processes an attack renamed bpgpwn-*."""
+    return {pid for pid, (comm, _) in processes().items() if comm.startswith("bpgpwn")}
+
+
+def kill_new(before):
+    """Clean up after a failed check: kill the attack's processes that were not
+    there before the test (by pid; only ones an attack renamed bpgpwn-*)."""
+    for pid in named() - before:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
 def ours(procs):
     """Processes an attack or our own sandbox started: renamed ones, and children
     running this test process's copy of child.py."""
@@ -261,11 +275,17 @@ def watch(tmp_path, monkeypatch):
     listener = Listener()
     before = snapshot(cwd)
     state = {"port": listener.port, "tier": None, "results": []}
+    named_before = named()
     yield state
     try:
-        assert listener.heard() == []
+        check_after(state, before, cwd, listener)
     finally:
         listener.close()
+        kill_new(named_before)
+
+
+def check_after(state, before, cwd, listener):
+    assert listener.heard() == []
     for result in state["results"]:
         scratch = re.findall(r"^scratch=(\S+)$", result.output, re.M)
         assert all(not os.path.exists(p) for p in scratch), "scratch folder left: %s" % scratch
@@ -284,10 +304,10 @@ def watch(tmp_path, monkeypatch):
         assert good.score == 100 and good.isolation["tier"] == state["tier"]
 
 
-def attack(watch, path, tier, rub=RUB, limits=None):
+def attack(watch, path, tier, rub=RUB, limits=None, spawner=None):
     """Grade an attack at a tier, registered with `watch` for the after-checks."""
     watch["tier"] = tier
-    result = grade(path, tier, rub, limits)
+    result = grade(path, tier, rub, limits, spawner)
     watch["results"].append(result)
     if result.isolation:  # empty only when loading never finished
         assert result.isolation["tier"] == tier
@@ -547,6 +567,33 @@ def test_no_network(watch, tier, tmp_path):
 
 
 @pytest.mark.parametrize("tier", CONFINED)
+def test_no_network_through_io_uring(watch, tier, tmp_path):
+    """IORING_OP_SOCKET/CONNECT make a TCP connection without socket()/connect()."""
+    sub = submission(tmp_path, "io_uring_socket.py", {"port": watch["port"]})
+    result = attack(watch, sub, tier)
+    assert "CONNECTED" not in result.output
+    assert_marks(result, "swapped")
+
+
+@pytest.mark.parametrize("tier", CONFINED)
+def test_fork_server_cannot_be_killed(watch, tier):
+    """Batch grading forks each submission from a warm fork server (Zygote). The
+    attack kills its parent with tgkill and leaves a background process: that
+    process must still die with the submission, and the next submission through
+    the same spawner must grade normally."""
+    zygote = Zygote(ALLOW[tier])
+    named_before = named()
+    try:
+        result = attack(watch, ATTACKS / "zygote_killer.py", tier, spawner=zygote)
+        assert result.score <= sum(baseline("swapped").values())
+        assert grade(GOOD, tier, spawner=zygote).score == 100
+        assert settle(named() - named_before) == set(), "a process of the submission survived"
+    finally:
+        zygote.close()
+        kill_new(named_before)
+
+
+@pytest.mark.parametrize("tier", CONFINED)
 def test_forked_processes_do_not_survive(watch, tier):
     result = attack(watch, ATTACKS / "forker.py", tier)
     assert_marks(result, "swapped")
@@ -633,9 +680,13 @@ def cli_watch(tmp_path):
     """For command-line runs: no traces, no orphans, and a correct submission
     graded right after at the same tier gets full marks."""
     before = {"traces": traces(), "site": startup_files(), "orphans": orphans()}
+    named_before = named()
     state = {"tier": None}
     yield state
-    assert settle(orphans() - before["orphans"]) == set()
+    try:
+        assert settle(orphans() - before["orphans"]) == set()
+    finally:
+        kill_new(named_before)
     assert traces() == before["traces"]
     assert startup_files() == before["site"]
     if state["tier"] is not None:
