@@ -367,6 +367,16 @@ def test_fake_results_on_stdout(watch, tier):
         data["output"].index("bpgpwn: all checks passed")
 
 
+def test_output_during_checks_is_not_called_cut_loading_output(watch):
+    """fake_stdout.py prints about 1 KB while loading (under the cap) and much more
+    in backward, which is dropped. `Result.output` is what was printed while
+    loading, yet it ends "[... N more bytes of output not shown]", counting the
+    dropped check-time output, as if the loading output had been cut."""
+    result = attack(watch, ATTACKS / "fake_stdout.py", 1)
+    assert len(result.output.encode()) < Limits().output_kb * 1024
+    assert "more bytes of output not shown" not in result.output
+
+
 @pytest.mark.parametrize("tier", ALL)
 def test_sys_exit_at_import_and_in_backward(watch, tier):
     result = attack(watch, ATTACKS / "exit_sys.py", tier)
@@ -591,6 +601,18 @@ def test_fork_server_cannot_be_killed(watch, tier):
     finally:
         zygote.close()
         kill_new(named_before)
+
+
+@pytest.mark.parametrize("tier", CONFINED)
+def test_no_root_privileges(watch, tier):
+    """The child should hold no capabilities: with them (root at tier 2 when no
+    other uid is usable) it can mknod devices in its scratch folder, e.g. the disk
+    holding "/", and read it raw past every file rule. (Here the container's
+    device rules still refuse opening the disk; a plain VM would not.)"""
+    result = attack(watch, ATTACKS / "privileges.py", tier)
+    assert "capabilities=0x0\n" in result.output
+    assert "MKNOD OK" not in result.output and "READ OK disk" not in result.output
+    assert_marks(result, "swapped")
 
 
 @pytest.mark.parametrize("tier", CONFINED)
