@@ -34,6 +34,10 @@ class Limits:
     output_kb: int = 64
 
 
+class SandboxUnavailable(Exception):
+    """The sandbox itself could not start: a fault of the machine, not the student."""
+
+
 class SandboxError(Exception):
     """Student code failed in a way that costs the check in progress."""
 
@@ -83,15 +87,20 @@ class Sandbox:
         try:
             self._child = self.spawner.start(self.plan, self.scratch)
         except OSError as exc:
-            raise SandboxError("the sandbox could not start (%s)" % exc) from None
+            raise SandboxUnavailable("the sandbox could not start (%s)" % exc) from None
         self._buf = b""
         config = dict(self.loaded.config(), limits=asdict(self.limits), isolation=self.plan.child)
         self._loading = self.report is None
         self._send(config)
-        confined = self._receive(self.limits.load_timeout, "starting the sandbox").get("confined")
-        if not isinstance(confined, list):
+        try:  # no student code has run yet: a failure here is the machine's
+            confined = self._receive(self.limits.load_timeout, "starting the sandbox")
+        except SandboxError as exc:
+            raise SandboxUnavailable("%s; its output: %s" % (
+                exc.message, bytes(self.output[-2000:]).decode("utf-8", "replace"))) from None
+        if not isinstance(confined.get("confined"), list):
             self._kill()
-            raise SandboxError("the sandbox did not start")
+            raise SandboxUnavailable("the sandbox did not start")
+        confined = confined["confined"]
         layers = [str(layer)[:40] for layer in confined[:10]]
         if self.plan.in_bwrap:
             layers.append("bubblewrap")
@@ -164,7 +173,7 @@ class Sandbox:
             if self._child.frm in ready:
                 chunk = os.read(self._child.frm, 1 << 16)
                 if not chunk:
-                    status = self._kill()
+                    status = self._kill(grace=1.0)
                     raise SandboxError(exit_message(status, doing))
                 self._buf += chunk
                 if len(self._buf) > MAX_REPLY:
@@ -188,16 +197,16 @@ class Sandbox:
             if not chunk:
                 return
             if not self._loading:
-                self.output_dropped += len(chunk)
-                continue
+                continue  # printed during checks: never shown (it could reveal hidden inputs)
             room = self.limits.output_kb * 1024 - len(self.output)
             self.output += chunk[:max(room, 0)]
             self.output_dropped += max(len(chunk) - max(room, 0), 0)
 
-    def _kill(self):
-        """Kill the loader with everything it started; return its exit code."""
+    def _kill(self, grace=0.0):
+        """Kill the loader with everything it started; return its exit code.
+        `grace`: seconds to let a process that is ending anyway report its status."""
         child, self._child, self._checker = self._child, None, False
-        return child.kill() if child is not None else None
+        return child.kill(grace) if child is not None else None
 
 
 class Session:

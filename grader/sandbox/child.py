@@ -16,6 +16,12 @@ import traceback
 import types
 
 MAX_VALUES = 100_000  # numbers in one answer
+MAX_BATCH = 300_000  # numbers in all the answers to one request (~6 MB of JSON)
+_budget = [0]  # numbers encoded for the current request
+
+
+class TooLarge(Exception):
+    pass
 MAX_ITEMS = 64  # items in one list or tuple
 MAX_DEPTH = 4
 
@@ -59,6 +65,7 @@ def encode(v, depth=0):
     if isinstance(v, (int, float, np.integer, np.floating)):
         dtype = getattr(v, "dtype", None)
         dtype = str(dtype) if dtype is not None else type(v).__name__
+        _spend(1)
         try:
             return {"t": "num", "v": float(v), "dtype": dtype}
         except (OverflowError, ValueError, TypeError):
@@ -68,6 +75,7 @@ def encode(v, depth=0):
             return {"t": "too_many", "n": int(v.size)}
         if v.dtype.kind not in "iuf":
             return {"t": "other", "type": "ndarray of " + str(v.dtype), "repr": ""}
+        _spend(v.size)
         return {"t": "arr", "shape": list(v.shape), "dtype": str(v.dtype),
                 "v": np.asarray(v, dtype=np.float64).ravel().tolist()}
     if isinstance(v, (list, tuple)):
@@ -82,8 +90,14 @@ def encode(v, depth=0):
     try:
         text = repr(v)[:60]
     except BaseException:
-        text = "?"
+        text = "(whose repr() fails)"
     return {"t": "other", "type": type(v).__name__, "repr": text}
+
+
+def _spend(n):
+    _budget[0] += n
+    if _budget[0] > MAX_BATCH:
+        raise TooLarge()
 
 
 def decode(a):
@@ -95,6 +109,10 @@ def decode(a):
 
 def describe_error(exc):
     """One line: the exception and where in the student's code it was raised."""
+    if isinstance(exc, SyntaxError):
+        name = _code_names.get(exc.filename, os.path.basename(str(exc.filename)))
+        where = "%s, line %s" % (name, exc.lineno) if exc.lineno else name
+        return {"error": "%s: %s" % (type(exc).__name__, exc.msg), "where": where}
     if isinstance(exc, SystemExit):
         text = "called sys.exit(%s)" % ("" if exc.code is None else repr(exc.code))
     elif isinstance(exc, NotImplementedError) and not str(exc):
@@ -122,10 +140,7 @@ def load_module(path, name):
             code = compile(f.read(), module.__file__, "exec")
         exec(code, module.__dict__)
     except BaseException as exc:  # SystemExit too: keep what was defined
-        err = describe_error(exc)
-        if isinstance(exc, SyntaxError):
-            err["where"] = "%s, line %s" % (os.path.basename(path), exc.lineno)
-        warnings.append(dict(err, stage="load"))
+        warnings.append(dict(describe_error(exc), stage="load"))
     return module.__dict__, warnings
 
 
@@ -137,16 +152,31 @@ def load_notebook(cells):
     warnings = []
     state = {"cell": 0}
 
-    def skip_shell(cmd, *args, **kwargs):
+    def skip_shell(shown):
         warnings.append({"stage": "load", "where": "cell %d" % state["cell"],
-                         "error": "shell command `!%s` was skipped: shell commands "
-                                  "do not run during grading" % cmd.strip()[:80]})
+                         "error": "shell command `%s` was skipped: running programs is not "
+                                  "allowed during grading" % shown.strip()[:80]})
         return SList()
 
-    shell.system = skip_shell
-    shell.getoutput = skip_shell
+    shell.system = shell.getoutput = lambda cmd, *args, **kwargs: skip_shell("!" + cmd)
+    for name in ("bash", "sh", "script", "perl", "ruby", "python2", "python3", "pypy", "sx",
+                 "system"):
+        shell.register_magic_function(
+            lambda line, cell=None, _name=name: skip_shell(
+                ("%%%%%s %s" if cell is not None else "%%%s %s") % (_name, line)),
+            "line_cell", name)
     # Plots are not graded; do not require matplotlib for `%matplotlib inline`.
     shell.register_magic_function(lambda line: None, "line", "matplotlib")
+    timeit = shell.find_magic("timeit").__self__
+
+    def run_once(line, cell=None):
+        """%timeit runs its statement once: timing it would take seconds per line."""
+        _, stmt = timeit.parse_options(line, "n:r:tcp:qo", posix=False, strict=False)
+        if cell is not None:
+            shell.ex(stmt)  # the setup line
+            stmt = cell
+        shell.ex(stmt)
+    shell.register_magic_function(run_once, "line_cell", "timeit")
 
     for number, source in cells:
         state["cell"] = number
@@ -155,6 +185,9 @@ def load_notebook(cells):
         for filename, count in shell.compile._filename_map.items():
             _code_names.setdefault(filename, "cell %d" % count)
         exc = result.error_before_exec or result.error_in_exec
+        if isinstance(exc, SyntaxError) and exc.filename not in _code_names:
+            exc.filename = "cell %d" % number
+            _code_names[exc.filename] = exc.filename
         if exc is not None:
             err = describe_error(exc)
             if not err["where"]:
@@ -196,9 +229,12 @@ def handle(namespace, msg):
         return {"id": len(_objects)}
     if msg["op"] == "calls":  # several calls; a progress line after each
         values = []
+        _budget[0] = 0
         for i, (obj, method, raw_args) in enumerate(msg["calls"]):
             try:
                 values.append(call(obj, method, raw_args))
+            except TooLarge:
+                return {"failed": i, "too_large": True, "error": "", "values": values}
             except BaseException as exc:
                 return dict(describe_error(exc), failed=i, values=values)
             send({"progress": i + 1})
@@ -287,6 +323,7 @@ def zygote(sock_fd):
             if pid == 0:
                 sock.close()
                 os.setsid()
+                _die_with_parent()
                 os.chdir(req["dir"])
                 os.dup2(fds[2], 1)
                 os.dup2(fds[2], 2)
@@ -315,6 +352,16 @@ def zygote(sock_fd):
             if not pid:
                 break
             ended[pid] = status
+
+
+def _die_with_parent():
+    """A loader dies with the fork server that started it (Linux)."""
+    import ctypes
+    import signal
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def main():

@@ -54,6 +54,8 @@ def confine(config):
         layers.append("uid %d" % os.getuid())
     if wanted.get("landlock") and landlock(wanted["landlock"]):
         layers.append("landlock")
+    if drop_capabilities():
+        layers.append("no capabilities")
     if wanted.get("seccomp") and seccomp(wanted["seccomp"], LOAD_DENY):
         layers.append("seccomp")
     sys.addaudithook(_friendly)
@@ -80,6 +82,21 @@ def limit_check(limits, wanted):
         _state["checking"] = True
         if wanted.get("seccomp"):
             seccomp(wanted["seccomp"], CHECK_DENY, clone_threads_only=True)
+
+
+def drop_capabilities():
+    """Give up every capability (root keeps its uid, not its powers). True if
+    this process now has none."""
+    if sys.platform != "linux":
+        return False
+    for cap in range(64):  # the bounding set, so nothing can come back on exec
+        _libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0)
+    header = (ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable x 2, all empty
+    return _libc.capset(ctypes.byref(header), ctypes.byref(data)) == 0
+
+
+_PR_CAPBSET_DROP, _CAP_VERSION_3 = 24, 0x20080522
 
 
 # ---- friendly messages (not a defence) --------------------------------------
@@ -115,6 +132,15 @@ EXECUTE, WRITE_FILE, READ_FILE, READ_DIR = 1, 2, 4, 8
 _FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | (1 << 14)  # + TRUNCATE
 
 
+_TCP_BIND, _TCP_CONNECT = 1, 2
+_SCOPE_ABSTRACT_UNIX, _SCOPE_SIGNAL = 1, 2
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
+                ("scoped", ctypes.c_uint64)]
+
+
 class _PathBeneath(ctypes.Structure):
     _pack_ = 1
     _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
@@ -126,8 +152,12 @@ def landlock(rules):
     if abi < 1:
         return False
     everything = (1 << (13 if abi == 1 else 14 if abi == 2 else 15)) - 1
-    handled = ctypes.c_uint64(everything)
-    fd = _libc.syscall(_SYS_CREATE, ctypes.byref(handled), ctypes.c_size_t(8), ctypes.c_uint32(0))
+    # ABI 4+: no TCP bind or connect at all (sockets made through io_uring too);
+    # ABI 6+: no signals or abstract sockets outside this sandbox
+    handled = _RulesetAttr(everything, _TCP_BIND | _TCP_CONNECT if abi >= 4 else 0,
+                           _SCOPE_SIGNAL | _SCOPE_ABSTRACT_UNIX if abi >= 6 else 0)
+    size = 24 if abi >= 6 else 16 if abi >= 4 else 8
+    fd = _libc.syscall(_SYS_CREATE, ctypes.byref(handled), ctypes.c_size_t(size), ctypes.c_uint32(0))
     if fd < 0:
         return False
     try:
@@ -165,10 +195,16 @@ LOAD_DENY = [
     "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "reboot",
     "swapon", "swapoff", "iopl", "ioperm", "userfaultfd", "open_by_handle_at", "acct",
     "settimeofday", "clock_settime", "sethostname", "setdomainname",
+    # signals by thread or pidfd, and sockets or I/O behind io_uring's back
+    "tkill", "tgkill", "pidfd_send_signal", "pidfd_open", "pidfd_getfd", "rt_sigqueueinfo",
+    "rt_tgsigqueueinfo", "io_uring_setup", "io_uring_enter", "io_uring_register",
+    # device files, and changing who this process is
+    "mknod", "mknodat", "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
+    "setgroups", "capset", "personality",
 ]
 CHECK_DENY = ["fork", "vfork"]
 _ALLOW, _ERRNO = 0x7FFF0000, 0x00050000
-_CLONE_THREAD, _MASKED_EQ = 0x00010000, 7
+_CLONE_THREAD, _NE, _MASKED_EQ = 0x00010000, 1, 7
 
 
 class _ArgCmp(ctypes.Structure):
@@ -203,6 +239,10 @@ def seccomp(path, names, clone_threads_only=False):
             nr = lib.seccomp_syscall_resolve_name(name.encode())
             if nr >= 0:
                 lib.seccomp_rule_add_array(ctx, deny, nr, 0, None)
+        nr = lib.seccomp_syscall_resolve_name(b"prlimit64")
+        if nr >= 0:  # limits of this process only (pid 0), never another's
+            cmp = _ArgCmp(0, _NE, 0, 0)
+            lib.seccomp_rule_add_array(ctx, deny, nr, 1, ctypes.byref(cmp))
         if clone_threads_only:  # threads may start; processes may not
             nr = lib.seccomp_syscall_resolve_name(b"clone")
             cmp = _ArgCmp(0, _MASKED_EQ, _CLONE_THREAD, 0)

@@ -39,6 +39,7 @@ def boot_dir():
     return boot
 
 
+@functools.lru_cache(maxsize=None)
 def hidden_dirs():
     import importlib
     found = []
@@ -50,12 +51,16 @@ def hidden_dirs():
     return found
 
 
+@functools.lru_cache(maxsize=None)
 def python_roots():
+    """Every folder the grader's Python imports from, except the grader's own
+    source folder (an editable install's checkout holds tests and solutions)."""
     paths = sysconfig.get_paths()
     roots = {paths["stdlib"], paths["platstdlib"], paths["purelib"], paths["platlib"],
              sys.base_prefix, sys.prefix}
     roots.update(site.getsitepackages())
-    roots.update(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))
+    sources = {d.parent for d in hidden_dirs()}
+    roots.update(p for p in sys.path if p and Path(p).resolve() not in sources)
     return sorted({str(Path(r).resolve()) for r in roots if r and os.path.isdir(r)})
 
 

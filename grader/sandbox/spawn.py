@@ -31,9 +31,9 @@ class Child:
     def __init__(self, to, frm, log, kill):
         self.to, self.frm, self.log, self._kill = to, frm, log, kill
 
-    def kill(self):
+    def kill(self, grace=0.0):
         """Kill the loader's process group; returns its exit code (-N for signal N)."""
-        status = self._kill()
+        status = self._kill(grace)
         for fd in (self.to, self.frm, self.log):
             try:
                 os.close(fd)
@@ -66,7 +66,11 @@ class Fresh:
         for fd in (r_in, w_out, log_w):
             os.close(fd)
 
-        def kill():
+        def kill(grace):
+            try:
+                proc.wait(timeout=grace)  # ended by itself: keep its own status
+            except subprocess.TimeoutExpired:
+                pass
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
@@ -126,12 +130,19 @@ class Zygote:
             for fd in theirs:
                 os.close(fd)
 
-        def kill():
+        def kill(grace):  # the server reports a loader that already ended as it was
             try:
                 status = self._ask({"op": "kill", "pid": pid})["status"]
-            except OSError:
+            except (OSError, ValueError, KeyError):
+                # the server is gone (or talking nonsense): kill the loader's group
+                # ourselves; inside bubblewrap the namespace died with the server
                 self.close_server()
-                return None
+                if not plan.in_bwrap:
+                    try:
+                        os.killpg(pid, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+                status = None
             plan.kill_leftovers()
             return None if status is None else os.waitstatus_to_exitcode(status)
         return Child(*ours, kill)
