@@ -505,25 +505,23 @@ def materialize(bundle):
     return _materialized[bundle["sha256"]]
 
 
-# pool.grade_task is not safe to call from several threads of one process at once
-# (the warm fork server is per process), and a Dask worker runs tasks in threads:
-# one grading at a time per worker process. Start workers with --nthreads 1 and
-# --nworkers N to use N cores.
-_one_at_a_time = threading.Lock()
+# A Dask worker runs tasks in threads; pool keeps one warm fork server per thread,
+# and only writing the rubric's files to the worker's disk needs to be one at a time.
+_materializing = threading.Lock()
 
 
 def remote_grade(payload, bundle):
     """Runs on a Dask worker: unpack the submission, grade it, return plain data."""
-    with _one_at_a_time:
+    with _materializing:
         rubric_path = materialize(bundle)
-        tmp = tempfile.mkdtemp(prefix="bpgrade-dask-")
-        try:
-            path = unpack(payload["blob"], tmp)
-            task = pool.Task(payload["student"], str(path), payload["seed"], payload["notes"])
-            graded = pool.grade_task(task, rubric_path)
-            return graded.results, graded.duration, graded.error
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+    tmp = tempfile.mkdtemp(prefix="bpgrade-dask-")
+    try:
+        path = unpack(payload["blob"], tmp)
+        task = pool.Task(payload["student"], str(path), payload["seed"], payload["notes"])
+        graded = pool.grade_task(task, rubric_path)
+        return graded.results, graded.duration, graded.error
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 EXECUTORS = {"local": local_executor, "dask": dask_executor}

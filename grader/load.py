@@ -3,9 +3,11 @@
 A notebook is parsed here (it is data); its code cells run in the sandbox.
 Anything unreadable becomes `Loaded.problem`: a graded zero with a reason.
 """
+import io
 import os
 import re
 import shutil
+import tokenize
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,53 +83,93 @@ def load(path, class_names=()):
 
 
 def choose_file(folder, class_names):
-    """Pick the notebook or module to grade from a submission directory."""
-    files = [p for p in regular_files(folder) if not p.name.startswith(".")]
-    for suffix in (".ipynb", ".py"):
-        found = [p for p in files if p.suffix.lower() == suffix]
-        if len(found) > 1:
-            ranked = sorted(found, key=lambda p: -defines(p, class_names))
-            best = [p for p in ranked if defines(p, class_names) == defines(ranked[0], class_names)]
-            if len(best) > 1:
-                return None, ["found %d %s files (%s) and could not tell which one to grade; "
-                              "submit one" % (len(found), suffix, ", ".join(p.name for p in found))]
-            found = best[:1]
-            notes = ["graded %s, the file that defines the most gates" % found[0].name]
-            return found[0], notes
-        if found:
-            others = [p.name for p in files if p.suffix.lower() in (".ipynb", ".py") and p != found[0]]
-            notes = ["graded %s; %s can be imported from it" % (found[0].name, ", ".join(others))] if others else []
-            return found[0], notes
-    return None, ["no notebook (.ipynb) or Python module (.py) in %s" % folder.name]
+    """Pick the file to grade: the one that defines the most gates (a file that
+    imports a sibling module counts that module's gates); on a tie, a notebook
+    before a module. Returns (file or None, notes for the student)."""
+    code = [p for p in regular_files(folder)
+            if not p.name.startswith(".") and p.suffix.lower() in (".ipynb", ".py")]
+    if not code:
+        return None, ["no notebook (.ipynb) or Python module (.py) in %s" % folder.name]
+    modules = [p for p in code if p.suffix.lower() == ".py"]
+    found = {p: scan(p, class_names, [m.stem for m in modules]) for p in code}
+    counts = {p: max([own] + [found[m][0] for m in modules if m.stem in imported])
+              for p, (own, imported) in found.items()}
+    best = max(counts.values())
+    top = [p for p in code if counts[p] == best]
+    top = [p for p in top if p.suffix.lower() == ".ipynb"] or top
+    if len(top) > 1:
+        return None, ["found %s and could not tell which one to grade; submit one, or put the "
+                      "gate classes in one of them" % ", ".join(p.name for p in code)]
+    chosen, others = top[0], [p.name for p in code if p != top[0]]
+    if not others:
+        return chosen, []
+    why = ", the file that defines the most gates" if best and found[chosen][0] == best else ""
+    return chosen, ["graded %s%s; %s can be imported from it" % (chosen.name, why, ", ".join(others))]
 
 
-def defines(path, class_names):
+def scan(path, class_names, module_names):
+    """(gate classes the file's text defines, sibling modules it imports), read
+    line by line so that a huge file never sits in memory. It is not run."""
+    classes = [re.compile(r"class\s+%s\b" % re.escape(n)) for n in class_names]
+    imports = {m: re.compile(r"(from\s+%s\s+import|import\s+%s\b)" % (re.escape(m), re.escape(m)))
+               for m in module_names if m != path.stem}
+    defined, imported, size = set(), set(), 0
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")[:MAX_FILE]
+        with open(path, "rb") as f:
+            for raw in iter(lambda: f.readline(1 << 16), b""):  # a huge line comes in pieces
+                size += len(raw)
+                if size > MAX_FILE:
+                    break
+                line = raw[:10000].decode("utf-8", errors="replace")
+                defined.update(k for k, c in enumerate(classes) if c.search(line))
+                imported.update(m for m, c in imports.items() if c.search(line))
     except OSError:
-        return 0
-    return sum(bool(re.search(r"class\s+%s\b" % re.escape(n), text)) for n in class_names)
+        pass
+    return len(defined), imported
 
 
-def read_text(path):
-    """The file as text, or a reason it cannot be graded."""
+def read_text(path, python=False):
+    """The file as text, or a reason it cannot be graded. Python source may
+    declare its encoding (PEP 263); notebooks are always UTF-8."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE + 1)  # never more than that into memory
     except OSError as exc:
         return None, "could not read %s: %s" % (path.name, exc.strerror)
     if len(data) > MAX_FILE:
         return None, "%s is larger than %d MB" % (path.name, MAX_FILE >> 20)
     if b"\0" in data:
         return None, "%s is a binary file, not Python source or a notebook" % path.name
+    encoding = "utf-8-sig"
+    if python:
+        try:
+            encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+        except SyntaxError:  # an unknown encoding name: report it as not UTF-8
+            pass
     try:
-        return data.decode("utf-8-sig"), ""
+        return data.decode(encoding), ""
     except UnicodeDecodeError as exc:
         return None, "%s is not UTF-8 text (byte %d): save it as UTF-8" % (path.name, exc.start)
 
 
 def read_module(path):
-    text, problem = read_text(path)
+    text, problem = read_text(path, python=True)
+    if text and EXPORTED.search(text):
+        return exported_notebook(path, text)
     return Loaded(path, "module", source=text or "", problem=problem)
+
+
+# `jupyter nbconvert --to script` output: "# In[3]:" cell markers, magics as get_ipython()
+EXPORTED = re.compile(r"^# In\[[ \d]*\]:\s*$|^get_ipython\(\)\.", re.M)
+
+
+def exported_notebook(path, text):
+    """A notebook exported as a script runs like the notebook it came from."""
+    parts = re.split(r"^# In\[[ \d]*\]:\s*$", text, flags=re.M)
+    cells = [(k + 1, src.strip("\n")) for k, src in enumerate(p for p in parts if p.strip())]
+    return Loaded(path, "notebook", cells=cells,
+                  notes=["%s looks like a notebook exported as a script; its cells ran as in "
+                         "Jupyter" % path.name])
 
 
 def read_notebook(path):

@@ -16,6 +16,7 @@ from .probe import Wrong, numbers
 
 DIAGNOSED = ("backward", "numerical", "state", "graph")
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-9}  # a little looser than grading: float32 students
+EVIDENCE = 3  # backward answers a suspect must reproduce before it is named
 
 SENTENCES = {
     "forgot_upstream": "It looks like the upstream gradient was not multiplied in.",
@@ -30,10 +31,12 @@ SENTENCES = {
                     "in a global), so one gate's backward used another gate's inputs.",
     "accumulated": "It looks like backward adds to gradients kept from earlier calls "
                    "(like self.dx += ...) instead of computing them afresh each time.",
-    "integer_inputs": "It looks like the inputs were turned into integers (int() or round()); "
-                      "it is only right for whole-number inputs.",
-    "dropped_signs": "It looks like abs() dropped the inputs' signs; it is only right for "
-                     "positive inputs.",
+    "rounded": "It looks like values are cut or rounded (int() or round()); inputs and "
+               "gradients are real numbers, not whole numbers.",
+    "dropped_signs": "It looks like abs() dropped a sign; it is only right for positive values.",
+    "ignores_inputs": "backward gives the same local gradients whatever the inputs: it looks "
+                      "like it uses fixed values (notebook globals, or the slide's numbers) "
+                      "instead of the inputs cached by forward.",
     "hard_coded": "backward returns the same values whatever the inputs: they look hard-coded "
                   "(for example, the slide's worked example).",
 }
@@ -134,6 +137,12 @@ class Accumulated(Suspect):
         return list(self.total)
 
 
+class AccumulatedSinceForward(Accumulated):
+    def forward(self, *xs):
+        self.total = None
+        return self.ref.forward(*xs)
+
+
 class Transformed(Suspect):
     """backward sees transformed inputs (forward's output is still right)."""
     fn = staticmethod(np.trunc)
@@ -142,6 +151,18 @@ class Transformed(Suspect):
         out = self.ref.forward(*xs)
         self.ref.forward(*[scalar(self.fn(x)) for x in xs])
         return out
+
+
+class TransformedOutput(Suspect):
+    """backward's answers are transformed (rounded, abs)."""
+    fn = staticmethod(np.trunc)
+
+    def backward(self, up):
+        return [self.fn(np.asarray(g, dtype=np.float64)) for g in self.ref.backward(up)]
+
+
+def rounding(decimals):
+    return staticmethod(lambda v: np.round(v, decimals))
 
 
 def suspects(rubric, name):
@@ -168,12 +189,13 @@ def suspects(rubric, name):
                           type("UsedOutput", (UsedOutput,), {"replaced": replaced})))
     found += [("stale_cache", SENTENCES["stale_cache"], StaleCache),
               ("shared_cache", SENTENCES["shared_cache"], SharedCache),
-              ("accumulated", SENTENCES["accumulated"], Accumulated)]
-    for fn in (np.trunc, np.round):
-        found.append(("integer_inputs", SENTENCES["integer_inputs"],
-                      type("Transformed", (Transformed,), {"fn": staticmethod(fn)})))
-    found.append(("dropped_signs", SENTENCES["dropped_signs"],
-                  type("Transformed", (Transformed,), {"fn": staticmethod(np.abs)})))
+              ("accumulated", SENTENCES["accumulated"], Accumulated),
+              ("accumulated", SENTENCES["accumulated"], AccumulatedSinceForward)]
+    for base in (Transformed, TransformedOutput):
+        for fn in [staticmethod(np.trunc)] + [rounding(d) for d in range(5)]:
+            found.append(("rounded", SENTENCES["rounded"], type("Rounded", (base,), {"fn": fn})))
+        found.append(("dropped_signs", SENTENCES["dropped_signs"],
+                      type("Abs", (base,), {"fn": staticmethod(np.abs)})))
     return found
 
 
@@ -183,34 +205,52 @@ def short(name):
 
 def known_ids(rubric):
     """Every mistake id a rubric's items can name (for hints per mistake)."""
-    ids = {"hard_coded"}
+    ids = {"hard_coded", "ignores_inputs"}
     for name in rubric.gates:
         ids.update(i for i, _, _ in suspects(rubric, name))
     return ids
 
 
 def diagnose(rubric, item, log):
-    """The mistake that explains every backward answer in `log`, or None."""
+    """The mistake that explains every backward answer of one gate, or None.
+
+    Each gate is judged on its own calls (their inputs come from the log), and
+    only a gate whose answers the reference does not reproduce is a suspect."""
     if item.check not in DIAGNOSED or not log:
         return None
     targets = [item.gate] if item.gate else sorted({g.cls for g, *_ in log})
     for target in targets:
-        for mistake_id, sentence, suspect in suspects(rubric, target):
-            if replays(rubric, log, target, suspect):
-                return Diagnosis(mistake_id, sentence)
-    for target in targets:
-        if hard_coded(rubric, log, target):
-            return Diagnosis("hard_coded", SENTENCES["hard_coded"])
+        if replays(rubric, log, target, Suspect):
+            continue  # this gate's backward answers are right
+        found = named(rubric, log, target)
+        if found is not None:
+            if item.graph:
+                found.sentence = "In %s: %s" % (target, found.sentence[0].lower() + found.sentence[1:])
+            return found
+    return None
+
+
+def named(rubric, log, target):
+    for mistake_id, sentence, suspect in suspects(rubric, target):
+        if replays(rubric, log, target, suspect):
+            return Diagnosis(mistake_id, sentence)
+    answers = backward_answers(rubric, log, target)
+    if len(answers) >= EVIDENCE and all(np.array_equal(g, answers[0][1]) for _, g in answers):
+        return Diagnosis("hard_coded", SENTENCES["hard_coded"])
+    if ignores_inputs(answers):
+        return Diagnosis("ignores_inputs", SENTENCES["ignores_inputs"])
     return None
 
 
 def replays(rubric, log, target, suspect):
-    """True when `suspect` (in place of gate `target`) gives every backward answer."""
+    """True when `suspect`, given the target gate's logged calls, gives every
+    backward answer the student gave (at least EVIDENCE of them)."""
     instances, shared, compared = {}, {}, 0
     for gate, method, args, raw in log:
+        if gate.cls != target:
+            continue
         if id(gate) not in instances:
-            ref = rubric.gates[gate.cls].reference
-            instances[id(gate)] = suspect(ref, shared) if gate.cls == target else Suspect(ref)
+            instances[id(gate)] = suspect(rubric.gates[target].reference, shared)
         try:
             result = getattr(instances[id(gate)], method)(*[scalar(a) for a in args])
         except Exception:  # noqa: BLE001  (a suspect that cannot run explains nothing)
@@ -219,24 +259,31 @@ def replays(rubric, log, target, suspect):
             continue
         want = [np.asarray(r, dtype=np.float64) for r in result]
         try:
-            got = numbers(raw, [w.shape for w in want], rubric.gates[gate.cls].grads)
+            got = numbers(raw, [w.shape for w in want], rubric.gates[target].grads)
         except Wrong:
             return False
         if not close(got, want, [0.0] * len(want), TOLERANCE):
             return False
         compared += 1
-    return compared > 0
+    return compared >= EVIDENCE
 
 
-def hard_coded(rubric, log, target):
-    """The same backward answer for several different inputs."""
-    answers = []
+def backward_answers(rubric, log, target):
+    """[(upstream, flat gradients)] for the target gate's valid backward answers."""
+    spec, found = rubric.gates[target], []
     for gate, method, args, raw in log:
         if gate.cls == target and method == "backward":
             try:
-                spec = rubric.gates[target]
-                answers.append(np.concatenate(
-                    [np.ravel(g) for g in numbers(raw, spec.shapes, spec.grads)]))
+                grads = numbers(raw, spec.shapes, spec.grads)
             except Wrong:
-                return False
-    return len(answers) >= 3 and all(np.array_equal(a, answers[0]) for a in answers)
+                return []
+            found.append((np.asarray(args[0], dtype=np.float64),
+                          np.concatenate([np.ravel(g) for g in grads])))
+    return found
+
+
+def ignores_inputs(answers):
+    """Local gradients (answer / upstream) the same for every scalar upstream."""
+    ratios = [g / float(up) for up, g in answers if up.ndim == 0 and float(up) != 0]
+    return len(ratios) >= EVIDENCE and all(np.allclose(r, ratios[0], rtol=1e-6, atol=0)
+                                           for r in ratios)

@@ -5,6 +5,7 @@ finishes, in completion order. Workers are trusted grader processes: each
 grades with `score.grade`, so student code still runs only in sandboxes.
 """
 import os
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -34,13 +35,13 @@ class Graded:
 
 
 _rubrics = {}
-_zygote = []  # this process's warm fork server, started on first use
+_local = threading.local()  # one warm fork server per thread (Dask runs tasks in threads)
 
 
 def zygote():
-    if not _zygote:
-        _zygote.append(Zygote())
-    return _zygote[0]
+    if not hasattr(_local, "zygote"):
+        _local.zygote = Zygote()
+    return _local.zygote
 
 
 def grade_task(task, rubric_path):

@@ -6,7 +6,7 @@ count and shape of finite numbers, or a `Wrong` explaining what came back.
 """
 import numpy as np
 
-from .sandbox import SandboxError
+from .sandbox import MAX_REPLY, SandboxError
 
 
 class Wrong(Exception):
@@ -76,6 +76,8 @@ def run(calls):
     if not reply.get("ok"):
         failed = reply.get("failed")
         step = steps[failed] if isinstance(failed, int) and 0 <= failed < len(steps) else steps[0]
+        if reply.get("too_large"):
+            raise Wrong("%s produced an answer larger than %d MB" % (step, MAX_REPLY >> 20))
         error = str(reply.get("error", "an error"))[:300]
         raise Wrong("%s %s" % (step, error if "sys.exit" in error else "raised " + error),
                     str(reply.get("where", ""))[:80])

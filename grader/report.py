@@ -4,12 +4,13 @@
 Hidden items never show their inputs, values or messages to students.
 """
 import platform
+import re
 
 import numpy as np
 
 from . import __version__
 from .checks import HINTS
-from .mistakes import DIAGNOSED
+from .mistakes import DIAGNOSED, EVIDENCE
 
 OUTPUT_SHOWN = 4000  # characters of the student's own printing in a report
 
@@ -48,7 +49,7 @@ def details(r):
         lines.append("note:     " + f.note)
     if o.mistake is not None:
         lines.append("mistake:  " + o.mistake.sentence)
-    elif item.check in DIAGNOSED:
+    elif item.check in DIAGNOSED and o.trials >= EVIDENCE:
         lines.append("mistake:  none of the known mistakes explains these answers")
     return lines + (["hint:     " + hint] if hint else [])
 
@@ -76,8 +77,26 @@ def messages(result):
     return out
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def printable(value):
+    """Student text without control characters (NUL, ESC...), which break readers."""
+    if isinstance(value, str):
+        return CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()), value)
+    if isinstance(value, dict):
+        return {k: printable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [printable(v) for v in value]
+    return value
+
+
 def gradescope(result):
     """Gradescope results.json (see shared/notes/results-json.md)."""
+    return printable(results_json(result))
+
+
+def results_json(result):
     rubric = result.rubric
     groups = {}
     tests = []
@@ -152,7 +171,7 @@ def text(result):
         lines.append("")
         lines.append("Output from your code while loading:")
         lines += ["  | " + line for line in shown_output(result.output).splitlines()]
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines) + "\n")
 
 
 def shown_output(text):

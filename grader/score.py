@@ -65,9 +65,9 @@ def grade(loaded, rubric, seed=None, limits=None, allow=None, spawner=None):
             except SandboxError as exc:
                 report = None
                 result.items = [ItemResult(i, Outcome(error=exc.message)) for i in rubric.items]
+            result.isolation = box.isolation
             if report is not None:
                 result.warnings = clean_warnings(report.get("warnings"))
-                result.isolation = box.isolation
                 result.items = [ItemResult(i, run_item(box, rubric, i, seed, loaded))
                                 for i in rubric.items]
             result.output = printed(box)
@@ -84,11 +84,28 @@ def run_item(box, rubric, item, seed, loaded):
                 outcome.mistake = diagnose(rubric, item, session.log)
     except (Wrong, SandboxError) as exc:
         outcome.error, outcome.where = exc.message, exc.where
-        missing = re.match(r"(\w+) is not defined", exc.message)
-        if missing and re.search(r"class\s+%s\b" % missing.group(1), loaded.markdown):
-            outcome.error += (" (a class %s appears in a markdown cell; code in markdown cells "
-                              "does not run)" % missing.group(1))
+        missing = re.match(r"(\w+) is not defined in the submission$", exc.message)
+        if missing:
+            outcome.error += why_missing(missing.group(1), loaded, box.report)
     return outcome
+
+
+def why_missing(name, loaded, report):
+    """What the student can do about a missing class."""
+    if re.search(r"class\s+%s\b" % name, loaded.markdown):
+        return (" (a class %s appears in a markdown cell; code in markdown cells does not run)"
+                % name)
+    warnings = clean_warnings((report or {}).get("warnings"))
+    defining = ["cell %d" % n for n, src in loaded.cells if re.search(r"class\s+%s\b" % name, src)]
+    relevant = [w for w in warnings if w.split(",")[0].split(":")[0] in defining]
+    if relevant or warnings:
+        return " (loading hit an error first: %s)" % (relevant or warnings)[-1]
+    names = (report or {}).get("names")
+    found = [n for n in (names if isinstance(names, list) else [])
+             if isinstance(n, str) and re.fullmatch(r"[A-Z]\w{0,40}", n)][:10]
+    if found:
+        return " (it defines %s)" % ", ".join(found)
+    return ""
 
 
 def clean_warnings(raw):

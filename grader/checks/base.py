@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import inputs
 from ..compare import close, reference_slack
-from ..probe import StudentGate
+from ..probe import StudentGate, Wrong
 
 CHECKS = {}
 
@@ -124,6 +124,14 @@ class Context:
             case.label, dict(zip(labels, values)), dict(zip(names, want)),
             dict(zip(names, got)), note))
         return False
+
+    def require_varying(self, answers):
+        """Consistency checks judge a gate against itself; a backward that gives
+        the same answer whatever it is asked (a stub returning zeros) earns nothing."""
+        flat = [np.concatenate([np.ravel(g) for g in a]) for a in answers]
+        if len(flat) > 1 and all(np.array_equal(f, flat[0]) for f in flat):
+            raise Wrong("backward gives the same answer whatever the inputs and upstream "
+                        "gradient, so there is nothing for this check to judge")
 
     def input_names(self):
         return self.graph.inputs if self.item.graph else self.gate.inputs

@@ -18,6 +18,7 @@ def numerical(ctx):
     for out, grads in zip(answers[::2], answers[1::2]):
         gate.output(out, shape)
         got.append(gate.grads(grads, spec.shapes, spec.grads))
+    ctx.require_varying(got)
     eps = EPS32 if gate.float32 else EPS64
     moves = [(k, i, index, h, args) for k, case in enumerate(cases)
              for i, index, h, args in perturbations(case, 1e-2 if gate.float32 else 1e-5)]

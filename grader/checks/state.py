@@ -1,35 +1,44 @@
+from ..compare import reference_slack
 from ..probe import run
 from .base import check
 
 NOTES = ("forward was called twice; backward must use the second call's inputs",
-         "two instances were used in turn; this one's backward must use its own inputs",
-         "two instances were used in turn",
+         "two instances were used in turn; each backward must use its own instance's inputs",
+         "two instances were used in turn; each backward must use its own instance's inputs",
          "backward was called a second time with the same upstream gradient")
+EXPECTED = "expected values are what your own gate gives on a fresh instance; "
 
 
 @check("state")
 def state(ctx):
-    """Cached inputs: the latest forward wins, instances don't share, backward repeats."""
+    """Cached state, judged against the student's own gate on fresh instances (so
+    a wrong formula costs the backward check, not this one): the latest forward
+    wins, instances don't share inputs, and a second backward gives the same."""
     spec = ctx.gate
-    one, a, b = ctx.student(), ctx.student(), ctx.student()
     cases = ctx.cases(specials=False)
     pairs = list(zip(cases[::2], cases[1::2]))
+    one, a, b = ctx.student(), ctx.student(), ctx.student()
     calls = []
     for first, second in pairs:
-        calls += [(one, "forward", first.inputs), (one, "forward", second.inputs),
+        fresh1, fresh2 = ctx.student(), ctx.student()
+        calls += [(fresh1, "forward", first.inputs), (fresh1, "backward", [first.upstream]),
+                  (fresh2, "forward", second.inputs), (fresh2, "backward", [second.upstream]),
+                  (one, "forward", first.inputs), (one, "forward", second.inputs),
                   (one, "backward", [second.upstream]),
                   (a, "forward", first.inputs), (b, "forward", second.inputs),
                   (a, "backward", [first.upstream]), (b, "backward", [second.upstream]),
                   (one, "forward", first.inputs), (one, "backward", [first.upstream]),
                   (one, "backward", [first.upstream])]
     answers = run(calls)
-    per_pair = len(calls) // max(len(pairs), 1)
+    per_pair = len(calls) // len(pairs)
+    ctx.require_varying([one.grads(raw, spec.shapes, spec.grads)
+                         for (_, method, _), raw in zip(calls, answers) if method == "backward"])
     for p, (first, second) in enumerate(pairs):
-        got = answers[p * per_pair:(p + 1) * per_pair]
-        want1, want1_32 = ctx.expected(first)
-        want2, want2_32 = ctx.expected(second)
-        for (case, want, want32, raw), note in zip(
-                [(second, want2, want2_32, got[2]), (first, want1, want1_32, got[5]),
-                 (second, want2, want2_32, got[6]), (first, want1, want1_32, got[9])], NOTES):
-            ctx.compare(case, one.grads(raw, spec.shapes, spec.grads), want[1:], want32[1:],
-                        spec.grads, note=note)
+        raw = answers[p * per_pair:(p + 1) * per_pair]
+        base1, base2 = (one.grads(raw[i], spec.shapes, spec.grads) for i in (1, 3))
+        slack1, slack2 = (reference_slack(*[w[1:] for w in ctx.expected(c)]) for c in (first, second))
+        for case, base, slack, i, note in zip(
+                (second, first, second, first), (base2, base1, base2, base1),
+                (slack2, slack1, slack2, slack1), (6, 9, 10, 13), NOTES):
+            ctx.compare(case, one.grads(raw[i], spec.shapes, spec.grads), base, None, spec.grads,
+                        note=EXPECTED + note, slack=slack)
