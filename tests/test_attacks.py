@@ -92,10 +92,13 @@ def baseline(name, rubric_path=None):
 
 
 def assert_marks(result, like):
-    """The attack scores item by item exactly like the baseline `like` ("swapped"
-    or "raises"): no unearned marks, and AddGate keeps all of its marks."""
+    """The attack scores no item above the baseline `like` ("swapped" or "raises"):
+    no unearned marks (it may earn fewer: a gate returning constants fails the
+    consistency checks too), and AddGate keeps all of its marks."""
     got = {r.item.id: r.score for r in result.items}
-    assert got == baseline(like, str(result.rubric.path))
+    want = baseline(like, str(result.rubric.path))
+    assert got.keys() == want.keys()
+    assert all(got[k] <= want[k] for k in got), (got, want)
     for r in result.items:
         if r.item.id in ADD:
             assert r.score == r.item.points
@@ -773,7 +776,7 @@ def test_cli_warns_when_isolation_is_weak(tmp_path, monkeypatch, capsys):
     out = tmp_path / "results.json"
     assert cli.main(["grade", str(GOOD), "--results", str(out), "--seed", "1"]) == 0
     err = capsys.readouterr().err
-    assert "bpgrade: warning: isolation tier 1 (child process, rlimits)" in err
+    assert "bpgrade: warning: isolation tier 1 (child process, rlimits" in err
     assert "could read or write files outside its folder" in err
     data = json.loads(out.read_text())
     assert data["score"] == 100 and data["extra_data"]["isolation"]["tier"] == 1

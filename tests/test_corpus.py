@@ -106,7 +106,8 @@ def test_manifest_lists_exactly_the_corpus():
 def test_manifest_entry_is_well_formed(file):
     e = ENTRIES[file]
     assert kind(file) in ("correct", "mistakes", "broken")
-    assert set(e) <= {"file", "about", "fail", "varies", "reason", "output"}
+    assert set(e) <= {"file", "about", "fail", "varies", "reason", "output", "mistake"}
+    assert ("mistake" in e) == (kind(file) == "mistakes")
     assert e.get("about")
     fail = e.get("fail") or []
     assert fail == "all" or (isinstance(fail, list) and set(fail) <= set(IDS)), fail
@@ -211,3 +212,32 @@ def test_printing_student_is_capped_not_penalised(graded):
     assert "loading my gates..." in data["output"]
     assert "more bytes of output not shown" in result.output
     assert len(data["output"]) < 10_000
+
+
+# ---------------------------------------------------------------- named mistakes
+
+@pytest.mark.parametrize("seed", [MAIN_SEED] + OTHER_SEEDS)
+@pytest.mark.parametrize("file", files_of("mistakes"))
+def test_named_mistakes_are_never_wrong(graded, file, seed):
+    """A named mistake is the one the submission makes; with no model, none is named."""
+    expected = ENTRIES[file]["mistake"]
+    _, data = graded(file, seed)
+    for t in data["tests"]:
+        named = t["extra_data"].get("mistake")
+        assert named in (None, expected), (t["extra_data"]["id"], named, expected)
+
+
+def test_named_mistake_accuracy(graded, capsys):
+    """Issue target: the right mistake is named for at least 90% of the submissions that
+    have a model, counting a submission as named when any failing item names it."""
+    with_model = [f for f in files_of("mistakes") if ENTRIES[f]["mistake"] != "none"]
+    named = [f for f in with_model
+             if ENTRIES[f]["mistake"] in {t["extra_data"].get("mistake")
+                                          for t in graded(f)[1]["tests"]}]
+    accuracy = len(named) / len(with_model)
+    with capsys.disabled():
+        print("\nnamed-mistake accuracy: %d of %d submissions with a model (%.0f%%); missed: %s"
+              % (len(named), len(with_model), 100 * accuracy,
+                 sorted(set(with_model) - set(named)) or "none"))
+    assert len(with_model) >= 20
+    assert accuracy >= 0.9

@@ -275,6 +275,16 @@ def test_directory_with_a_notebook_and_a_module(tmp_path):
     assert any("gates.py can be imported" in n for n in got.notes)
 
 
+def test_module_with_the_gates_beats_scratch_notebooks(tmp_path):
+    """Notebooks win ties, but a scratch notebook does not beat the file with the gates."""
+    write_nb(tmp_path / "a.ipynb", ["1"])
+    write_nb(tmp_path / "scratch.ipynb", ["print('trying things')"])
+    (tmp_path / "gates.py").write_text(GOOD)
+    got = load.load(tmp_path, GATES)
+    assert (got.kind, got.path.name, got.problem) == ("module", "gates.py", "")
+    assert any("defines the most gates" in n for n in got.notes)
+
+
 def test_directory_two_modules_one_defines_the_gates(tmp_path):
     (tmp_path / "util.py").write_text("def helper():\n    return 1\n")
     (tmp_path / "solution.py").write_text(GOOD)
@@ -295,7 +305,7 @@ def test_directory_two_notebooks_one_defines_the_gates(tmp_path):
     {"a.py": GOOD, "b.py": GOOD},
     {"a.py": "x = 1\n", "b.py": "y = 2\n"},
     {"a.ipynb": [MUL, ADD], "b.ipynb": [MUL, ADD]},
-    {"a.ipynb": ["1"], "b.ipynb": ["2"], "gates.py": GOOD},
+    {"a.ipynb": ["1"], "b.ipynb": ["2"]},
 ], ids=["two-full-modules", "two-empty-modules", "two-full-notebooks", "two-empty-notebooks"])
 def test_ambiguous_directories(tmp_path, files):
     for name, content in files.items():
@@ -397,8 +407,9 @@ def test_last_definition_wins(tmp_path, rub):
         ADD_WRONG,            # later AddGate edit breaks it
     ])
     result = grade(p, rub)
-    assert failed(result) == ["add-backward", "add-numerical", "add-state",
-                              "graph-random", "graph-slide"]
+    # ADD_WRONG's backward is the constant [1, 1]: the consistency checks have nothing to judge
+    assert failed(result) == ["add-backward", "add-numerical", "add-state", "graph-random",
+                              "graph-slide"]
 
 
 def test_name_is_main_in_notebooks(tmp_path, rub):

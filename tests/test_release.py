@@ -427,7 +427,7 @@ def test_cli_release_writes_notebook_module_and_student_rubric(tmp_path, capsys)
     code = cli.main(["release", str(ASSIGNMENT / "source.ipynb"), "-o", str(out),
                      "--student-rubric", str(out / "rubric.yaml")])
     assert code == 0
-    assert sorted(p.name for p in out.iterdir()) == ["gates.ipynb", "gates.py", "rubric.yaml"]
+    assert sorted(p.name for p in out.iterdir()) == [".github", "gates.ipynb", "gates.py", "rubric.yaml"]
     assert "graph-random" in capsys.readouterr().out
     assert "graph-random" not in (out / "rubric.yaml").read_text()
 
