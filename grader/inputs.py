@@ -45,6 +45,39 @@ def draw_inputs(rng, shapes, spec, scale=1.0):
     return values  # arrays too large to keep apart everywhere: accept
 
 
+def draw_trials(rng, shapes, out_shape, spec, trials):
+    """All random trials at once: inputs[i][k] is input i of trial k. Rows that
+    break a rule (near-ties, upstream near 0 or ±1) are drawn again."""
+    lo, hi = spec["magnitude"]
+    inputs = [signed(rng, (trials,) + tuple(s), lo, hi) for s in shapes]
+    for _ in range(1000):
+        bad = near_ties(inputs, spec["min_gap"])
+        if not bad.any():
+            break
+        for i, s in enumerate(shapes):
+            inputs[i][bad] = signed(rng, (int(bad.sum()),) + tuple(s), lo, hi)
+    lo, hi = spec["upstream"]
+    upstream = signed(rng, (trials,) + tuple(out_shape), lo, hi)
+    while True:
+        bad = np.any(np.abs(np.abs(upstream) - 1).reshape(trials, -1) < 0.1, axis=1)
+        if not bad.any():
+            return inputs, upstream
+        upstream[bad] = signed(rng, (int(bad.sum()),) + tuple(out_shape), lo, hi)
+
+
+def near_ties(inputs, gap):
+    """Per trial: do two same-shaped inputs come within `gap` of each other in size?"""
+    trials = len(inputs[0])
+    flat = [np.abs(x).reshape(trials, -1) for x in inputs]
+    bad = np.zeros(trials, dtype=bool)
+    for i in range(len(flat)):
+        for j in range(i + 1, len(flat)):
+            if flat[i].shape == flat[j].shape:
+                a, b = flat[i], flat[j]
+                bad |= np.any(np.abs(a - b) < gap * np.maximum(a, b), axis=1)
+    return bad
+
+
 def draw_upstream(rng, shape, spec):
     lo, hi = spec["upstream"]
     while True:
@@ -55,8 +88,10 @@ def draw_upstream(rng, shape, spec):
 
 def cases(rng, shapes, out_shape, spec, trials, specials=SPECIALS):
     """Random cases, then the special ones named in the rubric."""
-    out = [Case(draw_inputs(rng, shapes, spec), draw_upstream(rng, out_shape, spec))
-           for _ in range(trials)]
+    out = []
+    if trials:
+        inputs, upstream = draw_trials(rng, shapes, out_shape, spec, trials)
+        out = [Case([x[k] for x in inputs], upstream[k]) for k in range(trials)]
     for name in specials:
         out.extend(special(rng, name, shapes, out_shape, spec))
     return out

@@ -4,6 +4,8 @@ A `StudentGate` looks like a gate to a check, but every call crosses the
 process boundary as plain numbers. Answers are validated here: the right
 count and shape of finite numbers, or a `Wrong` explaining what came back.
 """
+import math
+
 import numpy as np
 
 from .sandbox import MAX_REPLY, SandboxError
@@ -29,21 +31,16 @@ def encode(x):
 class StudentGate:
     """A student's gate instance living in the sandbox."""
 
-    def __init__(self, session, cls_name):
+    def __init__(self, session, cls_name, instance_id=None):
         self.session = session
         self.cls = cls_name
-        doing = "creating %s()" % cls_name
-        try:
-            reply = session.request({"op": "new", "cls": cls_name}, doing)
-        except SandboxError as exc:
-            raise Wrong(exc.message) from None
-        if reply.get("missing"):
-            raise Wrong("%s is not defined in the submission" % cls_name)
-        if not reply.get("ok"):
-            raise Wrong("%s raised %s" % (doing, str(reply.get("error"))[:300]),
-                        str(reply.get("where", ""))[:80])
-        self.id = reply.get("id")
+        self.id = instance_id if instance_id is not None else new_ids(session, cls_name, 1)[0]
         self.float32 = False  # set when an answer came back in float32
+
+    @classmethod
+    def many(cls, session, cls_name, count):
+        """`count` instances made with one message."""
+        return [cls(session, cls_name, i) for i in new_ids(session, cls_name, count)]
 
     def forward(self, *inputs, shape=()):
         return self.output(run([(self, "forward", inputs)])[0], shape)
@@ -58,6 +55,23 @@ class StudentGate:
     def grads(self, raw, shapes, names):
         """Validate a raw backward answer."""
         return numbers(raw, shapes, names, self)
+
+
+def new_ids(session, cls_name, count):
+    doing = "creating %s()" % cls_name
+    try:
+        reply = session.request({"op": "new", "cls": cls_name, "count": count}, doing)
+    except SandboxError as exc:
+        raise Wrong(exc.message) from None
+    if reply.get("missing"):
+        raise Wrong("%s is not defined in the submission" % cls_name)
+    if not reply.get("ok"):
+        raise Wrong("%s raised %s" % (doing, str(reply.get("error"))[:300]),
+                    str(reply.get("where", ""))[:80])
+    ids = reply.get("ids")
+    if not isinstance(ids, list) or len(ids) != count:
+        raise Wrong("%s gave an answer the grader could not read" % doing)
+    return ids
 
 
 def run(calls):
@@ -133,6 +147,12 @@ def numbers(raw, shapes, names, gate=None):
 def number(raw, shape, name, gate=None):
     """Validate one value: a finite float or an array of exactly `shape`."""
     shape = tuple(shape)
+    if shape == () and isinstance(raw, dict) and raw.get("t") == "num":  # the common case
+        v = raw.get("v")
+        if isinstance(v, float) and math.isfinite(v):
+            if gate is not None and raw.get("dtype") == "float32":
+                gate.float32 = True
+            return np.float64(v)
     if not isinstance(raw, dict) or raw.get("t") not in ("num", "arr"):
         raise Wrong("%s is %s, not a number" % (name, describe(raw)))
     try:

@@ -52,10 +52,19 @@ def write_secret(folder):
     return p
 
 
+def checkout_state():
+    """What a build in place would leave in the checkout (`pip install .` leaves build/)."""
+    return sorted(str(p) for p in ROOT.glob("build/**/*")) + sorted(
+        str(p) for p in ROOT.glob("*.egg-info"))
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     """The grader's wheel, built once from this checkout."""
-    return gradescope.build_wheel(tmp_path_factory.mktemp("wheel"))
+    before = checkout_state()
+    built = gradescope.build_wheel(tmp_path_factory.mktemp("wheel"))
+    assert checkout_state() == before  # the checkout was copied, not built in place
+    return built
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +167,6 @@ def test_wheel_holds_the_grader_and_its_data(wheel):
         assert needed in names
     assert not any(n.startswith(("tests/", "build/")) for n in names)
     assert "Requires-Dist: numpy" in meta and "Requires-Dist: nbconvert" in meta
-    assert not (ROOT / "build").exists()  # the checkout was copied, not built in place
 
 
 def test_no_wheel_installs_from_the_index(tmp_path):

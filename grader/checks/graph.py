@@ -1,6 +1,7 @@
 import numpy as np
 
 from .. import inputs
+from ..probe import StudentGate, run as run_calls
 from .base import check
 
 
@@ -8,34 +9,55 @@ from .base import check
 def graph(ctx):
     """The student's gates composed as the rubric's graph give the chain rule's answers."""
     g = ctx.graph
-    student = {n["name"]: ctx.student(n["gate"]) for n in g.nodes}
+    cases = ctx.examples(g.inputs) + random_cases(ctx)
     names = [g.nodes[-1]["name"]] + ["d%s/d%s" % (g.nodes[-1]["name"], x) for x in g.inputs]
-    for case in ctx.examples(g.inputs) + random_cases(ctx):
-        want, shapes = run(g, case,
-                           {n["name"]: ctx.reference(n["gate"]) for n in g.nodes})
-        want32, _ = run(g, case,
-                        {n["name"]: ctx.reference(n["gate"], np.float32) for n in g.nodes})
-        got, _ = run(g, case, student, shapes)
-        ctx.compare(case, got, want, want32, names)
+    want, shapes = run(g, cases, lambda gate: [ctx.reference(gate) for _ in cases])
+    want32, _ = run(g, cases, lambda gate: [ctx.reference(gate, np.float32) for _ in cases])
+    got, _ = run(g, cases, lambda gate: StudentGate.many(ctx.session, gate, len(cases)), shapes)
+    for case, values, w, w32 in zip(cases, got, want, want32):
+        ctx.compare(case, values, w, w32, names)
 
 
-def run(g, case, gates, shapes=None):
-    """Forward through the nodes in order, then backward, adding up at fan-outs.
+def run(g, cases, make, shapes=None):
+    """Every case through the graph, one stage at a time: forward through the nodes
+    in order, then backward in reverse, adding gradients up at fan-outs. Each node
+    gets its own gate instance per case (`make(gate name)` -> one per case).
 
-    Returns [output, gradient per graph input] and each node's output shape."""
-    values = dict(zip(g.inputs, case.inputs))
+    Returns, per case, [output, gradient per graph input]; and each node's output shape."""
+    gates = {n["name"]: make(n["gate"]) for n in g.nodes}
+    values = [dict(zip(g.inputs, c.inputs)) for c in cases]
     for node in g.nodes:
-        values[node["name"]] = gates[node["name"]].forward(
-            *[values[i] for i in node["inputs"]], shape=(shapes or {}).get(node["name"]))
-    grads = {g.nodes[-1]["name"]: case.upstream}
+        outs = forward(gates[node["name"]], [[v[i] for i in node["inputs"]] for v in values],
+                       (shapes or {}).get(node["name"]))
+        for v, out in zip(values, outs):
+            v[node["name"]] = out
+    last = g.nodes[-1]["name"]
+    grads = [{last: c.upstream} for c in cases]
     for node in reversed(g.nodes):
-        upstream = grads.get(node["name"], np.zeros(np.shape(values[node["name"]])))
-        for src, grad in zip(node["inputs"], gates[node["name"]].backward(
-                upstream, [np.shape(values[i]) for i in node["inputs"]],
-                ["d" + i for i in node["inputs"]])):
-            grads[src] = grads.get(src, 0.0) + grad
-    result = [values[g.nodes[-1]["name"]]] + [np.asarray(grads.get(x, 0.0)) for x in g.inputs]
-    return result, {n["name"]: np.shape(values[n["name"]]) for n in g.nodes}
+        name = node["name"]
+        ups = [gr.get(name, np.zeros(np.shape(v[name]))) for gr, v in zip(grads, values)]
+        in_shapes = [np.shape(values[0][i]) for i in node["inputs"]]
+        answers = backward(gates[name], ups, in_shapes, ["d" + i for i in node["inputs"]])
+        for gr, answer in zip(grads, answers):
+            for src, grad in zip(node["inputs"], answer):
+                gr[src] = gr.get(src, 0.0) + grad
+    results = [[v[last]] + [np.asarray(gr.get(x, 0.0)) for x in g.inputs]
+               for v, gr in zip(values, grads)]
+    return results, {n["name"]: np.shape(values[0][n["name"]]) for n in g.nodes} if cases else {}
+
+
+def forward(gates, args, shape):
+    if isinstance(gates[0], StudentGate):
+        raw = run_calls([(gate, "forward", a) for gate, a in zip(gates, args)])
+        return [gate.output(r, shape) for gate, r in zip(gates, raw)]
+    return [gate.forward(*a) for gate, a in zip(gates, args)]
+
+
+def backward(gates, ups, shapes, names):
+    if isinstance(gates[0], StudentGate):
+        raw = run_calls([(gate, "backward", [u]) for gate, u in zip(gates, ups)])
+        return [gate.grads(r, shapes, names) for gate, r in zip(gates, raw)]
+    return [gate.backward(u) for gate, u in zip(gates, ups)]
 
 
 def random_cases(ctx):

@@ -6,6 +6,7 @@ and validated by `grader.probe`; student output is capped and kept apart.
 """
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -19,6 +20,7 @@ from pathlib import Path
 from .spawn import Fresh, Zygote  # noqa: F401  (Zygote: for batch grading)
 
 MAX_REPLY = 8 << 20  # bytes in one reply line
+PROGRESS = re.compile(rb'\{"progress": (\d{1,9}), "n": (\d{1,12})\}')
 
 
 @dataclass
@@ -106,6 +108,7 @@ class Sandbox:
             layers.append("bubblewrap")
         self.isolation = {"tier": self.plan.tier(layers), "layers": layers}
         report = self._receive(self.limits.load_timeout, "loading the submission")
+        self._drain_log()  # the loader flushed its output before it reported
         self._loading = False
         if not report.get("ready"):
             self._kill()
@@ -181,7 +184,9 @@ class Sandbox:
                     raise SandboxError("%s produced an answer larger than %d MB"
                                        % (doing, MAX_REPLY >> 20))
         line, self._buf = self._buf.split(b"\n", 1)
-        self._drain_log()
+        progress = PROGRESS.fullmatch(line)  # most lines: parsed without json
+        if progress:
+            return {"progress": int(progress.group(1)), "n": int(progress.group(2))}
         try:
             reply = json.loads(line)
         except ValueError:

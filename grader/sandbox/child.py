@@ -220,13 +220,15 @@ def serve(namespace, new_check):
 
 
 def handle(namespace, msg):
-    if msg["op"] == "new":
+    if msg["op"] == "new":  # one or several instances of a class
         name = msg["cls"]
         if name not in namespace:
             return {"missing": True}
-        obj = namespace[name]()
-        _objects[len(_objects) + 1] = obj
-        return {"id": len(_objects)}
+        ids = []
+        for _ in range(min(int(msg.get("count", 1)), 10000)):
+            _objects[len(_objects) + 1] = namespace[name]()
+            ids.append(len(_objects))
+        return {"id": ids[0], "ids": ids}
     if msg["op"] == "calls":  # several calls; a progress line after each
         values = []
         _budget[0] = 0

@@ -41,14 +41,26 @@ def boot_dir():
 
 @functools.lru_cache(maxsize=None)
 def hidden_dirs():
+    """Every copy of the grader's packages: the one imported here and any installed
+    copy in a site folder (running from a checkout with the package also installed
+    leaves the installed reference gates in site-packages)."""
     import importlib
-    found = []
+    found = set()
     for name in HIDDEN:
         try:
-            found.append(Path(importlib.import_module(name).__file__).resolve().parent)
+            found.add(Path(importlib.import_module(name).__file__).resolve().parent)
         except (ImportError, TypeError):
             pass
-    return found
+        for folder in site_folders():
+            if (Path(folder) / name).is_dir():
+                found.add((Path(folder) / name).resolve())
+    return sorted(found)
+
+
+def site_folders():
+    paths = sysconfig.get_paths()
+    return {paths["purelib"], paths["platlib"], *site.getsitepackages(),
+            *[p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]}
 
 
 @functools.lru_cache(maxsize=None)
@@ -59,14 +71,15 @@ def python_roots():
     roots = {paths["stdlib"], paths["platstdlib"], paths["purelib"], paths["platlib"],
              sys.base_prefix, sys.prefix}
     roots.update(site.getsitepackages())
-    sources = {d.parent for d in hidden_dirs()}
+    sources = {d.parent for d in hidden_dirs()} - {Path(f).resolve() for f in site_folders()}
     roots.update(p for p in sys.path if p and Path(p).resolve() not in sources)
     return sorted({str(Path(r).resolve()) for r in roots if r and os.path.isdir(r)})
 
 
 def split_tree(root, hidden, read, listing):
-    """Allow `root` for reading, minus the hidden folders beneath it."""
-    root = Path(root)
+    """Allow `root` for reading, minus the hidden folders beneath it. Paths are
+    resolved first: a rule follows links (a venv's lib64 -> lib held everything)."""
+    root = Path(root).resolve()
     inside = [h for h in hidden if h == root or root in h.parents]
     if not inside:
         read.append(str(root))
@@ -89,8 +102,17 @@ def readable():
     for root in list(SYSTEM) + python_roots():
         if os.path.exists(root):
             split_tree(Path(root).resolve(), hidden, read, listing)
-    read += [p for p in SYSTEM_FILES + DEVICES if os.path.exists(p)]
+    read = outermost(read) + [p for p in SYSTEM_FILES + DEVICES if os.path.exists(p)]
     return sorted(set(read)), sorted(set(listing))
+
+
+def outermost(paths):
+    """Drop paths that lie inside another one of the list."""
+    kept = []
+    for p in sorted(set(paths)):
+        if not kept or not (p + "/").startswith(kept[-1].rstrip("/") + "/"):
+            kept.append(p)
+    return kept
 
 
 def landlock_rules(scratch):
@@ -172,19 +194,18 @@ class Plan:
         cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--cap-drop", "ALL",
                "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID),
                "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+        # the same view as the Landlock rules: folders holding a hidden package
+        # are recreated empty and filled entry by entry, so the grader, the
+        # reference and the rubrics do not exist in the sandbox at all
+        read, listing = readable()
+        for path in sorted(set(listing) | {str(a) for d in listing for a in Path(d).parents}):
+            cmd += ["--dir", path]
+        for path in read:
+            if path not in DEVICES:
+                cmd += ["--ro-bind", path, path]
         for path in SYSTEM:
             if os.path.islink(path):
                 cmd += ["--symlink", os.readlink(path), path]
-            elif os.path.exists(path):
-                cmd += ["--ro-bind", path, path]
-        for path in SYSTEM_FILES:
-            cmd += ["--ro-bind-try", path, path]
-        for root in python_roots():
-            cmd += ["--ro-bind", root, root]
-        roots = [Path(r) for r in python_roots()]
-        for d in hidden_dirs():
-            if any(r == d or r in d.parents for r in roots):
-                cmd += ["--tmpfs", str(d)]
         cmd += ["--ro-bind", str(self.boot), str(self.boot),
                 "--bind", str(self.scratch), str(self.scratch), "--chdir", str(self.scratch)]
         return cmd + ["--"] + python
