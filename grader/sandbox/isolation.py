@@ -65,15 +65,24 @@ def site_folders():
 
 @functools.lru_cache(maxsize=None)
 def python_roots():
-    """Every folder the grader's Python imports from, except the grader's own
-    source folder (an editable install's checkout holds tests and solutions)."""
+    """The folders the child's Python imports from: exactly the sys.path of
+    `python -I` (the standard library, site folders and what their .pth files
+    add), never the grader's working folder or PYTHONPATH (run from /, that
+    would be the whole disk), and never the grader's own source folder (an
+    editable install's checkout holds tests and solutions)."""
     paths = sysconfig.get_paths()
     roots = {paths["stdlib"], paths["platstdlib"], paths["purelib"], paths["platlib"],
-             sys.base_prefix, sys.prefix}
-    roots.update(site.getsitepackages())
+             sys.base_prefix, sys.prefix, *site.getsitepackages()}
     sources = {d.parent for d in hidden_dirs()} - {Path(f).resolve() for f in site_folders()}
-    roots.update(p for p in sys.path if p and Path(p).resolve() not in sources)
+    roots.update(p for p in child_sys_path() if Path(p).resolve() not in sources)
     return sorted({str(Path(r).resolve()) for r in roots if r and os.path.isdir(r)})
+
+
+def child_sys_path():
+    out = subprocess.run([sys.executable, "-I", "-c", "import sys; print(repr(sys.path))"],
+                         capture_output=True, text=True, timeout=30, cwd="/", env={})
+    import ast
+    return [p for p in ast.literal_eval(out.stdout.strip() or "[]") if p and p != "/"]
 
 
 def split_tree(root, hidden, read, listing):
@@ -99,11 +108,25 @@ def split_tree(root, hidden, read, listing):
 def readable():
     """Folders the child may read and folders it may only list (computed once)."""
     hidden, read, listing = hidden_dirs(), [], []
-    for root in list(SYSTEM) + python_roots():
+    for root in list(SYSTEM) + python_roots() + linked_from(python_roots()):
         if os.path.exists(root):
             split_tree(Path(root).resolve(), hidden, read, listing)
     read = outermost(read) + [p for p in SYSTEM_FILES + DEVICES if os.path.exists(p)]
     return sorted(set(read)), sorted(set(listing))
+
+
+def linked_from(roots):
+    """Targets of symbolic links at the top of the import folders (a package
+    linked into site-packages lives elsewhere, and the sandbox must reach it)."""
+    found = []
+    for root in roots:
+        try:
+            entries = list(os.scandir(root))
+        except OSError:
+            continue
+        found += [str(Path(e.path).resolve()) for e in entries if e.is_symlink()
+                  and Path(e.path).resolve().exists()]
+    return found
 
 
 def outermost(paths):
