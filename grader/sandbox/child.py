@@ -144,18 +144,25 @@ def load_module(path, name):
     return module.__dict__, warnings
 
 
-def load_notebook(cells):
+_notebook = {"cell": 0, "warnings": []}  # the notebook being loaded
+
+
+def make_shell():
+    """IPython's shell as grading needs it: no history file, programs not run,
+    %matplotlib a no-op (plots are not graded), %timeit run once."""
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.utils.text import SList
+    from traitlets.config import Config
 
-    shell = InteractiveShell.instance(colors="nocolor")
-    warnings = []
-    state = {"cell": 0}
+    config = Config()
+    config.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(colors="nocolor", config=config)
 
     def skip_shell(shown):
-        warnings.append({"stage": "load", "where": "cell %d" % state["cell"],
-                         "error": "shell command `%s` was skipped: running programs is not "
-                                  "allowed during grading" % shown.strip()[:80]})
+        _notebook["warnings"].append({
+            "stage": "load", "where": "cell %d" % _notebook["cell"],
+            "error": "shell command `%s` was skipped: running programs is not allowed during "
+                     "grading" % shown.strip()[:80]})
         return SList()
 
     shell.system = shell.getoutput = lambda cmd, *args, **kwargs: skip_shell("!" + cmd)
@@ -165,7 +172,6 @@ def load_notebook(cells):
             lambda line, cell=None, _name=name: skip_shell(
                 ("%%%%%s %s" if cell is not None else "%%%s %s") % (_name, line)),
             "line_cell", name)
-    # Plots are not graded; do not require matplotlib for `%matplotlib inline`.
     shell.register_magic_function(lambda line: None, "line", "matplotlib")
     timeit = shell.find_magic("timeit").__self__
 
@@ -177,9 +183,26 @@ def load_notebook(cells):
             stmt = cell
         shell.ex(stmt)
     shell.register_magic_function(run_once, "line_cell", "timeit")
+    return shell
 
+
+def warm_shell():
+    """In the fork server: run IPython's lazy imports (display, magics, tracebacks)
+    once, then clear the namespace, so each loader starts warm and clean."""
+    shell = make_shell()
+    for source in ("1 + 1", "%%time\nx = 1", "def f(:", "1 / 0", "print(x)", "%timeit -n1 1"):
+        shell.run_cell(source, store_history=True)
+    shell.reset(new_session=False)
+    _notebook["warnings"].clear()
+    _code_names.clear()
+
+
+def load_notebook(cells):
+    from IPython.core.interactiveshell import InteractiveShell
+    shell = InteractiveShell._instance or make_shell()
+    warnings = _notebook["warnings"] = []
     for number, source in cells:
-        state["cell"] = number
+        _notebook["cell"] = number
         shell.execution_count = number
         result = shell.run_cell(source, store_history=True)
         for filename, count in shell.compile._filename_map.items():
@@ -312,7 +335,12 @@ def zygote(sock_fd):
     import signal
     import socket
     import numpy  # noqa: F401
-    import IPython.core.interactiveshell  # noqa: F401
+    with open(os.devnull, "w") as quiet:  # the warm-up's own output goes nowhere
+        stdout, sys.stdout = sys.stdout, quiet
+        try:
+            warm_shell()
+        finally:
+            sys.stdout = stdout
     sock = socket.socket(fileno=sock_fd)
     ended = {}
     while True:
