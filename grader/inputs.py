@@ -14,7 +14,7 @@ SPECIALS = ("zeros", "large", "small", "mixed", "zero_upstream")
 @dataclass
 class Case:
     inputs: list  # float64 arrays (0-d for scalars)
-    upstream: np.ndarray
+    upstream: list  # one upstream gradient per output: backward's arguments
     label: str = "random"
 
 
@@ -45,9 +45,10 @@ def draw_inputs(rng, shapes, spec, scale=1.0):
     return values  # arrays too large to keep apart everywhere: accept
 
 
-def draw_trials(rng, shapes, out_shape, spec, trials):
-    """All random trials at once: inputs[i][k] is input i of trial k. Rows that
-    break a rule (near-ties, upstream near 0 or ±1) are drawn again."""
+def draw_trials(rng, shapes, out_shapes, spec, trials):
+    """All random trials at once: inputs[i][k] is input i of trial k, upstream[j][k]
+    the upstream gradient of output j. Rows that break a rule (near-ties, upstream
+    near 0 or ±1) are drawn again."""
     lo, hi = spec["magnitude"]
     inputs = [signed(rng, (trials,) + tuple(s), lo, hi) for s in shapes]
     for _ in range(1000):
@@ -57,12 +58,14 @@ def draw_trials(rng, shapes, out_shape, spec, trials):
         for i, s in enumerate(shapes):
             inputs[i][bad] = signed(rng, (int(bad.sum()),) + tuple(s), lo, hi)
     lo, hi = spec["upstream"]
-    upstream = signed(rng, (trials,) + tuple(out_shape), lo, hi)
-    while True:
-        bad = np.any(np.abs(np.abs(upstream) - 1).reshape(trials, -1) < 0.1, axis=1)
-        if not bad.any():
-            return inputs, upstream
-        upstream[bad] = signed(rng, (int(bad.sum()),) + tuple(out_shape), lo, hi)
+    upstream = [signed(rng, (trials,) + tuple(s), lo, hi) for s in out_shapes]
+    for u, s in zip(upstream, out_shapes):
+        while True:
+            bad = np.any(np.abs(np.abs(u) - 1).reshape(trials, -1) < 0.1, axis=1)
+            if not bad.any():
+                break
+            u[bad] = signed(rng, (int(bad.sum()),) + tuple(s), lo, hi)
+    return inputs, upstream
 
 
 def near_ties(inputs, gap):
@@ -86,19 +89,19 @@ def draw_upstream(rng, shape, spec):
             return u
 
 
-def cases(rng, shapes, out_shape, spec, trials, specials=SPECIALS):
+def cases(rng, shapes, out_shapes, spec, trials, specials=SPECIALS):
     """Random cases, then the special ones named in the rubric."""
     out = []
     if trials:
-        inputs, upstream = draw_trials(rng, shapes, out_shape, spec, trials)
-        out = [Case([x[k] for x in inputs], upstream[k]) for k in range(trials)]
+        inputs, upstream = draw_trials(rng, shapes, out_shapes, spec, trials)
+        out = [Case([x[k] for x in inputs], [u[k] for u in upstream]) for k in range(trials)]
     for name in specials:
-        out.extend(special(rng, name, shapes, out_shape, spec))
+        out.extend(special(rng, name, shapes, out_shapes, spec))
     return out
 
 
-def special(rng, name, shapes, out_shape, spec):
-    up = draw_upstream(rng, out_shape, spec)
+def special(rng, name, shapes, out_shapes, spec):
+    up = [draw_upstream(rng, s, spec) for s in out_shapes]
     base = draw_inputs(rng, shapes, spec)
     if name == "zeros":
         found = [Case([np.zeros(s) for s in shapes], up, "all inputs zero")]
@@ -117,5 +120,5 @@ def special(rng, name, shapes, out_shape, spec):
         values = [v * (1e7 if i == 0 else 1e-7) for i, v in enumerate(base)]
         return [Case(values, up, "mixed magnitudes")] if len(shapes) > 1 else []
     if name == "zero_upstream":
-        return [Case(base, np.zeros(out_shape), "upstream gradient zero")]
+        return [Case(base, [np.zeros(s) for s in out_shapes], "upstream gradient zero")]
     raise ValueError(name)

@@ -62,25 +62,25 @@ class Suspect:
     def forward(self, *xs):
         return self.ref.forward(*xs)
 
-    def backward(self, up):
-        return list(self.ref.backward(up))
+    def backward(self, *up):
+        return list(self.ref.backward(*up))
 
 
 class ForgotUpstream(Suspect):
-    def backward(self, up):
-        return list(self.ref.backward(scalar(np.ones_like(up))))
+    def backward(self, *up):
+        return list(self.ref.backward(*[scalar(np.ones_like(u)) for u in up]))
 
 
 class Swapped(Suspect):
-    def backward(self, up):
-        return list(self.ref.backward(up))[::-1]
+    def backward(self, *up):
+        return list(self.ref.backward(*up))[::-1]
 
 
 class SignFlipped(Suspect):
     flipped = ()
 
-    def backward(self, up):
-        return [-g if i in self.flipped else g for i, g in enumerate(self.ref.backward(up))]
+    def backward(self, *up):
+        return [-g if i in self.flipped else g for i, g in enumerate(self.ref.backward(*up))]
 
 
 class OtherRule(Suspect):
@@ -94,8 +94,8 @@ class OtherRule(Suspect):
         self.twin.forward(*xs)
         return self.ref.forward(*xs)
 
-    def backward(self, up):
-        return list(self.twin.backward(up))
+    def backward(self, *up):
+        return list(self.twin.backward(*up))
 
 
 class UsedOutput(Suspect):
@@ -123,16 +123,16 @@ class SharedCache(Suspect):
         self.shared["inputs"] = xs
         return self.ref.forward(*xs)
 
-    def backward(self, up):
+    def backward(self, *up):
         self.ref.forward(*self.shared["inputs"])
-        return list(self.ref.backward(up))
+        return list(self.ref.backward(*up))
 
 
 class Accumulated(Suspect):
     total = None
 
-    def backward(self, up):
-        grads = [np.asarray(g, dtype=np.float64) for g in self.ref.backward(up)]
+    def backward(self, *up):
+        grads = [np.asarray(g, dtype=np.float64) for g in self.ref.backward(*up)]
         self.total = grads if self.total is None else [t + g for t, g in zip(self.total, grads)]
         return list(self.total)
 
@@ -157,19 +157,33 @@ class TransformedOutput(Suspect):
     """backward's answers are transformed (rounded, abs)."""
     fn = staticmethod(np.trunc)
 
-    def backward(self, up):
-        return [self.fn(np.asarray(g, dtype=np.float64)) for g in self.ref.backward(up)]
+    def backward(self, *up):
+        return [self.fn(np.asarray(g, dtype=np.float64)) for g in self.ref.backward(*up)]
 
 
 def rounding(decimals):
     return staticmethod(lambda v: np.round(v, decimals))
 
 
+class Declared(Suspect):
+    """A mistake the reference gate declares: a whole gate class with it built in."""
+    wrong = None
+
+    def __init__(self, ref, shared=None):
+        self.ref = self.wrong()
+
+    def backward(self, *up):
+        return list(self.ref.backward(*up))
+
+
 def suspects(rubric, name):
-    """(id, sentence, suspect class) for a gate, most specific first."""
+    """(id, sentence, suspect class) for a gate: its reference's own mistakes
+    first, then the general ones, most specific first."""
     gate = rubric.gates[name]
     n = len(gate.inputs)
-    found = [("forgot_upstream", SENTENCES["forgot_upstream"], ForgotUpstream)]
+    found = [(mistake_id, sentence, type("Declared", (Declared,), {"wrong": wrong}))
+             for mistake_id, (sentence, wrong) in declared(gate.reference).items()]
+    found.append(("forgot_upstream", SENTENCES["forgot_upstream"], ForgotUpstream))
     if n > 1:
         found.append(("swapped_inputs", SENTENCES["swapped_inputs"], Swapped))
     for k in range(1, n + 1):
@@ -179,7 +193,7 @@ def suspects(rubric, name):
             found.append(("sign_error", SENTENCES["sign_error"].format(detail=detail),
                           type("SignFlipped", (SignFlipped,), {"flipped": flipped})))
     for other in rubric.gates.values():
-        if other.name != name and other.shapes == gate.shapes:
+        if other.name != name and other.shapes == gate.shapes and other.outputs == gate.outputs:
             found.append(("%s_rule_in_%s" % (short(other.name), short(name)),
                           SENTENCES["rule_of_other_gate"].format(gate=name, other=other.name),
                           type("OtherRule", (OtherRule,), {"other": other.reference})))
@@ -197,6 +211,12 @@ def suspects(rubric, name):
         found.append(("dropped_signs", SENTENCES["dropped_signs"],
                       type("Abs", (base,), {"fn": staticmethod(np.abs)})))
     return found
+
+
+def declared(reference):
+    """{id: (sentence, gate class)} from the reference class's `mistakes`, if any."""
+    found = getattr(reference, "mistakes", None)
+    return {str(k): (str(v[0]), v[1]) for k, v in found.items()} if isinstance(found, dict) else {}
 
 
 def short(name):
@@ -277,13 +297,14 @@ def backward_answers(rubric, log, target):
                 grads = numbers(raw, spec.shapes, spec.grads)
             except Wrong:
                 return []
-            found.append((np.asarray(args[0], dtype=np.float64),
+            found.append((np.asarray(args[0] if len(args) == 1 else np.nan, dtype=np.float64),
                           np.concatenate([np.ravel(g) for g in grads])))
     return found
 
 
 def ignores_inputs(answers):
     """Local gradients (answer / upstream) the same for every scalar upstream."""
-    ratios = [g / float(up) for up, g in answers if up.ndim == 0 and float(up) != 0]
+    ratios = [g / float(up) for up, g in answers
+              if up.ndim == 0 and np.isfinite(up) and float(up) != 0]
     return len(ratios) >= EVIDENCE and all(np.allclose(r, ratios[0], rtol=1e-6, atol=0)
                                            for r in ratios)

@@ -42,15 +42,11 @@ class StudentGate:
         """`count` instances made with one message."""
         return [cls(session, cls_name, i) for i in new_ids(session, cls_name, count)]
 
-    def forward(self, *inputs, shape=()):
-        return self.output(run([(self, "forward", inputs)])[0], shape)
-
-    def backward(self, upstream, shapes, names):
-        return self.grads(run([(self, "backward", [upstream])])[0], shapes, names)
-
-    def output(self, raw, shape):
-        """Validate a raw forward answer."""
-        return number(raw, shape, "%s.forward's output" % self.cls, self)
+    def outputs(self, raw, shapes, names):
+        """Validate a raw forward answer: one value, or one per output."""
+        if len(shapes) == 1:
+            return [number(raw, shapes[0], "%s.forward's output" % self.cls, self)]
+        return numbers(raw, shapes, names, self, "forward")
 
     def grads(self, raw, shapes, names):
         """Validate a raw backward answer."""
@@ -123,11 +119,15 @@ def describe(raw):
     return "a %s %s" % (str(raw.get("type"))[:40], str(raw.get("repr", ""))[:40])
 
 
-def numbers(raw, shapes, names, gate=None):
-    """Validate a backward answer: one finite number (or array) per input."""
+def numbers(raw, shapes, names, gate=None, method="backward"):
+    """Validate an answer of several values: one finite number (or array) per
+    input (backward) or per output (forward). A single value may come bare."""
     n = len(shapes)
     want = "[%s]" % ", ".join(names)
-    who = gate.cls + ".backward" if gate is not None else "backward"
+    who = "%s.%s" % (gate.cls, method) if gate is not None else method
+    if n == 1 and isinstance(raw, dict) and raw.get("t") in ("num", "arr") and \
+            list(raw.get("shape") or []) != [1] + list(shapes[0]):
+        return [number(raw, shapes[0], names[0], gate)]  # `return dx` for one input
     if isinstance(raw, dict) and raw.get("t") == "seq":
         items = raw.get("items", [])
     elif isinstance(raw, dict) and raw.get("t") == "arr" and list(raw.get("shape") or [None])[:1] == [n]:

@@ -37,6 +37,8 @@ def details(r):
         hint = item.mistakes.get(o.mistake.id, hint)
     if o.error:
         lines = ["problem:  " + o.error + (" (%s)" % o.where if o.where else "")]
+        if o.mistake is not None:
+            lines.append("mistake:  " + o.mistake.sentence)
         return lines + (["hint:     " + hint] if hint else [])
     f = o.example()
     if f is None:

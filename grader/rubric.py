@@ -37,10 +37,15 @@ class Gate:
     reference: type
     inputs: list
     shapes: list
+    outputs: list = field(default_factory=lambda: ["z"])
 
     @property
     def grads(self):
         return ["d" + n for n in self.inputs]
+
+    @property
+    def upstreams(self):
+        return ["d" + n for n in self.outputs]
 
 
 @dataclass
@@ -166,7 +171,8 @@ def build(data, path, sha):
             raise RubricError("%s: gates.%s.shapes: %d shapes for %d inputs"
                               % (where, name, len(shapes), len(spec["inputs"])))
         ref = reference_class(spec["reference"], path, "gates.%s.reference" % name)
-        gates[name] = Gate(name, ref, list(spec["inputs"]), shapes)
+        outputs = spec.get("outputs") or (["z"] if "z" not in spec["inputs"] else ["out"])
+        gates[name] = Gate(name, ref, list(spec["inputs"]), shapes, list(outputs))
 
     graphs = {}
     for name, spec in data.get("graphs", {}).items():
@@ -178,6 +184,10 @@ def build(data, path, sha):
                                   % (at, node["name"]))
             if node["gate"] not in gates:
                 raise RubricError("%s.gate: unknown gate %r" % (at, node["gate"]))
+            if len(gates[node["gate"]].outputs) != 1:
+                raise RubricError("%s.gate: %s has %d outputs; graph nodes take one-output gates "
+                                  "(a variable used twice is a fan-out already)"
+                                  % (at, node["gate"], len(gates[node["gate"]].outputs)))
             if len(node["inputs"]) != len(gates[node["gate"]].inputs):
                 raise RubricError("%s.inputs: %s takes %d inputs, not %d" % (
                     at, node["gate"], len(gates[node["gate"]].inputs), len(node["inputs"])))

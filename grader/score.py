@@ -79,12 +79,16 @@ def run_item(box, rubric, item, seed, loaded):
     outcome = Outcome()
     try:
         with box.check() as session:
-            CHECKS[item.check](Context(rubric, item, item_rng(seed, item.id), session, outcome))
-            if outcome.failures:
+            try:
+                CHECKS[item.check](Context(rubric, item, item_rng(seed, item.id), session, outcome))
+            except Wrong as exc:  # an answer that cannot be compared may still be a known mistake
+                outcome.error, outcome.where = exc.message, exc.where
+            if outcome.failures or outcome.error:
                 outcome.mistake = diagnose(rubric, item, session.log)
     except (Wrong, SandboxError) as exc:
         outcome.error, outcome.where = exc.message, exc.where
-        missing = re.match(r"(\w+) is not defined in the submission$", exc.message)
+    if outcome.error:
+        missing = re.match(r"(\w+) is not defined in the submission$", outcome.error)
         if missing:
             outcome.error += why_missing(missing.group(1), loaded, box.report)
     return outcome

@@ -348,7 +348,7 @@ def test_graph_example_with_fan_out_uses_the_chain_rule(fma):
     from grader.inputs import Case
     g = fma.graphs["fanout"]
     a, b, up = 2.0, -3.0, 0.5
-    case = Case([np.float64(a), np.float64(b)], np.float64(up), "example")
+    case = Case([np.float64(a), np.float64(b)], [np.float64(up)], "example")
     [(v, da, db)], _ = run(g, [case], lambda gate: [ReferenceGate(fma.gates[gate].reference)])
     u = a * b + a
     assert float(v) == u * a + b

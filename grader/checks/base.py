@@ -53,20 +53,23 @@ class Outcome:
 
 
 class ReferenceGate:
-    """A reference gate used exactly like a `StudentGate`, in float64 or float32."""
+    """A reference gate used exactly like a `StudentGate`, in float64 or float32:
+    forward gives the list of outputs, backward the list of gradients."""
 
-    def __init__(self, cls, dtype=np.float64):
-        self.gate, self.dtype = cls(), dtype
+    def __init__(self, cls, dtype=np.float64, outputs=1):
+        self.gate, self.dtype, self.outputs = cls(), dtype, outputs
 
     def _cast(self, v):
         v = np.asarray(v, dtype=self.dtype)
         return v[()] if v.ndim == 0 else v
 
-    def forward(self, *values, shape=None):
-        return np.asarray(self.gate.forward(*map(self._cast, values)), dtype=np.float64)
+    def forward(self, *values):
+        out = self.gate.forward(*map(self._cast, values))
+        return [np.asarray(o, dtype=np.float64) for o in (out if self.outputs > 1 else [out])]
 
-    def backward(self, upstream, shapes=None, names=None):
-        return [np.asarray(g, dtype=np.float64) for g in self.gate.backward(self._cast(upstream))]
+    def backward(self, *upstream):
+        return [np.asarray(g, dtype=np.float64)
+                for g in self.gate.backward(*map(self._cast, upstream))]
 
 
 class Context:
@@ -86,28 +89,31 @@ class Context:
         return StudentGate(self.session, name or self.item.gate)
 
     def reference(self, name=None, dtype=np.float64):
-        return ReferenceGate(self.rubric.gates[name or self.item.gate].reference, dtype)
-
-    def out_shape(self, name=None):
         gate = self.rubric.gates[name or self.item.gate]
-        return self.reference(gate.name).forward(*[np.ones(s) for s in gate.shapes]).shape
+        return ReferenceGate(gate.reference, dtype, len(gate.outputs))
+
+    def out_shapes(self, name=None):
+        gate = self.rubric.gates[name or self.item.gate]
+        return [o.shape for o in self.reference(gate.name).forward(*[np.ones(s) for s in gate.shapes])]
 
     def cases(self, specials=True):
         """The rubric's fixed examples, random cases, then special cases."""
-        return self.examples(self.input_names()) + inputs.cases(
-            self.rng, self.gate.shapes, self.out_shape(), self.item.inputs, self.item.trials,
+        return self.examples(self.input_names(), self.out_shapes()) + inputs.cases(
+            self.rng, self.gate.shapes, self.out_shapes(), self.item.inputs, self.item.trials,
             self.item.specials if specials else ())
 
-    def examples(self, names):
-        return [inputs.Case([np.float64(e[n]) for n in names], np.float64(e.get("upstream", 1.0)),
-                            "example") for e in self.item.examples]
+    def examples(self, names, out_shapes=((),)):
+        """Fixed points from the rubric; `upstream` (default 1) goes to every output."""
+        return [inputs.Case([np.float64(e[n]) for n in names],
+                            [np.full(s, e.get("upstream", 1.0)) for s in out_shapes], "example")
+                for e in self.item.examples]
 
     def expected(self, case, name=None):
-        """Reference output and gradients at a case, in float64 and in float32."""
+        """Reference outputs then gradients at a case, in float64 and in float32."""
         found = []
         for dtype in (np.float64, np.float32):
             ref = self.reference(name, dtype)
-            found.append([ref.forward(*case.inputs)] + ref.backward(case.upstream))
+            found.append(ref.forward(*case.inputs) + ref.backward(*case.upstream))
         return found
 
     def compare(self, case, got, want, want32, names, note="", tolerance=None, slack=None):
@@ -118,8 +124,8 @@ class Context:
             slack = reference_slack(want, want32)
         if close(got, want, slack, tolerance or self.item.tolerance):
             return True
-        labels = list(self.input_names()) + [self.upstream_name()]
-        values = list(case.inputs) + [case.upstream]
+        labels = list(self.input_names()) + self.upstream_names()
+        values = list(case.inputs) + list(case.upstream)
         self.outcome.failures.append(Failure(
             case.label, dict(zip(labels, values)), dict(zip(names, want)),
             dict(zip(names, got)), note))
@@ -136,5 +142,5 @@ class Context:
     def input_names(self):
         return self.graph.inputs if self.item.graph else self.gate.inputs
 
-    def upstream_name(self):
-        return "df" if self.item.graph else "dz" if "z" not in self.gate.inputs else "dout"
+    def upstream_names(self):
+        return ["d" + self.graph.nodes[-1]["name"]] if self.item.graph else self.gate.upstreams

@@ -32,7 +32,7 @@ def run(g, cases, make, shapes=None):
         for v, out in zip(values, outs):
             v[node["name"]] = out
     last = g.nodes[-1]["name"]
-    grads = [{last: c.upstream} for c in cases]
+    grads = [{last: c.upstream[0]} for c in cases]
     for node in reversed(g.nodes):
         name = node["name"]
         ups = [gr.get(name, np.zeros(np.shape(v[name]))) for gr, v in zip(grads, values)]
@@ -49,8 +49,8 @@ def run(g, cases, make, shapes=None):
 def forward(gates, args, shape):
     if isinstance(gates[0], StudentGate):
         raw = run_calls([(gate, "forward", a) for gate, a in zip(gates, args)])
-        return [gate.output(r, shape) for gate, r in zip(gates, raw)]
-    return [gate.forward(*a) for gate, a in zip(gates, args)]
+        return [gate.outputs(r, [shape], ["output"])[0] for gate, r in zip(gates, raw)]
+    return [gate.forward(*a)[0] for gate, a in zip(gates, args)]
 
 
 def backward(gates, ups, shapes, names):
@@ -62,4 +62,5 @@ def backward(gates, ups, shapes, names):
 
 def random_cases(ctx):
     shapes = [()] * len(ctx.graph.inputs)
-    return inputs.cases(ctx.rng, shapes, (), ctx.item.inputs, ctx.item.trials, ctx.item.specials)
+    return inputs.cases(ctx.rng, shapes, [()], ctx.item.inputs, ctx.item.trials,
+                        ctx.item.specials)

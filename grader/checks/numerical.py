@@ -10,13 +10,13 @@ EPS64, EPS32 = np.finfo(np.float64).eps, np.finfo(np.float32).eps
 @check("numerical")
 def numerical(ctx):
     """backward agrees with float64 central differences of the student's own forward."""
-    gate, spec, shape = ctx.student(), ctx.gate, ctx.out_shape()
+    gate, spec, shapes = ctx.student(), ctx.gate, ctx.out_shapes()
     cases = ctx.cases()
     answers = run([call for c in cases for call in
-                   ((gate, "forward", c.inputs), (gate, "backward", [c.upstream]))])
+                   ((gate, "forward", c.inputs), (gate, "backward", c.upstream))])
     got = []
     for out, grads in zip(answers[::2], answers[1::2]):
-        gate.output(out, shape)
+        gate.outputs(out, shapes, spec.outputs)
         got.append(gate.grads(grads, spec.shapes, spec.grads))
     ctx.require_varying(got)
     eps = EPS32 if gate.float32 else EPS64
@@ -26,11 +26,13 @@ def numerical(ctx):
     numeric = [[np.zeros(s) for s in spec.shapes] for _ in cases]
     noise = [[np.zeros(s) for s in spec.shapes] for _ in cases]
     for (k, i, index, h, _), plus, minus in zip(moves[::2], values[::2], values[1::2]):
-        plus, minus = gate.output(plus, shape), gate.output(minus, shape)
-        up = cases[k].upstream
-        numeric[k][i][index] = np.sum(up * (plus - minus)) / (2 * h)
+        plus = gate.outputs(plus, shapes, spec.outputs)
+        minus = gate.outputs(minus, shapes, spec.outputs)
+        ups = cases[k].upstream  # d(sum over outputs of upstream * output) / d input
+        numeric[k][i][index] = sum(np.sum(u * (p - m)) for u, p, m in zip(ups, plus, minus)) / (2 * h)
         # round-off in f(x+h) - f(x-h), carried through the division by 2h
-        noise[k][i][index] = 4 * eps * np.sum(np.abs(up) * (np.abs(plus) + np.abs(minus))) / (2 * h)
+        noise[k][i][index] = 4 * eps * sum(np.sum(np.abs(u) * (np.abs(p) + np.abs(m)))
+                                           for u, p, m in zip(ups, plus, minus)) / (2 * h)
     tol = dict(ctx.item.tolerance)
     tol["rtol"] = max(tol["rtol"], RTOL32 if gate.float32 else RTOL)
     tol["atol"] = max(tol["atol"], tol["rtol"])

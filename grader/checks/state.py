@@ -21,14 +21,14 @@ def state(ctx):
     calls = []
     for first, second in pairs:
         fresh1, fresh2 = ctx.student(), ctx.student()
-        calls += [(fresh1, "forward", first.inputs), (fresh1, "backward", [first.upstream]),
-                  (fresh2, "forward", second.inputs), (fresh2, "backward", [second.upstream]),
+        calls += [(fresh1, "forward", first.inputs), (fresh1, "backward", first.upstream),
+                  (fresh2, "forward", second.inputs), (fresh2, "backward", second.upstream),
                   (one, "forward", first.inputs), (one, "forward", second.inputs),
-                  (one, "backward", [second.upstream]),
+                  (one, "backward", second.upstream),
                   (a, "forward", first.inputs), (b, "forward", second.inputs),
-                  (a, "backward", [first.upstream]), (b, "backward", [second.upstream]),
-                  (one, "forward", first.inputs), (one, "backward", [first.upstream]),
-                  (one, "backward", [first.upstream])]
+                  (a, "backward", first.upstream), (b, "backward", second.upstream),
+                  (one, "forward", first.inputs), (one, "backward", first.upstream),
+                  (one, "backward", first.upstream)]
     answers = run(calls)
     per_pair = len(calls) // len(pairs)
     ctx.require_varying([one.grads(raw, spec.shapes, spec.grads)
