@@ -171,12 +171,12 @@ def check_wheel(path):
 
 def package(output, rubric=None, secret=None, gradebook=None, wheel=None, bundle_wheel=True, stream=None):
     """Write the autograder zip to `output`. Returns a dict describing what went in."""
-    from . import batch
+    from . import executors
     from . import rubric as rubric_mod
     stream = stream or sys.stderr
     rubric_path = rubric_mod.find(rubric)
     rub = rubric_mod.load(rubric_path)  # refuse a bad rubric here, not on Gradescope
-    bundle = batch.rubric_bundle(rubric_path)
+    bundle = executors.rubric_bundle(rubric_path)
     key = seeds.load(secret, gradebook)
     output = Path(output)
     if output.is_dir():

@@ -577,12 +577,12 @@ def groups_of(student):
 
 def submission_file(student, gates, tmp):
     """(loaded, note): the graded file, unpacked from the gradebook, read as the grader read it."""
-    from . import batch, load
+    from . import classlist, load
     blob = student.row["submission"]
     if blob is None:
         return None, "The gradebook does not hold this submission (it was too large to keep)."
     try:
-        path = batch.unpack(blob, tmp)
+        path = classlist.unpack(blob, tmp)
         return load.load(path, class_names=gates), ""
     except Exception as exc:  # a damaged blob must not stop the report
         return None, "The stored submission could not be unpacked (%s: %s)." % (type(exc).__name__, exc)

@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import batch, gradebook, pool, rubric, seeds
+from grader import batch, classlist, executors, gradebook, pool, rubric, seeds
 from grader import cli as cli_module
 
 DATA = Path(__file__).parent / "data"
@@ -142,7 +142,7 @@ def test_gradebook_row_fields(graded):
     for row in graded["rows"]:
         path = graded["subs"] / (row["student"] + ".py")
         if row["student"] == "alice":
-            assert row["file_sha256"] == batch.submission_hash(path)
+            assert row["file_sha256"] == classlist.submission_hash(path)
             assert row["source"].endswith("alice.py")
         assert row["rubric_sha256"] == rub.sha256
         assert row["seed"] == seeds.seed(SECRET.encode(), "batch-demo", row["student"])
@@ -405,7 +405,7 @@ def test_gradescope_export_ids_from_metadata(tmp_path):
         zf.writestr("assignment_9_export/submission_metadata.yml", meta)
         zf.writestr("assignment_9_export/submission_101/gates.py", GOOD)
         zf.writestr("assignment_9_export/submission_102/gates.ipynb", notebook(FORGOT_DZ))
-    with batch.Inputs([archive]) as found:
+    with classlist.Inputs([archive]) as found:
         assert [(e.student, e.source) for e in found.entries] == [
             ("1001", "submissions.zip:assignment_9_export/submission_101"),
             ("bob@example.edu", "submissions.zip:assignment_9_export/submission_102")]
@@ -415,7 +415,7 @@ def test_student_zip_inside_a_class_folder(tmp_path):
     subs = write(tmp_path / "subs", {"alice.py": GOOD})
     with zipfile.ZipFile(subs / "bob.zip", "w") as zf:
         zf.writestr("gates.py", GOOD)
-    with batch.Inputs([subs]) as found:
+    with classlist.Inputs([subs]) as found:
         got = {e.student: e.path for e in found.entries}
         assert sorted(got) == ["alice", "bob"]
         assert (got["bob"] / "gates.py").read_text() == GOOD
@@ -427,7 +427,7 @@ def test_id_pattern_groups_lms_files_per_student(tmp_path):
         "doejane_12345_679_helpers.py": GOOD,
         "roejohn_late_23456_680_gates.py": GOOD,
     })
-    with batch.Inputs([subs], id_pattern=r"^(?P<id>[a-z]+)_(late_)?\d+_\d+_") as found:
+    with classlist.Inputs([subs], id_pattern=r"^(?P<id>[a-z]+)_(late_)?\d+_\d+_") as found:
         by_id = {e.student: e for e in found.entries}
         assert sorted(by_id) == ["doejane", "roejohn"]
         jane = by_id["doejane"]
@@ -442,13 +442,13 @@ def test_id_pattern_groups_lms_files_per_student(tmp_path):
 
 def test_list_of_paths_and_list_file(tmp_path):
     write(tmp_path, {"a/alice.py": GOOD, "b/bob/gates.py": GOOD, "c/x.py": GOOD})
-    with batch.Inputs([tmp_path / "a/alice.py", tmp_path / "b/bob"]) as found:
+    with classlist.Inputs([tmp_path / "a/alice.py", tmp_path / "b/bob"]) as found:
         assert [(e.student, e.path) for e in found.entries] == [
             ("alice", tmp_path / "a/alice.py"), ("bob", tmp_path / "b/bob")]
     listing = tmp_path / "list.txt"
     listing.write_text("# id<TAB>path, or a path\ncarol\t%s\n%s\n" % (tmp_path / "c/x.py",
                                                                        tmp_path / "a/alice.py"))
-    with batch.Inputs(list_file=listing) as found:
+    with classlist.Inputs(list_file=listing) as found:
         assert [e.student for e in found.entries] == ["alice", "carol"]
 
 
@@ -490,7 +490,7 @@ def test_a_truncated_zip_member(tmp_path):
     bad = tmp_path / "bad.zip"
     bad.write_bytes(bytes(data))
     with pytest.raises(batch.BatchError, match="bad.zip: (cannot extract alice.py|not a readable zip)"):
-        batch.Inputs([bad])
+        classlist.Inputs([bad])
 
 
 def test_not_a_gradebook(tmp_path):
@@ -647,7 +647,7 @@ def test_dask_executor_on_a_local_cluster(graded, tmp_path):
 def test_grade_task_from_several_threads():
     """Dask workers run tasks in threads: grading must not depend on one at a time.
 
-    (batch.remote_grade serializes gradings per worker process until this passes.)"""
+    (executors.remote_grade serializes gradings per worker process until this passes.)"""
     import threading
     out = {}
 
@@ -664,7 +664,7 @@ def test_grade_task_from_several_threads():
 
 def test_dask_unreachable_scheduler(tmp_path, monkeypatch):
     pytest.importorskip("distributed")
-    monkeypatch.setattr(batch, "DASK_CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(executors, "DASK_CONNECT_TIMEOUT", "1s")
     subs = write(tmp_path / "subs", {"alice.py": GOOD})
     with pytest.raises(batch.BatchError, match="cannot reach the Dask scheduler"):
         run_batch([subs], tmp_path / "g.sqlite", executor="dask", scheduler="tcp://127.0.0.1:9")
