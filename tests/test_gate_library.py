@@ -403,6 +403,42 @@ def test_numerical_check_does_not_cross_the_max_kink_at_small_inputs(tmp_path):
     assert result.items[0].outcome.passed, failures[0] if failures else result.items[0].outcome.error
 
 
+def test_default_specials_do_not_check_the_max_tie_inside_the_backward_item(tmp_path):
+    """A MaxGate item left with the default specials draws `zeros`, whose "all inputs
+    zero" case is x == y: the tie, which the issue wants checked only as its own,
+    documented case. A student with the split convention then loses the whole
+    backward item. (Fails today.)"""
+    path = tmp_path / "defaults.yaml"
+    path.write_text(yaml.safe_dump({
+        "assignment": "max-defaults",
+        "gates": {"MaxGate": {"reference": "reference.gates:MaxGate", "inputs": ["x", "y"]}},
+        "checks": [{"id": "max-backward", "gate": "MaxGate", "check": "backward", "points": 1}]}))
+    rub = rubric.load(path)
+    assert "zeros" in rub.items[0].specials
+    outcome = grade(compose("max_split_ties", tmp_path), rub).items[0].outcome
+    assert outcome.passed, [f.label for f in outcome.failures]
+
+
+def test_a_graph_of_array_gates_is_refused_or_graded(tmp_path):
+    """Graph inputs are drawn as scalars. A graph node whose gate takes arrays (MatMulGate)
+    must either be refused when the rubric loads, naming the gate, or be graded with
+    inputs of the gate's shapes; today rubric.load accepts it and grading raises a
+    TypeError in the trusted parent (W @ x on two floats)."""
+    data = yaml.safe_load(LIBRARY_PATH.read_text())
+    data["graphs"] = {"layer": {"inputs": ["W", "x"],
+                                "nodes": [{"name": "z", "gate": "MatMulGate", "inputs": ["W", "x"]}]}}
+    data["checks"] = [{"id": "graph-layer", "graph": "layer", "check": "graph", "points": 1}]
+    path = tmp_path / "layer.yaml"
+    path.write_text(yaml.safe_dump(data))
+    try:
+        rub = rubric.load(path)
+    except rubric.RubricError as exc:
+        assert "MatMulGate" in str(exc) and "shape" in str(exc)
+        return
+    result = grade(compose("library", tmp_path), rub)
+    assert result.items[0].outcome.passed, result.items[0].outcome.error
+
+
 # ---------------------------------------------------------------- the tie convention is the reference's
 
 @pytest.fixture(scope="module")

@@ -3,14 +3,12 @@ f(w, x) = 1 / (1 + e^-(w0 x0 + w1 x1 + w2)) and what the max, copy and sigmoid g
 do to the gradient. Its source notebook and module, its rubric (graphs built from
 the student's gates), its release, its grading, and `bpgrade validate`.
 """
-import json
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pytest
 import yaml
 

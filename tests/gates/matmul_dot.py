@@ -1,5 +1,4 @@
 """MatMulGate, correct: .dot and broadcasting instead of np.outer, dx as dz @ W."""
-import numpy as np
 
 
 class MatMulGate(object):
