@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from . import __version__, formats, load, report, rubric, score
+from .checks import GraderFault
 from .sandbox import SandboxUnavailable
 
 USAGE_ERROR = 2
@@ -152,6 +153,6 @@ def main(argv=None):
     except (load.UsageError, rubric.RubricError, UsageError) as exc:
         print("bpgrade: error: %s" % exc, file=sys.stderr)
         return USAGE_ERROR
-    except SandboxUnavailable as exc:  # the machine's fault: no grade is better than a wrong 0
-        print("bpgrade: error: could not grade: %s" % exc, file=sys.stderr)
+    except (SandboxUnavailable, GraderFault) as exc:  # not the student's fault: no grade
+        print("bpgrade: error: could not grade: %s" % exc, file=sys.stderr)  # beats a wrong 0
         return 1

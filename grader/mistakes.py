@@ -182,7 +182,8 @@ def suspects(rubric, name):
     gate = rubric.gates[name]
     n = len(gate.inputs)
     found = [(mistake_id, sentence, type("Declared", (Declared,), {"wrong": wrong}))
-             for mistake_id, (sentence, wrong) in declared(gate.reference).items()]
+             for mistake_id, (sentence, wrongs) in declared(gate.reference).items()
+             for wrong in wrongs]
     found.append(("forgot_upstream", SENTENCES["forgot_upstream"], ForgotUpstream))
     if n > 1:
         found.append(("swapped_inputs", SENTENCES["swapped_inputs"], Swapped))
@@ -214,9 +215,13 @@ def suspects(rubric, name):
 
 
 def declared(reference):
-    """{id: (sentence, gate class)} from the reference class's `mistakes`, if any."""
+    """{id: (sentence, [gate classes])} from the reference class's `mistakes`: each
+    value is (sentence, a gate class with the mistake, or a list of such classes)."""
     found = getattr(reference, "mistakes", None)
-    return {str(k): (str(v[0]), v[1]) for k, v in found.items()} if isinstance(found, dict) else {}
+    if not isinstance(found, dict):
+        return {}
+    return {str(k): (str(v[0]), list(v[1]) if isinstance(v[1], (list, tuple)) else [v[1]])
+            for k, v in found.items()}
 
 
 def short(name):

@@ -179,6 +179,10 @@ def build(data, path, sha):
         known = set(spec["inputs"])
         for k, node in enumerate(spec["nodes"]):
             at = "%s: graphs.%s.nodes[%d]" % (where, name, k)
+            if node["gate"] in gates and any(gates[node["gate"]].shapes):
+                raise RubricError("%s.gate: %s takes inputs of shape %s; graph inputs are "
+                                  "scalars, so graph nodes take scalar gates"
+                                  % (at, node["gate"], ", ".join(map(str, gates[node["gate"]].shapes))))
             if node["name"] in known:
                 raise RubricError("%s.name: %r is already a graph input or an earlier node"
                                   % (at, node["name"]))
@@ -216,13 +220,9 @@ def build(data, path, sha):
                 raise RubricError("%s.examples[%d]: %s" % (at, j, "missing %s" % ", ".join(sorted(missing))
                                                            if missing else "unknown %s" % ", ".join(sorted(extra))))
         item = dict(defaults, **raw)
-        runs = item["trials"] + len(raw.get("examples", []))
-        if raw["check"] not in ("format", "state"):
-            runs += len(item["specials"])
-        if raw["check"] == "state" and item["trials"] < 2:
-            raise RubricError("%s.trials: a state check needs at least 2 trials" % at)
-        if runs < 1:
-            raise RubricError("%s.trials: this item would run no trials" % at)
+        empty = runs_nothing(raw["check"], item["trials"], item["specials"], raw.get("examples", []))
+        if empty:
+            raise RubricError("%s.trials: %s" % (at, empty))
         for key in ("tolerance", "inputs"):
             item[key] = dict(defaults[key], **raw.get(key, {}))
         item.setdefault("name", "%s %s" % (raw.get("gate") or "graph " + raw.get("graph", ""), raw["check"]))
@@ -243,6 +243,15 @@ def build(data, path, sha):
                 raise RubricError("%s: checks[%d].mistakes.%s: unknown mistake (known: %s)"
                                   % (where, k, mistake_id, ", ".join(sorted(known))))
     return rubric
+
+
+def runs_nothing(check, trials, specials, examples):
+    """Why an item would run no trial, or "" (format and state use no specials;
+    state pairs its random cases)."""
+    if check == "state" and trials < 2:
+        return "a state check needs at least 2 trials (cases are used in pairs)"
+    runs = trials + len(examples) + (len(specials) if check not in ("format", "state") else 0)
+    return "" if runs else "this item would run no trials"
 
 
 def reference_class(spec, rubric_path, at):

@@ -47,17 +47,8 @@ def needs_student_code(item, rub):
 
 
 def min_trials(item):
-    """How many cases the item runs, or a reason it runs none."""
-    specials = len(item.specials)
-    if item.check == "format" and item.trials < 1:
-        return "format checks run on random cases only, and trials is 0"
-    if item.check == "state" and item.trials < 2:
-        return "state checks need trials >= 2 (cases are used in pairs)"
-    if item.check == "graph" and not (item.trials or item.examples or item.specials):
-        return "no trials, examples or specials: the check runs nothing and can never pass"
-    if item.check in ("forward", "backward", "numerical") and item.trials + specials < 1:
-        return "no trials or specials: the check runs nothing and can never pass"
-    return ""
+    """How many cases the item runs, or a reason it runs none (the rubric loader's rule)."""
+    return rubric_mod.runs_nothing(item.check, item.trials, item.specials, item.examples)
 
 
 def reachability(rub, items):

@@ -5,8 +5,11 @@ for a gate with several outputs); backward(*upstream) takes one upstream
 gradient per output and returns one gradient per input: the local gradient
 times the upstream gradient. Scalars or NumPy arrays.
 
-A gate may declare `mistakes`: {id: (sentence, gate class with that mistake)}.
-The grader names a mistake when its class reproduces every wrong answer.
+A gate may declare `mistakes`: {id: (sentence, gate class with that mistake,
+or a list of them)}; the grader names a mistake when one of its classes
+reproduces every wrong answer. A gate with a kink may declare
+`kink(*inputs) -> bool`: trials that land on it are left out (a tie is
+checked only where a rubric asks, with `examples`).
 """
 import numpy as np
 
@@ -44,6 +47,10 @@ class MaxGate:
         "It looks like the max gate sends the gradient to both inputs; it routes it to the "
         "larger input only.", MaxGateRoutesToBoth)}
 
+    @staticmethod
+    def kink(x, y):
+        return bool(np.any(np.asarray(x) == np.asarray(y)))
+
     def forward(self, x, y):
         self.first = np.asarray(x) >= np.asarray(y)
         return np.maximum(x, y)
@@ -65,7 +72,9 @@ class MaxGateSplitTies(MaxGate):
 
 
 def sigmoid(x):
-    return 0.5 * (1 + np.tanh(0.5 * np.asarray(x, dtype=np.float64)))  # no overflow
+    """1 / (1 + e^-x) without overflow, in the input's own precision."""
+    x = np.asarray(x)
+    return 0.5 * (1 + np.tanh(x * x.dtype.type(0.5)))
 
 
 class SigmoidUsesSigma:
@@ -100,7 +109,7 @@ class ExpGate:
         return [self.e * dz]
 
 
-class CopyKeepsOnePath:
+class CopyKeepsFirstPath:
     def forward(self, x):
         return x, x
 
@@ -108,11 +117,16 @@ class CopyKeepsOnePath:
         return [1.0 * da]
 
 
+class CopyKeepsLastPath(CopyKeepsFirstPath):
+    def backward(self, da, db):
+        return [1.0 * db]
+
+
 class CopyGate:
     """One input, two outputs (fan-out): the gradients from both paths add up."""
     mistakes = {"fan_out_overwritten": (
         "It looks like only one path's gradient was kept: at a fan-out the gradients from "
-        "every path add up.", CopyKeepsOnePath)}
+        "every path add up.", [CopyKeepsFirstPath, CopyKeepsLastPath])}
 
     def forward(self, x):
         return x, x

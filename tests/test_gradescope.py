@@ -339,7 +339,7 @@ def test_setup_sh_installs_the_bundled_wheel(installed):
 def test_installed_grader_gives_a_correct_submission_full_marks(installed):
     """run_autograder as Gradescope runs it: with the venv setup.sh made (no $BPGRADE_PYTHON).
 
-    Grader bug (fails): the grader process imports numpy through a folder a .pth
+    Was a grader bug: the grader process imports numpy through a folder a .pth
     file adds to sys.path, but the sandbox child is only given the folders
     isolation.python_roots() names (sys.path entries ending in site-packages), so
     under bubblewrap its own `import numpy` fails before any student code runs.

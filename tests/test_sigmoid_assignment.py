@@ -228,15 +228,15 @@ def test_wrong_gates_lose_their_items_with_named_mistakes_and_the_rubrics_hints(
 
 def test_validate_counts_examples_as_cases(rub):
     """max-tie runs its two examples (rubric.load counts them, the backward check runs
-    them); validate's reachability check must count them too. (Fails today.)"""
+    them); validate's reachability check must count them too."""
     tie = next(i for i in rub.items if i.id == "max-tie")
     assert tie.trials == 0 and tie.specials == [] and len(tie.examples) == 2
     assert validate.min_trials(tie) == ""
 
 
 def test_validate_passes(rub):
-    """(Fails today: validate's reachability check ignores `examples`, so the examples-only
-    max-tie item is reported as running nothing, though rubric.load and the checks run it.)"""
+    """(Was a bug: validate's reachability check ignored `examples`, so the examples-only
+    max-tie item was reported as running nothing, though rubric.load and the checks run it.)"""
     rows, seed = validate.validate(ASSIGNMENT, seed=SEED)
     assert seed == SEED
     assert [(r.name, r.detail) for r in rows if not r.ok] == []

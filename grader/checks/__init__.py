@@ -1,10 +1,10 @@
 """Check kinds. Each is a small function a rubric item names by `check:`."""
 from . import backward, format, forward, graph, numerical, state  # noqa: F401  (registers)
-from .base import CHECKS, Context, Outcome
+from .base import CHECKS, Context, GraderFault, Outcome
 
 HINTS = {
-    "format": "forward must return one number; backward must return a list with one "
-              "gradient per input, e.g. [dx, dy].",
+    "format": "forward must return one value per output, and backward a list with one "
+              "gradient per input (e.g. [dx, dy]), each of its input's shape.",
     "forward": "forward must compute the gate's output from the inputs it is given.",
     "backward": "each gradient is the local gradient times the upstream gradient.",
     "numerical": "backward disagrees with finite differences of your own forward: each "
@@ -15,4 +15,4 @@ HINTS = {
              "backward uses its own cached inputs and the gradient passed down to it.",
 }
 
-__all__ = ["CHECKS", "Context", "Outcome", "HINTS"]
+__all__ = ["CHECKS", "Context", "GraderFault", "Outcome", "HINTS"]
