@@ -1,15 +1,14 @@
 """The `bpgrade` command. Each subcommand is an `add_*` function below.
 
 Exit status: 0 when grading ran (whatever the score), 1 when `grade` or `check`
-was given --fail-under and the score is under it, 2 for usage errors (a missing
-file, a bad rubric).
+was given --fail-under and the score is under it, or when grading could not run
+for reasons that are not the student's (the sandbox did not start, a reference
+gate failed), 2 for usage errors (a missing file, a bad rubric).
 """
 import argparse
-import json
 import sys
-from pathlib import Path
 
-from . import __version__, formats, load, report, rubric, score
+from . import __version__, formats, load, rubric, score
 from .checks import GraderFault
 from .sandbox import SandboxUnavailable
 

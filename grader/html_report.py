@@ -266,7 +266,7 @@ def svg_histogram(bins, max_score, width=640, height=280):
 
 def svg_hbars(rows, chart_id, title, width=640):
     """Horizontal bars: rows of (label, value in 0..1, right-hand text, {data-attr: value})."""
-    label_w, bar_w, text_w, row_h, top = 250, width - 250 - 110, 100, 22, 6
+    label_w, bar_w, row_h, top = 250, width - 250 - 110, 22, 6
     height = top * 2 + row_h * len(rows)
     parts = ['<svg id="%s" class="plot" xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
              'viewBox="0 0 %d %d" role="img"><title>%s</title>' % (chart_id, width, height, width, height,
