@@ -12,4 +12,4 @@ def forward(ctx):
     for case, raw in zip(cases, answers):
         want, want32 = ctx.expected(case)
         ctx.compare(case, gate.outputs(raw, shapes, spec.outputs), want[:n], want32[:n],
-                    spec.outputs)
+                    spec.outputs, robust=lambda: ctx.expected(case, robust=True)[1][:n])

@@ -15,9 +15,12 @@ def graph(ctx):
     _, shapes = run(g, cases[:1], lambda gate: [ctx.reference(gate)])
     got, _ = run(g, cases, lambda gate: ctx.many_students(gate, len(cases)), shapes)
     for case, values in zip(cases, got):
-        want, want32 = float32_moved(lambda dtype, scale=1.0, magnitude=False: run(
-            g, [scaled(case, scale, magnitude)], lambda gate: [ctx.reference(gate, dtype)])[0][0])
-        ctx.compare(case, values, want, want32, names)
+        def reference(dtype, scale=1.0, magnitude=False, case=case):
+            return run(g, [scaled(case, scale, magnitude)],
+                       lambda gate: [ctx.reference(gate, dtype)])[0][0]
+        want, want32 = float32_moved(reference, robust=False)
+        ctx.compare(case, values, want, want32, names,
+                    robust=lambda reference=reference: float32_moved(reference)[1])
 
 
 def scaled(case, scale, magnitude):
