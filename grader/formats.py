@@ -46,10 +46,6 @@ def passed(test):
     return test["status"] == "passed"
 
 
-def num(x):
-    return "%g" % x
-
-
 def student_json(data):
     """results.json as a student may see it: hidden tests reduced to a count."""
     data = json.loads(json.dumps(data))  # a deep copy
@@ -102,7 +98,7 @@ def junit(result):
     visible_max = sum(t["max_score"] for t in shown)
     for key, value in [("assignment", rub.assignment), ("submission", result.loaded.path.name),
                        ("rubric", rub.path.name), ("seed", result.seed),
-                       ("score", num(visible_score)), ("max_score", num(visible_max)),
+                       ("score", report.num(visible_score)), ("max_score", report.num(visible_max)),
                        ("hidden_checks", len(hidden)),
                        ("hidden_passed", len(hidden) - hidden_failed)]:
         ET.SubElement(props, "property", attrs(name=key, value=value))
@@ -114,7 +110,7 @@ def junit(result):
         case = ET.SubElement(suite, "testcase", attrs(
             classname="%s.%s" % (rub.assignment, group), name=name, time="0"))
         if not passed(t):
-            feedback = "%s / %s points\n%s" % (num(t["score"]), num(t["max_score"]), t["output"])
+            feedback = "%s / %s points\n%s" % (report.num(t["score"]), report.num(t["max_score"]), t["output"])
             extra = t.get("extra_data") or {}
             failure = ET.SubElement(case, "failure", attrs(
                 message=t["output"], type=extra.get("mistake") or extra.get("check", "failed")))
@@ -170,8 +166,8 @@ def markdown(result):
     score = sum(t["score"] for t in shown)
     maximum = sum(t["max_score"] for t in shown)
     ok = all(map(passed, shown))
-    lines = ["### %s %s: %s / %s" % ("✅" if ok else "❌", md_cell(rub.title), num(score),
-                                      num(maximum)), ""]
+    lines = ["### %s %s: %s / %s" % ("✅" if ok else "❌", md_cell(rub.title), report.num(score),
+                                      report.num(maximum)), ""]
     facts = ["`%s`" % result.loaded.path.name.replace("`", "'"),
              "%d of %d visible checks passed" % (sum(map(passed, shown)), len(shown))]
     if hidden:
@@ -184,18 +180,18 @@ def markdown(result):
     lines += ["| | Check | Points |", "| :-: | --- | --: |"]
     for t in shown:
         lines.append("| %s | %s | %s / %s |" % ("✅" if passed(t) else "❌", md_cell(t["name"]),
-                                                num(t["score"]), num(t["max_score"])))
+                                                report.num(t["score"]), report.num(t["max_score"])))
     if hidden:
         lines.append("| %s | %s | |" % ("✅" if not any(not passed(t) for t in hidden) else "❌",
                                          md_cell("Hidden checks: %d of %d passed" % (
                                              sum(map(passed, hidden)), len(hidden)))))
-    lines.append("| | **Score on visible checks** | **%s / %s** |" % (num(score), num(maximum)))
+    lines.append("| | **Score on visible checks** | **%s / %s** |" % (report.num(score), report.num(maximum)))
     lines.append("")
     for t in shown:
         if passed(t):
             continue
         lines += ["<details><summary>❌ %s (%s / %s)</summary>" % (
-            html.escape(" ".join(xml_text(t["name"]).split())), num(t["score"]), num(t["max_score"])), "",
+            html.escape(" ".join(xml_text(t["name"]).split())), report.num(t["score"]), report.num(t["max_score"])), "",
             fenced(t["output"]), "", "</details>", ""]
     if result.output.strip():
         lines += ["<details><summary>Output from your code while loading</summary>", "",
@@ -241,7 +237,7 @@ class Threshold:
     percent: bool
 
     def __str__(self):
-        return num(self.value) + ("%" if self.percent else "")
+        return report.num(self.value) + ("%" if self.percent else "")
 
 
 def threshold(text):
@@ -270,7 +266,7 @@ def check_threshold(limit, result, student):
     _, maximum = scored(result, student)
     if not limit.percent and limit.value > maximum + EPSILON:
         return ("--fail-under %s is more than the %s points %s" % (
-            limit, num(maximum), "of the visible checks" if student else "available"))
+            limit, report.num(maximum), "of the visible checks" if student else "available"))
     return None
 
 

@@ -23,36 +23,14 @@ def signed(rng, shape, lo, hi):
     return np.where(rng.random(shape) < 0.5, -mag, mag)
 
 
-def apart(values, gap):
-    """No two inputs (element by element) within a relative `gap` in size."""
-    flat = [np.abs(np.ravel(v)) for v in values]
-    for i in range(len(flat)):
-        for j in range(i + 1, len(flat)):
-            if flat[i].shape != flat[j].shape:
-                continue
-            a, b = flat[i], flat[j]
-            if np.any(np.abs(a - b) < gap * np.maximum(a, b)):
-                return False
-    return True
-
-
-def draw_inputs(rng, shapes, spec, scale=1.0):
-    lo, hi = spec["magnitude"]
-    for _ in range(1000):
-        values = [signed(rng, s, lo, hi) * scale for s in shapes]
-        if apart(values, spec["min_gap"]):
-            return values
-    return values  # arrays too large to keep apart everywhere: accept
-
-
 def draw_trials(rng, shapes, out_shapes, spec, trials):
     """All random trials at once: inputs[i][k] is input i of trial k, upstream[j][k]
     the upstream gradient of output j. Rows that break a rule (near-ties, upstream
     near 0 or ±1) are drawn again."""
     lo, hi = spec["magnitude"]
     inputs = [signed(rng, (trials,) + tuple(s), lo, hi) for s in shapes]
-    for _ in range(1000):
-        bad = near_ties(inputs, spec["min_gap"])
+    for _ in range(1000):  # arrays too large to keep apart everywhere: accept
+        bad = near_ties(inputs, spec["min_gap"], trials)
         if not bad.any():
             break
         for i, s in enumerate(shapes):
@@ -68,9 +46,8 @@ def draw_trials(rng, shapes, out_shapes, spec, trials):
     return inputs, upstream
 
 
-def near_ties(inputs, gap):
+def near_ties(inputs, gap, trials):
     """Per trial: do two same-shaped inputs come within `gap` of each other in size?"""
-    trials = len(inputs[0])
     flat = [np.abs(x).reshape(trials, -1) for x in inputs]
     bad = np.zeros(trials, dtype=bool)
     for i in range(len(flat)):
@@ -81,12 +58,16 @@ def near_ties(inputs, gap):
     return bad
 
 
+def draw_inputs(rng, shapes, spec, scale=1.0):
+    """One trial's inputs, by the same rules as `draw_trials`."""
+    inputs, _ = draw_trials(rng, shapes, [], spec, 1)
+    return [x[0] * scale for x in inputs]
+
+
 def draw_upstream(rng, shape, spec):
-    lo, hi = spec["upstream"]
-    while True:
-        u = signed(rng, shape, lo, hi)
-        if np.all(np.abs(np.abs(u) - 1) >= 0.1):
-            return u
+    """One upstream gradient, by the same rules as `draw_trials`."""
+    _, [upstream] = draw_trials(rng, [], [shape], spec, 1)
+    return upstream[0]
 
 
 def cases(rng, shapes, out_shapes, spec, trials, specials=SPECIALS):

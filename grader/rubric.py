@@ -160,9 +160,7 @@ def explain(error):
 
 def build(data, path, sha):
     where = str(path)
-    defaults = dict(DEFAULTS, **data.get("defaults", {}))
-    for key in ("tolerance", "inputs"):
-        defaults[key] = dict(DEFAULTS[key], **data.get("defaults", {}).get(key, {}))
+    defaults = merged(DEFAULTS, data.get("defaults", {}))
 
     gates = {}
     for name, spec in data["gates"].items():
@@ -219,12 +217,10 @@ def build(data, path, sha):
             if missing or extra:
                 raise RubricError("%s.examples[%d]: %s" % (at, j, "missing %s" % ", ".join(sorted(missing))
                                                            if missing else "unknown %s" % ", ".join(sorted(extra))))
-        item = dict(defaults, **raw)
+        item = merged(defaults, raw)
         empty = runs_nothing(raw["check"], item["trials"], item["specials"], raw.get("examples", []))
         if empty:
             raise RubricError("%s.trials: %s" % (at, empty))
-        for key in ("tolerance", "inputs"):
-            item[key] = dict(defaults[key], **raw.get(key, {}))
         item.setdefault("name", "%s %s" % (raw.get("gate") or "graph " + raw.get("graph", ""), raw["check"]))
         items.append(Item(**{f.name: item[f.name] for f in fields(Item) if f.name in item}))
 
@@ -243,6 +239,14 @@ def build(data, path, sha):
                 raise RubricError("%s: checks[%d].mistakes.%s: unknown mistake (known: %s)"
                                   % (where, k, mistake_id, ", ".join(sorted(known))))
     return rubric
+
+
+def merged(base, override):
+    """`override` over `base`, and key by key inside the nested settings."""
+    out = dict(base, **override)
+    for key in ("tolerance", "inputs"):
+        out[key] = dict(base[key], **override.get(key, {}))
+    return out
 
 
 def runs_nothing(check, trials, specials, examples):

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import inputs
 from ..compare import close, reference_slack
-from ..probe import StudentGate, Wrong
+from ..probe import StudentGate, Wrong, run
 
 CHECKS = {}
 # Answers that came back in float32 keep ~7 digits of the values they are computed
@@ -107,6 +107,14 @@ class ReferenceGate:
         except Exception as exc:
             raise GraderFault("the reference %s.backward raised %s: %s"
                               % (type(self.gate).__name__, type(exc).__name__, exc)) from exc
+
+
+def forward_backward(gate, cases):
+    """Each case's forward then backward on one instance, in one message:
+    [(raw forward answer, raw backward answer)] per case."""
+    answers = run([call for c in cases for call in
+                   ((gate, "forward", c.inputs), (gate, "backward", c.upstream))])
+    return list(zip(answers[::2], answers[1::2]))
 
 
 class Context:

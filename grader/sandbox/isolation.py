@@ -6,6 +6,7 @@ Tier 2: a different uid (root only) and/or Landlock, plus seccomp.
 Tier 1: child process, rlimits and the plain-number protocol only.
 Every tier also gets whatever of Landlock and seccomp the kernel offers.
 """
+import ast
 import atexit
 import ctypes
 import ctypes.util
@@ -57,10 +58,17 @@ def hidden_dirs():
     return sorted(found)
 
 
-def site_folders():
+def own_site_folders():
+    """This interpreter's own site folders."""
     paths = sysconfig.get_paths()
-    return {paths["purelib"], paths["platlib"], *site.getsitepackages(),
-            *[p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]}
+    return {paths["purelib"], paths["platlib"], *site.getsitepackages()}
+
+
+def site_folders():
+    """Its own site folders and the site folders on sys.path (where copies of the
+    grader may be installed)."""
+    return own_site_folders() | {p for p in sys.path
+                                 if p.endswith(("site-packages", "dist-packages"))}
 
 
 @functools.lru_cache(maxsize=None)
@@ -71,8 +79,8 @@ def python_roots():
     would be the whole disk), and never the grader's own source folder (an
     editable install's checkout holds tests and solutions)."""
     paths = sysconfig.get_paths()
-    roots = {paths["stdlib"], paths["platstdlib"], paths["purelib"], paths["platlib"],
-             sys.base_prefix, sys.prefix, *site.getsitepackages()}
+    roots = {paths["stdlib"], paths["platstdlib"], sys.base_prefix, sys.prefix,
+             *own_site_folders()}
     sources = {d.parent for d in hidden_dirs()} - {Path(f).resolve() for f in site_folders()}
     roots.update(p for p in child_sys_path() if Path(p).resolve() not in sources)
     return sorted({str(Path(r).resolve()) for r in roots if r and os.path.isdir(r)})
@@ -81,7 +89,6 @@ def python_roots():
 def child_sys_path():
     out = subprocess.run([sys.executable, "-I", "-c", "import sys; print(repr(sys.path))"],
                          capture_output=True, text=True, timeout=30, cwd="/", env={})
-    import ast
     return [p for p in ast.literal_eval(out.stdout.strip() or "[]") if p and p != "/"]
 
 
