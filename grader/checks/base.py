@@ -4,11 +4,13 @@ A check is a small function `check(ctx)` registered under the name a rubric
 uses. It draws cases from `ctx`, runs the student's gates and the reference
 the same way, and records each trial with `ctx.compare`.
 """
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .. import inputs
+from ..inputs import Case
 from ..compare import close, reference_slack
 from ..probe import StudentGate, Wrong, run
 
@@ -81,6 +83,47 @@ class GraderFault(Exception):
     """The rubric's own reference failed: no student should be graded on that."""
 
 
+@functools.lru_cache(maxsize=256)
+def _out_shapes(reference, shapes, outputs):
+    """The shapes of a reference's outputs (found by running it on ones)."""
+    return [o.shape for o in ReferenceGate(reference, outputs=outputs).forward(
+        *[np.ones(s) for s in shapes])]
+
+
+_not_elementwise = set()  # references found not to compute trial by trial
+
+
+def per_case(evaluate, cases, key):
+    """`[evaluate(case) for case in cases]` for scalar gates, computed once on all
+    the cases stacked along a new axis when the reference computes elementwise.
+    `evaluate(case)` gives a tuple of lists of values; `key` names the reference
+    (gates a rubric names are trusted, but one written with `if` or `max()` is
+    not elementwise: it fails on arrays or disagrees with the first or last case
+    evaluated alone, and is then evaluated case by case from then on)."""
+    n = len(cases)
+    if n > 2 and key not in _not_elementwise:
+        stacked = Case([np.stack(xs) for xs in zip(*(c.inputs for c in cases))],
+                       [np.stack(us) for us in zip(*(c.upstream for c in cases))])
+        try:
+            with np.errstate(all="ignore"):
+                whole = [[np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for v in part]
+                         for part in evaluate(stacked)]
+            split = [tuple([v[k, ...] for v in part] for part in whole) for k in range(n)]
+            for k in (0, n - 1):
+                if not _same(split[k], evaluate(cases[k])):
+                    raise ValueError("not elementwise")
+            return split
+        except (GraderFault, ArithmeticError, ValueError, TypeError, IndexError):
+            _not_elementwise.add(key)
+    return [evaluate(c) for c in cases]
+
+
+def _same(got, alone):
+    return all(len(a) == len(b) and all(
+        np.shape(y) == () and np.allclose(x, y, rtol=1e-9, atol=1e-300, equal_nan=True)
+        for x, y in zip(a, b)) for a, b in zip(got, alone))
+
+
 class ReferenceGate:
     """A reference gate used exactly like a `StudentGate`, in float64 or float32:
     forward gives the list of outputs, backward the list of gradients."""
@@ -147,7 +190,7 @@ class Context:
 
     def out_shapes(self, name=None):
         gate = self.rubric.gates[name or self.item.gate]
-        return [o.shape for o in self.reference(gate.name).forward(*[np.ones(s) for s in gate.shapes])]
+        return _out_shapes(gate.reference, tuple(map(tuple, gate.shapes)), len(gate.outputs))
 
     def cases(self, specials=True):
         """The rubric's fixed examples, random cases, then special cases; cases on a
@@ -174,6 +217,14 @@ class Context:
             ups = [np.abs(u) if magnitude else u for u in case.upstream]
             return ref.forward(*xs) + ref.backward(*ups)
         return float32_moved(run, robust)
+
+    def expected_all(self, cases, name=None, robust=False):
+        """`expected(case)` for each case; for scalar gates, in one go."""
+        gate = self.rubric.gates[name or self.item.gate]
+        if any(gate.shapes) or any(self.out_shapes(gate.name)):
+            return [self.expected(c, name, robust) for c in cases]
+        return per_case(lambda c: self.expected(c, name, robust), cases,
+                        (gate.reference, robust))
 
     def compare(self, case, got, want, want32, names, note="", tolerance=None, slack=None,
                 robust=None):

@@ -3,7 +3,7 @@ import numpy as np
 from .. import inputs
 from ..probe import StudentGate, run as run_calls
 from ..inputs import Case
-from .base import check, float32_moved
+from .base import check, float32_moved, per_case
 
 
 @check("graph")
@@ -14,13 +14,18 @@ def graph(ctx):
     names = [g.nodes[-1]["name"]] + ["d%s/d%s" % (g.nodes[-1]["name"], x) for x in g.inputs]
     _, shapes = run(g, cases[:1], lambda gate: [ctx.reference(gate)])
     got, _ = run(g, cases, lambda gate: ctx.many_students(gate, len(cases)), shapes)
-    for case, values in zip(cases, got):
-        def reference(dtype, scale=1.0, magnitude=False, case=case):
+
+    def reference(case):
+        def evaluate(dtype, scale=1.0, magnitude=False):
             return run(g, [scaled(case, scale, magnitude)],
                        lambda gate: [ctx.reference(gate, dtype)])[0][0]
-        want, want32 = float32_moved(reference, robust=False)
+        return evaluate
+
+    key = tuple(ctx.rubric.gates[n["gate"]].reference for n in g.nodes)
+    expected = per_case(lambda c: float32_moved(reference(c), robust=False), cases, key)
+    for case, values, (want, want32) in zip(cases, got, expected):
         ctx.compare(case, values, want, want32, names,
-                    robust=lambda reference=reference: float32_moved(reference)[1])
+                    robust=lambda case=case: float32_moved(reference(case))[1])
 
 
 def scaled(case, scale, magnitude):

@@ -5,12 +5,12 @@ reads back JSON lines. Everything it reads is untrusted: replies are size-capped
 and validated by `grader.probe`; student output is capped and kept apart.
 """
 import json
+import mmap
 import os
 import re
 import select
 import shutil
 import signal
-
 import tempfile
 import time
 from contextlib import contextmanager
@@ -50,10 +50,10 @@ class SandboxError(Exception):
 
 
 class Sandbox:
-    """Runs one submission: a loader process, and a check child forked from it.
+    """Runs one submission in a child process that loads it and answers the checks.
 
-    The check child is reused from check to check and forked again only after
-    it dies, so a crash, hang or exit costs just the check in progress."""
+    If the child dies (a crash, hang or exit), the next check loads the
+    submission again in a new one, so that costs just the check in progress."""
 
     def __init__(self, loaded, limits=None, allow=None, spawner=None):
         self.loaded = loaded
@@ -64,7 +64,7 @@ class Sandbox:
         self.output = bytearray()  # what the student's code printed while loading
         self.output_dropped = 0
         self._child = None
-        self._checker = False  # a check child is alive and waiting
+        self._progress = None  # a page the child counts the calls it has done in
         self._buf = b""
         self._n = 0  # requests sent; replies echo the number
         self._loading = False
@@ -74,10 +74,17 @@ class Sandbox:
         self.scratch = Path(tempfile.mkdtemp(prefix="bpgrade-", dir=self.spawner.root))
         self.loaded.copy_to(self.scratch)
         self.plan = self.spawner.plan(self.scratch)
+        self._progress = progress_page()
         return self
 
     def __exit__(self, *exc):
         self._kill()
+        if self._progress is not None:
+            fd, view = self._progress
+            page = view.obj
+            view.release()
+            page.close()
+            os.close(fd)
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     # -- lifecycle ----------------------------------------------------------
@@ -87,7 +94,8 @@ class Sandbox:
         if self._child is not None:
             return self.report
         try:
-            self._child = self.spawner.start(self.plan, self.scratch)
+            self._child = self.spawner.start(self.plan, self.scratch,
+                                             self._progress[0] if self._progress else None)
         except OSError as exc:
             raise SandboxUnavailable("the sandbox could not start (%s)" % exc) from None
         self._buf = b""
@@ -119,18 +127,11 @@ class Sandbox:
 
     @contextmanager
     def check(self):
-        """A session for one check, with a fresh CPU budget and no old objects."""
+        """A session for one check, with a fresh CPU budget and no old objects
+        (in a new child, loaded again, if the last one died)."""
         self.start()
-        if self._checker:
-            self._send({"op": "check"})
-            reply = self._receive(self.limits.call_timeout, "starting the check")
-            self._checker = "ended" not in reply
-        if not self._checker:
-            self._send({"op": "fork"})
-            reply = self._receive(self.limits.call_timeout, "starting the check")
-            if "ended" in reply:
-                raise SandboxError(ended_message(reply, "starting the check"))
-            self._checker = True
+        self._send({"op": "check"})
+        self._receive(self.limits.call_timeout, "starting the check")
         yield Session(self)
 
     # -- plumbing -----------------------------------------------------------
@@ -146,37 +147,47 @@ class Sandbox:
             self._kill()
             raise SandboxError("the submission's process has exited")
 
-    def _receive(self, timeout, doing):
-        """The reply to the last request (or news that the check child died)."""
+    def _receive(self, timeout, doing, steps=()):
+        """The reply to the last request. `steps` names the calls of a batch:
+        each has `timeout` to return, counted from when the one before it did."""
         while True:
-            reply = self._read_line(timeout, doing)
+            reply = self._read_line(timeout, doing, steps)
             if reply.get("n") in (None, self._n):
                 return reply
 
-    def _read_line(self, timeout, doing):
+    def _done(self):
+        """How many calls of the current batch the child says it has done."""
+        return self._progress[1][0] if self._progress is not None else None
+
+    def _read_line(self, timeout, doing, steps=()):
         """Read one reply line, draining student output meanwhile; fail closed."""
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
+        if time.monotonic() >= self.deadline:
             self._kill()
             raise SandboxError("the time for grading this submission (%g s) ran out"
                                % self.limits.submission_timeout)
-        end = time.monotonic() + min(timeout, remaining)
+        watch = bool(steps) and self._progress is not None
+        end, done = min(time.monotonic() + timeout, self.deadline), self._done()
         while b"\n" not in self._buf:
-            wait = end - time.monotonic()
-            if wait <= 0:
+            now = time.monotonic()
+            if watch and self._done() != done:  # a call returned: the next has its own time
+                end, done = min(now + timeout, self.deadline), self._done()
+            if now >= end:
                 self._kill()
-                if timeout > remaining:
+                if end >= self.deadline:
                     raise SandboxError("the time for grading this submission (%g s) ran out"
                                        % self.limits.submission_timeout)
+                doing = self._step(doing, steps)
                 verb = "did not finish" if " " in doing else "did not return"
                 raise SandboxError("%s %s within %g s" % (doing, verb, timeout))
+            wait = min(end - now, timeout / 10) if watch else end - now
             ready, _, _ = select.select([self._child.frm, self._child.log], [], [], wait)
             if self._child.log in ready:
                 self._drain_log()
             if self._child.frm in ready:
                 chunk = os.read(self._child.frm, 1 << 16)
                 if not chunk:
-                    status = self._kill(grace=1.0)
+                    doing = self._step(doing, steps)
+                    status = self._kill(grace=1.0, status=True)
                     raise SandboxError(exit_message(status, doing))
                 self._buf += chunk
                 if len(self._buf) > MAX_REPLY:
@@ -207,15 +218,30 @@ class Sandbox:
             self.output += chunk[:max(room, 0)]
             self.output_dropped += max(len(chunk) - max(room, 0), 0)
 
-    def _kill(self, grace=0.0):
-        """Kill the loader with everything it started; return its exit code.
-        `grace`: seconds to let a process that is ending anyway report its status."""
-        child, self._child, self._checker = self._child, None, False
-        return child.kill(grace) if child is not None else None
+    def _step(self, doing, steps):
+        """The call of a batch that is running: the one after those done."""
+        done = self._done()
+        return steps[done] if steps and done is not None and 0 <= done < len(steps) else doing
+
+    def _kill(self, grace=0.0, status=False):
+        """Kill the child with everything it started; with `status`, return its
+        exit code, waiting up to `grace` seconds for one that is ending anyway."""
+        child, self._child = self._child, None
+        return child.kill(grace, status) if child is not None else None
+
+
+def progress_page():
+    """(fd, counter): a page shared with the child, or None where there is none."""
+    try:
+        fd = os.memfd_create("bpgrade-progress", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):
+        return None
+    os.ftruncate(fd, mmap.PAGESIZE)
+    return fd, memoryview(mmap.mmap(fd, 8)).cast("q")
 
 
 class Session:
-    """One check's conversation with a forked child."""
+    """One check's conversation with the child."""
 
     def __init__(self, sandbox):
         self.sandbox = sandbox
@@ -224,24 +250,16 @@ class Session:
     def request(self, msg, doing, steps=()):
         """Send one request; `steps` names each call of a batch, for messages."""
         box = self.sandbox
+        if box._progress is not None:
+            box._progress[1][0] = 0
         box._send(msg)
         while True:
-            reply = box._receive(box.limits.call_timeout, doing)
-            if "ended" in reply:
-                box._checker = False
-                raise SandboxError(ended_message(reply, doing))
-            done = reply.get("progress")
+            reply = box._receive(box.limits.call_timeout, doing, steps)
+            done = reply.get("progress")  # a child without the shared page
             if done is None:
                 return reply
             if isinstance(done, int) and 0 <= done < len(steps):
                 doing = steps[done]  # the next call has this long to return
-
-
-def ended_message(reply, doing):
-    signum = reply.get("signal")
-    if signum is not None:
-        return signal_message(signum, doing)
-    return "%s ended the process (exit code %s)" % (doing, reply.get("code"))
 
 
 def exit_message(status, doing):

@@ -4,10 +4,12 @@ Started as `python -I child.py IN_FD OUT_FD`. It imports nothing from the
 grader or the reference. The parent treats every byte it sends as untrusted.
 
 Protocol: one JSON object per line. The first message from the parent is the
-config; this process confines itself, loads the submission and reports.
-Then, per check, the parent sends {"op": "fork"}; a fresh child forked from
-the loaded state serves "new" / "call" / "end", and the loaded process
-reports {"ended": ...} when that child is gone.
+config; this process confines itself, loads the submission and reports. Then
+it serves the checks: {"op": "check"} starts one (a fresh CPU budget, no old
+objects), then "new" / "calls" requests. While a batch of calls runs, the
+number of calls done is kept in a page shared with the parent (or, without
+one, sent as progress lines), so the parent can time each call and name it.
+If this process dies, the parent loads the submission again in a new one.
 """
 import json
 import os
@@ -33,6 +35,7 @@ _code_names = {}  # compiled filename -> "cell N" or file name
 
 _pending = [b""]  # bytes read but not yet handled
 _seq = [None]  # the number of the request being answered
+_done = [None]  # the shared page's counter of calls done, when there is one
 
 
 def send(obj):
@@ -222,9 +225,7 @@ def load_notebook(cells):
 # ---- serving checks ---------------------------------------------------------
 
 def serve(namespace, new_check):
-    """The checks' child: one per submission, forked again only after a death."""
-    new_check()
-    send({"ok": True, "pid": os.getpid()})
+    """Answer the checks' requests until the parent ends or kills this process."""
     while True:
         msg = recv()
         if msg is None or msg.get("op") == "end":
@@ -255,6 +256,7 @@ def handle(namespace, msg):
     if msg["op"] == "calls":  # several calls; a progress line after each
         values = []
         _budget[0] = 0
+        done = _done[0]
         for i, (obj, method, raw_args) in enumerate(msg["calls"]):
             try:
                 values.append(call(obj, method, raw_args))
@@ -262,7 +264,10 @@ def handle(namespace, msg):
                 return {"failed": i, "too_large": True, "error": "", "values": values}
             except BaseException as exc:
                 return dict(describe_error(exc), failed=i, values=values)
-            send({"progress": i + 1})
+            if done is not None:
+                done[0] = i + 1
+            else:
+                send({"progress": i + 1})
         return {"values": values}
     raise ValueError("unknown op")
 
@@ -287,12 +292,16 @@ def _flush():
 
 # ---- start-up ----------------------------------------------------------------
 
-def run(in_fd, out_fd):
-    """Confine this process, load the submission, then fork check children."""
+def run(in_fd, out_fd, progress_fd=None):
+    """Confine this process, load the submission, then serve the checks."""
     global _in, _out_fd
     _in, _out_fd = in_fd, out_fd
+    if progress_fd is not None:
+        import mmap
+        _done[0] = memoryview(mmap.mmap(progress_fd, 8)).cast("q")
+        os.close(progress_fd)
     config = recv()
-    from confine import confine, limit_check, our_fork
+    from confine import confine, limit_check
     import numpy  # noqa: F401  (imported before limits so they measure the student)
     if config["kind"] == "notebook":
         import IPython.core.interactiveshell  # noqa: F401
@@ -308,29 +317,17 @@ def run(in_fd, out_fd):
     _flush()
     classes = sorted(k for k, v in list(namespace.items()) if callable(v) and not k.startswith("_"))
     send({"ready": True, "warnings": warnings, "names": classes[:500]})
-    while True:
-        msg = recv()
-        if msg is None:
-            os._exit(0)
-        if msg.get("op") != "fork":  # meant for a check child that has died
-            send({"ended": True, "code": None})
-            continue
-        pid = our_fork()
-        if pid == 0:
-            serve(namespace, lambda: limit_check(config["limits"], config.get("isolation", {})))
-        _, status = os.waitpid(pid, 0)
-        ended = {"ended": True, "n": None}  # unsolicited: any request in flight is lost
-        if os.WIFSIGNALED(status):
-            send(dict(ended, signal=os.WTERMSIG(status)))
-        else:
-            send(dict(ended, code=os.WEXITSTATUS(status)))
+    serve(namespace, lambda: limit_check(config["limits"], config.get("isolation", {})))
 
 
 def zygote(sock_fd):
     """Warm fork server: heavy imports once, then one loader per submission.
 
-    Requests arrive on a SEQPACKET socket with three fds (requests in, replies
-    out, output log): {"op": "spawn", "dir": scratch} or {"op": "kill", "pid": n}.
+    Requests arrive on a SEQPACKET socket: {"op": "spawn", "dir": scratch} with
+    three or four fds (requests in, replies out, output log, the progress page),
+    answered with the loader's pid; {"op": "kill", "pid": n}, answered with its
+    wait status; or {"op": "kill", "pid": n, "reply": false}, not answered
+    (the loader is reaped later).
     """
     import signal
     import socket
@@ -342,9 +339,9 @@ def zygote(sock_fd):
         finally:
             sys.stdout = stdout
     sock = socket.socket(fileno=sock_fd)
-    ended = {}
+    ended, forget = {}, set()
     while True:
-        msg, fds, _, _ = socket.recv_fds(sock, 1 << 16, 3)
+        msg, fds, _, _ = socket.recv_fds(sock, 1 << 16, 4)
         if not msg:
             os._exit(0)
         req = json.loads(msg)
@@ -358,7 +355,7 @@ def zygote(sock_fd):
                 os.dup2(fds[2], 1)
                 os.dup2(fds[2], 2)
                 os.close(fds[2])
-                run(fds[0], fds[1])
+                run(fds[0], fds[1], fds[3] if len(fds) > 3 else None)
             for fd in fds:
                 os.close(fd)
             sock.send(json.dumps({"pid": pid}).encode())
@@ -368,12 +365,16 @@ def zygote(sock_fd):
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
                 pass
-            if pid not in ended:
-                try:
-                    ended[pid] = os.waitpid(pid, 0)[1]
-                except ChildProcessError:
-                    ended[pid] = None
-            sock.send(json.dumps({"status": ended.pop(pid)}).encode())
+            if req.get("reply") is False:  # reaped below, now or later
+                if ended.pop(pid, forget) is forget:
+                    forget.add(pid)
+            else:
+                if pid not in ended:
+                    try:
+                        ended[pid] = os.waitpid(pid, 0)[1]
+                    except ChildProcessError:
+                        ended[pid] = None
+                sock.send(json.dumps({"status": ended.pop(pid)}).encode())
         while True:  # reap loaders that ended by themselves
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -381,7 +382,10 @@ def zygote(sock_fd):
                 break
             if not pid:
                 break
-            ended[pid] = status
+            if pid in forget:
+                forget.discard(pid)
+            else:
+                ended[pid] = status
 
 
 def _die_with_parent():
@@ -401,7 +405,7 @@ def main():
     if sys.argv[1] == "--zygote":
         zygote(int(sys.argv[2]))
     else:
-        run(int(sys.argv[1]), int(sys.argv[2]))
+        run(*map(int, sys.argv[1:4]))
 
 
 if __name__ == "__main__":

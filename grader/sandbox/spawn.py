@@ -31,9 +31,10 @@ class Child:
     def __init__(self, to, frm, log, kill):
         self.to, self.frm, self.log, self._kill = to, frm, log, kill
 
-    def kill(self, grace=0.0):
-        """Kill the loader's process group; returns its exit code (-N for signal N)."""
-        status = self._kill(grace)
+    def kill(self, grace=0.0, status=True):
+        """Kill the loader's process group; with `status`, return its exit code
+        (-N for signal N), else don't wait for it to go."""
+        status = self._kill(grace, status)
         for fd in (self.to, self.frm, self.log):
             try:
                 os.close(fd)
@@ -58,15 +59,17 @@ class Fresh:
     def plan(self, scratch):
         return Plan(scratch, self.allow)
 
-    def start(self, plan, scratch):
+    def start(self, plan, scratch, progress=None):
         (r_in, w_out, log_w), (w_in, r_out, log_r) = pipes()
+        extra = () if progress is None else (progress,)
         proc = subprocess.Popen(
-            plan.argv([str(r_in), str(w_out)]), pass_fds=(r_in, w_out), stdin=subprocess.DEVNULL,
+            plan.argv([str(fd) for fd in (r_in, w_out) + extra]), pass_fds=(r_in, w_out) + extra,
+            stdin=subprocess.DEVNULL,
             stdout=log_w, stderr=log_w, cwd=scratch, env=child_env(scratch), start_new_session=True)
         for fd in (r_in, w_out, log_w):
             os.close(fd)
 
-        def kill(grace):
+        def kill(grace, status):
             try:
                 proc.wait(timeout=grace)  # ended by itself: keep its own status
             except subprocess.TimeoutExpired:
@@ -118,11 +121,12 @@ class Zygote:
             raise OSError("the fork server exited")
         return json.loads(reply)
 
-    def start(self, plan, scratch):
+    def start(self, plan, scratch, progress=None):
         theirs, ours = pipes()
         try:
             self._ensure()
-            pid = self._ask({"op": "spawn", "dir": str(scratch)}, theirs)["pid"]
+            fds = theirs + (() if progress is None else (progress,))
+            pid = self._ask({"op": "spawn", "dir": str(scratch)}, fds)["pid"]
         except OSError:
             self.close_server()  # start again from a fresh server next time
             raise
@@ -130,8 +134,13 @@ class Zygote:
             for fd in theirs:
                 os.close(fd)
 
-        def kill(grace):  # the server reports a loader that already ended as it was
+        def kill(grace, status):  # the server reports a loader that already ended as it was
             try:
+                if not status:
+                    socket.send_fds(self.sock, [json.dumps(
+                        {"op": "kill", "pid": pid, "reply": False}).encode()], [])
+                    plan.kill_leftovers()
+                    return None
                 status = self._ask({"op": "kill", "pid": pid})["status"]
             except (OSError, ValueError, KeyError):
                 # the server is gone (or talking nonsense): kill the loader's group
