@@ -22,25 +22,28 @@ class Wrong(Exception):
 
 
 def encode(x):
+    """An argument on the wire: a bare number, or an array's shape and values."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == 0:
-        return {"t": "num", "v": float(x)}
+        return float(x)
     return {"t": "arr", "shape": list(x.shape), "v": x.ravel().tolist()}
 
 
 class StudentGate:
-    """A student's gate instance living in the sandbox."""
+    """A student's gate instance living in the sandbox. It is made there just
+    before the first batch of calls that follows (in the same message)."""
 
-    def __init__(self, session, cls_name, instance_id=None):
+    def __init__(self, session, cls_name):
         self.session = session
         self.cls = cls_name
-        self.id = instance_id if instance_id is not None else new_ids(session, cls_name, 1)[0]
+        self.id = len(session.made) + 1
+        session.made.append(self)
+        session.to_make.append(self)
         self.float32 = False  # set when an answer came back in float32
 
     @classmethod
     def many(cls, session, cls_name, count):
-        """`count` instances made with one message."""
-        return [cls(session, cls_name, i) for i in new_ids(session, cls_name, count)]
+        return [cls(session, cls_name) for _ in range(count)]
 
     def outputs(self, raw, shapes, names):
         """Validate a raw forward answer: one value, or one per output."""
@@ -53,36 +56,33 @@ class StudentGate:
         return numbers(raw, shapes, names, self)
 
 
-def new_ids(session, cls_name, count):
-    doing = "creating %s()" % cls_name
-    try:
-        reply = session.request({"op": "new", "cls": cls_name, "count": count}, doing)
-    except SandboxError as exc:
-        raise Wrong(exc.message) from None
-    if reply.get("missing"):
-        raise Wrong("%s is not defined in the submission" % cls_name)
-    if not reply.get("ok"):
-        raise Wrong("%s raised %s" % (doing, str(reply.get("error"))[:300]),
-                    str(reply.get("where", ""))[:80])
-    ids = reply.get("ids")
-    if not isinstance(ids, list) or len(ids) != count:
-        raise Wrong("%s gave an answer the grader could not read" % doing)
-    return ids
-
-
 def run(calls):
     """Make several calls in one message: [(gate, method, args)] -> raw answers.
 
-    The child runs them in order and stops at the first exception, which
-    becomes `Wrong`; each call still has the per-call time limit."""
+    The child first makes the gates not made yet, then runs the calls in order
+    and stops at the first exception, which becomes `Wrong`; each call still
+    has the per-call time limit."""
     if not calls:
         return []
-    steps = ["%s.%s" % (g.cls, m) for g, m, _ in calls]
-    msg = {"op": "calls", "calls": [[g.id, m, [encode(a) for a in args]] for g, m, args in calls]}
+    session = calls[0][0].session
+    make, session.to_make = session.to_make, []
+    steps = ["creating %s()" % g.cls for g in make] + ["%s.%s" % (g.cls, m) for g, m, _ in calls]
+    msg = {"op": "calls", "new": [[g.id, g.cls] for g in make],
+           "calls": [[g.id, m, [encode(a) for a in args]] for g, m, args in calls]}
     try:
-        reply = calls[0][0].session.request(msg, steps[0], steps)
+        reply = session.request(msg, steps[0], steps)
     except SandboxError as exc:
         raise Wrong(exc.message) from None
+    missing = reply.get("missing")
+    if missing is not None:
+        raise Wrong("%s is not defined in the submission" % (
+            make[missing].cls if isinstance(missing, int) and 0 <= missing < len(make) else "a gate"))
+    if reply.get("failed_new") is not None:
+        failed = reply["failed_new"]
+        step = steps[failed] if isinstance(failed, int) and 0 <= failed < len(make) else steps[0]
+        raise Wrong("%s raised %s" % (step, str(reply.get("error"))[:300]),
+                    str(reply.get("where", ""))[:80])
+    steps = steps[len(make):]
     if not reply.get("ok"):
         failed = reply.get("failed")
         step = steps[failed] if isinstance(failed, int) and 0 <= failed < len(steps) else steps[0]
@@ -103,6 +103,8 @@ def run(calls):
 
 def describe(raw):
     """A short human description of an answer that is not what we wanted."""
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return repr(float(raw))
     if not isinstance(raw, dict):
         return "something unreadable"
     t = raw.get("t")
@@ -125,8 +127,8 @@ def numbers(raw, shapes, names, gate=None, method="backward"):
     n = len(shapes)
     want = "[%s]" % ", ".join(names)
     who = "%s.%s" % (gate.cls, method) if gate is not None else method
-    if n == 1 and isinstance(raw, dict) and raw.get("t") in ("num", "arr") and \
-            list(raw.get("shape") or []) != [1] + list(shapes[0]):
+    if n == 1 and (bare(raw) or isinstance(raw, dict) and raw.get("t") in ("num", "arr") and
+                   list(raw.get("shape") or []) != [1] + list(shapes[0])):
         return [number(raw, shapes[0], names[0], gate)]  # `return dx` for one input
     if isinstance(raw, dict) and raw.get("t") == "seq":
         items = raw.get("items", [])
@@ -144,15 +146,17 @@ def numbers(raw, shapes, names, gate=None, method="backward"):
     return [number(item, shape, name, gate) for item, shape, name in zip(items, shapes, names)]
 
 
+def bare(raw):
+    return isinstance(raw, (int, float)) and not isinstance(raw, bool)
+
+
 def number(raw, shape, name, gate=None):
     """Validate one value: a finite float or an array of exactly `shape`."""
     shape = tuple(shape)
-    if shape == () and isinstance(raw, dict) and raw.get("t") == "num":  # the common case
-        v = raw.get("v")
-        if isinstance(v, float) and math.isfinite(v):
-            if gate is not None and raw.get("dtype") == "float32":
-                gate.float32 = True
-            return np.float64(v)
+    if type(raw) is float and shape == () and math.isfinite(raw):  # the common case
+        return np.float64(raw)
+    if bare(raw):  # a float64 (or int) number
+        raw = {"t": "num", "v": float(raw)}
     if not isinstance(raw, dict) or raw.get("t") not in ("num", "arr"):
         raise Wrong("%s is %s, not a number" % (name, describe(raw)))
     try:

@@ -130,8 +130,6 @@ class Sandbox:
         """A session for one check, with a fresh CPU budget and no old objects
         (in a new child, loaded again, if the last one died)."""
         self.start()
-        self._send({"op": "check"})
-        self._receive(self.limits.call_timeout, "starting the check")
         yield Session(self)
 
     # -- plumbing -----------------------------------------------------------
@@ -245,6 +243,8 @@ class Session:
 
     def __init__(self, sandbox):
         self.sandbox = sandbox
+        self.made, self.to_make = [], []  # the check's gates; those not made in the child yet
+        self.started = False  # the first request starts the check in the child
         self.log = []  # (gate, method, args, raw answer) in call order, for diagnosis
 
     def request(self, msg, doing, steps=()):
@@ -252,6 +252,8 @@ class Session:
         box = self.sandbox
         if box._progress is not None:
             box._progress[1][0] = 0
+        if not self.started:
+            msg, self.started = dict(msg, check=True), True
         box._send(msg)
         while True:
             reply = box._receive(box.limits.call_timeout, doing, steps)

@@ -5,8 +5,8 @@ grader or the reference. The parent treats every byte it sends as untrusted.
 
 Protocol: one JSON object per line. The first message from the parent is the
 config; this process confines itself, loads the submission and reports. Then
-it serves the checks: {"op": "check"} starts one (a fresh CPU budget, no old
-objects), then "new" / "calls" requests. While a batch of calls runs, the
+it serves the checks' "calls" requests; the first of a check says "check": true
+(a fresh CPU budget, no old objects). While a batch of calls runs, the
 number of calls done is kept in a page shared with the parent (or, without
 one, sent as progress lines), so the parent can time each call and name it.
 If this process dies, the parent loads the submission again in a new one.
@@ -61,8 +61,12 @@ def recv():
 # ---- plain numbers out ---------------------------------------------------
 
 def encode(v, depth=0):
-    """Describe a student's value as plain JSON: numbers, shapes, type names."""
+    """Describe a student's value as plain JSON: numbers, shapes, type names.
+    A float64 (or int) number goes bare; other numbers say their dtype."""
     import numpy as np
+    if type(v) is float or type(v) is np.float64:
+        _spend(1)
+        return float(v)
     if isinstance(v, (bool, np.bool_)):
         return {"t": "other", "type": "bool", "repr": repr(bool(v))}
     if isinstance(v, (int, float, np.integer, np.floating)):
@@ -105,8 +109,8 @@ def _spend(n):
 
 def decode(a):
     import numpy as np
-    if a["t"] == "num":
-        return float(a["v"])
+    if not isinstance(a, dict):
+        return float(a)
     return np.array(a["v"], dtype=np.float64).reshape(a["shape"])
 
 
@@ -231,32 +235,28 @@ def serve(namespace, new_check):
         if msg is None or msg.get("op") == "end":
             _flush()
             os._exit(0)
-        if msg.get("op") == "check":
+        if msg.get("check"):  # the first request of a check
             _objects.clear()
             new_check()
-            send({"ok": True})
-            continue
         try:
             reply = handle(namespace, msg)
-            send(dict(reply, ok="failed" not in reply))
+            send(dict(reply, ok=not {"failed", "failed_new", "missing"} & set(reply)))
         except BaseException as exc:
             send(dict(describe_error(exc), ok=False))
 
 
 def handle(namespace, msg):
-    if msg["op"] == "new":  # one or several instances of a class
-        name = msg["cls"]
-        if name not in namespace:
-            return {"missing": True}
-        ids = []
-        for _ in range(min(int(msg.get("count", 1)), 10000)):
-            _objects[len(_objects) + 1] = namespace[name]()
-            ids.append(len(_objects))
-        return {"id": ids[0], "ids": ids}
-    if msg["op"] == "calls":  # several calls; a progress line after each
-        values = []
+    if msg["op"] == "calls":  # make the new gates, then the calls; count each step done
+        new, values = msg.get("new", [])[:10000], []
         _budget[0] = 0
-        done = _done[0]
+        for i, (obj, name) in enumerate(new):
+            if name not in namespace:
+                return {"missing": i}
+            try:
+                _objects[obj] = namespace[name]()
+            except BaseException as exc:
+                return dict(describe_error(exc), failed_new=i)
+            _step_done(i + 1)
         for i, (obj, method, raw_args) in enumerate(msg["calls"]):
             try:
                 values.append(call(obj, method, raw_args))
@@ -264,12 +264,16 @@ def handle(namespace, msg):
                 return {"failed": i, "too_large": True, "error": "", "values": values}
             except BaseException as exc:
                 return dict(describe_error(exc), failed=i, values=values)
-            if done is not None:
-                done[0] = i + 1
-            else:
-                send({"progress": i + 1})
+            _step_done(len(new) + i + 1)
         return {"values": values}
     raise ValueError("unknown op")
+
+
+def _step_done(count):
+    if _done[0] is not None:
+        _done[0][0] = count
+    else:
+        send({"progress": count})
 
 
 def call(obj, method, raw_args):
@@ -329,6 +333,7 @@ def zygote(sock_fd):
     wait status; or {"op": "kill", "pid": n, "reply": false}, not answered
     (the loader is reaped later).
     """
+    import mmap  # noqa: F401  (each loader maps its progress page)
     import signal
     import socket
     import numpy  # noqa: F401
