@@ -58,32 +58,23 @@ def near_ties(inputs, gap, trials):
     return bad
 
 
-def draw_inputs(rng, shapes, spec, scale=1.0):
-    """One trial's inputs, by the same rules as `draw_trials`."""
-    inputs, _ = draw_trials(rng, shapes, [], spec, 1)
-    return [x[0] * scale for x in inputs]
-
-
-def draw_upstream(rng, shape, spec):
-    """One upstream gradient, by the same rules as `draw_trials`."""
-    _, [upstream] = draw_trials(rng, [], [shape], spec, 1)
-    return upstream[0]
-
-
 def cases(rng, shapes, out_shapes, spec, trials, specials=SPECIALS):
-    """Random cases, then the special ones named in the rubric."""
-    out = []
-    if trials:
-        inputs, upstream = draw_trials(rng, shapes, out_shapes, spec, trials)
-        out = [Case([x[k] for x in inputs], [u[k] for u in upstream]) for k in range(trials)]
-    for name in specials:
-        out.extend(special(rng, name, shapes, out_shapes, spec))
+    """Random cases, then the special ones named in the rubric. One draw gives
+    every row: the random trials, then a base row for each special case."""
+    specials = list(specials)
+    if not trials + len(specials):
+        return []
+    inputs, upstream = draw_trials(rng, shapes, out_shapes, spec, trials + len(specials))
+    rows = [([x[k] for x in inputs], [u[k] for u in upstream])
+            for k in range(trials + len(specials))]
+    out = [Case(*row) for row in rows[:trials]]
+    for name, (base, up) in zip(specials, rows[trials:]):
+        out.extend(special(rng, name, shapes, out_shapes, base, up))
     return out
 
 
-def special(rng, name, shapes, out_shapes, spec):
-    up = [draw_upstream(rng, s, spec) for s in out_shapes]
-    base = draw_inputs(rng, shapes, spec)
+def special(rng, name, shapes, out_shapes, base, up):
+    """The cases a special name stands for, built from one drawn row."""
     if name == "zeros":
         found = [Case([np.zeros(s) for s in shapes], up, "all inputs zero")]
         for i in range(len(shapes)):
@@ -91,12 +82,9 @@ def special(rng, name, shapes, out_shapes, spec):
             values[i] = np.zeros(shapes[i])
             found.append(Case(values, up, "input %d zero" % (i + 1)))
         return found
-    if name == "large":
-        return [Case(draw_inputs(rng, shapes, spec, scale=10.0 ** rng.uniform(6, 8)), up,
-                     "large magnitudes")]
-    if name == "small":
-        return [Case(draw_inputs(rng, shapes, spec, scale=10.0 ** -rng.uniform(6, 8)), up,
-                     "small magnitudes")]
+    if name in ("large", "small"):
+        scale = 10.0 ** (rng.uniform(6, 8) * (1 if name == "large" else -1))
+        return [Case([x * scale for x in base], up, name + " magnitudes")]
     if name == "mixed":
         values = [v * (1e7 if i == 0 else 1e-7) for i, v in enumerate(base)]
         return [Case(values, up, "mixed magnitudes")] if len(shapes) > 1 else []
