@@ -8,6 +8,7 @@ def backward(ctx):
     n = len(spec.outputs)
     cases = ctx.cases()
     answers = forward_backward(gate, cases)  # forward: its own check
-    for case, (_, grads), (want, want32) in zip(cases, answers, ctx.expected_all(cases)):
-        ctx.compare(case, gate.grads(grads, spec.shapes, spec.grads), want[n:], want32[n:],
-                    spec.grads, robust=lambda: ctx.expected(case, robust=True)[1][n:])
+    got = [gate.grads(grads, spec.shapes, spec.grads) for _, grads in answers]
+    expected = ctx.expected_all(cases)
+    ctx.compare_all(cases, got, [w[n:] for w, _ in expected], [w32[n:] for _, w32 in expected],
+                    spec.grads, robust=lambda k: ctx.expected(cases[k], robust=True)[1][n:])

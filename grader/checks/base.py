@@ -118,6 +118,15 @@ def per_case(evaluate, cases, key):
     return [evaluate(c) for c in cases]
 
 
+def _table(rows):
+    """Per-case lists of numbers as one (cases, values) array; ValueError if
+    they are arrays or differ in length."""
+    table = np.array(rows, dtype=np.float64)
+    if table.ndim != 2:
+        raise ValueError("not a table of numbers")
+    return table
+
+
 def _same(got, alone):
     """Values from the stacked run agree with the case run alone (NaN with NaN)."""
     for part, other in zip(got, alone):
@@ -240,10 +249,7 @@ class Context:
         in float32, whose round-off sets the slack unless `slack` is given.
         `robust()`: a wider float32 estimate, tried only when the first one fails."""
         self.outcome.trials += 1
-        tolerance = dict(tolerance or self.item.tolerance)
-        if any(g.float32 for g in self.students):
-            tolerance["rtol"] = max(tolerance["rtol"], FLOAT32_RTOL)
-            tolerance["atol"] = max(tolerance["atol"], FLOAT32_ATOL)
+        tolerance = self.tolerance(tolerance)
         if close(got, want, slack if slack is not None else reference_slack(want, want32),
                  tolerance):
             return True
@@ -255,6 +261,36 @@ class Context:
             case.label, dict(zip(labels, values)), dict(zip(names, want)),
             dict(zip(names, got)), note))
         return False
+
+    def compare_all(self, cases, got, want, want32=None, names=(), note="", tolerance=None,
+                    slack=None, robust=None):
+        """`compare` for every case: got[k], want[k], want32[k] or slack[k] per case,
+        `robust(k)`. Numbers are judged all at once; only the trials that fail
+        that are looked at again one by one (and recorded as failures)."""
+        if not cases:
+            return
+        tol = self.tolerance(tolerance)
+        try:
+            g, w = _table(got), _table(want)
+            s = _table(slack) if slack is not None else 4 * np.abs(w - _table(want32))
+            with np.errstate(invalid="ignore", over="ignore"):
+                ok = np.all(np.abs(g - w) <= tol["atol"] * np.maximum(1.0, np.abs(w))
+                            + tol["rtol"] * np.abs(w) + s, axis=1)
+        except ValueError:  # arrays: trial by trial
+            ok = np.zeros(len(cases), dtype=bool)
+        self.outcome.trials += int(ok.sum())
+        for k in np.flatnonzero(~ok):
+            self.compare(cases[k], got[k], want[k], None if want32 is None else want32[k], names,
+                         note, tolerance, None if slack is None else slack[k],
+                         None if robust is None else lambda k=k: robust(k))
+
+    def tolerance(self, tolerance=None):
+        """The item's tolerance (or `tolerance`), widened for float32 answers."""
+        tolerance = dict(tolerance or self.item.tolerance)
+        if any(g.float32 for g in self.students):
+            tolerance["rtol"] = max(tolerance["rtol"], FLOAT32_RTOL)
+            tolerance["atol"] = max(tolerance["atol"], FLOAT32_ATOL)
+        return tolerance
 
     def require_varying(self, answers):
         """Consistency checks judge a gate against itself; a backward that gives

@@ -9,6 +9,7 @@ def forward(ctx):
     n = len(spec.outputs)
     cases = ctx.cases()
     answers = run([(gate, "forward", c.inputs) for c in cases])
-    for case, raw, (want, want32) in zip(cases, answers, ctx.expected_all(cases)):
-        ctx.compare(case, gate.outputs(raw, shapes, spec.outputs), want[:n], want32[:n],
-                    spec.outputs, robust=lambda: ctx.expected(case, robust=True)[1][:n])
+    got = [gate.outputs(raw, shapes, spec.outputs) for raw in answers]
+    expected = ctx.expected_all(cases)
+    ctx.compare_all(cases, got, [w[:n] for w, _ in expected], [w32[:n] for _, w32 in expected],
+                    spec.outputs, robust=lambda k: ctx.expected(cases[k], robust=True)[1][:n])

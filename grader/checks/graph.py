@@ -23,9 +23,8 @@ def graph(ctx):
 
     key = tuple(ctx.rubric.gates[n["gate"]].reference for n in g.nodes)
     expected = per_case(lambda c: float32_moved(reference(c), robust=False), cases, key)
-    for case, values, (want, want32) in zip(cases, got, expected):
-        ctx.compare(case, values, want, want32, names,
-                    robust=lambda case=case: float32_moved(reference(case))[1])
+    ctx.compare_all(cases, got, [w for w, _ in expected], [w32 for _, w32 in expected], names,
+                    robust=lambda k: float32_moved(reference(cases[k]))[1])
 
 
 def scaled(case, scale, magnitude):

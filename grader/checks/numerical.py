@@ -34,8 +34,7 @@ def numerical(ctx):
     tol = dict(ctx.item.tolerance)
     tol["rtol"] = max(tol["rtol"], RTOL32 if gate.float32 else RTOL)
     tol["atol"] = max(tol["atol"], tol["rtol"])
-    for case, g, n, slack in zip(cases, got, numeric, noise):
-        ctx.compare(case, g, n, None, spec.grads, tolerance=tol, slack=slack,
+    ctx.compare_all(cases, got, numeric, None, spec.grads, tolerance=tol, slack=noise,
                     note="expected values are finite differences of your forward")
 
 

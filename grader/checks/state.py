@@ -36,12 +36,9 @@ def state(ctx):
     n = len(spec.outputs)  # expected(): outputs first, then gradients
     slacks = [reference_slack(want[n:], want32[n:])
               for want, want32 in ctx.expected_all(cases[:2 * len(pairs)], robust=True)]
-    for p, (first, second) in enumerate(pairs):
-        raw = answers[p * per_pair:(p + 1) * per_pair]
-        base1, base2 = (one.grads(raw[i], spec.shapes, spec.grads) for i in (1, 3))
-        slack1, slack2 = slacks[2 * p], slacks[2 * p + 1]
-        for case, base, slack, i, note in zip(
-                (second, first, second, first), (base2, base1, base2, base1),
-                (slack2, slack1, slack2, slack1), (6, 9, 10, 13), NOTES):
-            ctx.compare(case, one.grads(raw[i], spec.shapes, spec.grads), base, None, spec.grads,
-                        note=EXPECTED + note, slack=slack)
+    grads = [{i: one.grads(answers[p + i], spec.shapes, spec.grads) for i in (1, 3, 6, 9, 10, 13)}
+             for p in range(0, len(answers), per_pair)]  # per pair: the backward answers
+    for i, which, base, note in zip((6, 9, 10, 13), (1, 0, 1, 0), (3, 1, 3, 1), NOTES):
+        ctx.compare_all([pair[which] for pair in pairs], [g[i] for g in grads],
+                        [g[base] for g in grads], None, spec.grads, note=EXPECTED + note,
+                        slack=[slacks[2 * p + which] for p in range(len(pairs))])
