@@ -5,7 +5,7 @@
 Generates N submissions: correct, buggy and broken notebooks and modules, and a
 few that hang (1% by default). Grades them with `bpgrade batch` in a
 subprocess and prints submissions per second, the peak memory of the whole
-process tree (sum of PSS, sampled every 0.1 s; the largest single RSS too) and
+process tree (sum of PSS, sampled every 0.25 s; the largest single RSS too) and
 percentiles of the per-submission grading time recorded in the gradebook.
 Several sizes (-n 100 500) show whether memory stays flat in N.
 
@@ -181,7 +181,7 @@ def pss_kb(pid):
 
 
 class MemorySampler(threading.Thread):
-    def __init__(self, pid, every=0.1):
+    def __init__(self, pid, every=0.25):
         super().__init__(daemon=True)
         self.pid, self.every, self.peak_kb, self.peak_procs = pid, every, 0, 0
         self.stop = threading.Event()

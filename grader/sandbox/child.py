@@ -277,12 +277,13 @@ def _step_done(count):
 
 
 def call(obj, method, raw_args):
-    import numpy as np
-    args = [decode(a) for a in raw_args]
-    saved = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    args = [a if type(a) is float else decode(a) for a in raw_args]
+    arrays = [(a, a.copy()) for a in args if type(a) is not float]  # kept to spot changes
     value = encode(getattr(_objects[obj], method)(*args))
-    if any(isinstance(a, np.ndarray) and not np.array_equal(a, s) for a, s in zip(args, saved)):
-        value = {"t": "mutated"}
+    if arrays:
+        import numpy as np
+        if any(not np.array_equal(a, s) for a, s in arrays):
+            value = {"t": "mutated"}
     return value
 
 

@@ -11,6 +11,7 @@ import atexit
 import ctypes
 import ctypes.util
 import functools
+import itertools
 import os
 import shutil
 import site
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 from pathlib import Path
 
 SANDBOX_UID = SANDBOX_GID = 64123  # unlikely to own anything else on the machine
@@ -196,6 +198,18 @@ def readable_by_others(paths):
     return True
 
 
+_slot = threading.local()
+_slots = itertools.count()
+
+
+def grading_uid():
+    """The uid for this thread's sandboxes: one per grading thread of a process
+    (up to 8 threads, of up to 1000 processes, without clashing)."""
+    if not hasattr(_slot, "n"):
+        _slot.n = next(_slots) % 8
+    return SANDBOX_UID + 1 + (os.getpid() % 1000) * 8 + _slot.n
+
+
 class Plan:
     """How one submission's child is started and confined."""
 
@@ -208,8 +222,8 @@ class Plan:
         self.scratch, self.boot, self.caps = Path(scratch), boot_dir(), caps
         self.bwrap = caps["bwrap"] and outer is None  # start inside bwrap
         self.in_bwrap = outer.in_bwrap if outer is not None else self.bwrap
-        # one uid per grading process, so killing leftovers spares other workers
-        self.uid = SANDBOX_UID + os.getpid() % 1000 if caps["uid_drop"] and not self.in_bwrap else None
+        # one uid per grading thread, so killing leftovers spares other gradings
+        self.uid = grading_uid() if caps["uid_drop"] and not self.in_bwrap else None
         self.child = {"uid": self.uid, "gid": SANDBOX_GID if self.uid else None,
                       "seccomp": caps["seccomp"],
                       "landlock": landlock_rules(self.scratch) if caps["landlock"] else None}

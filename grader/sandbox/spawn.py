@@ -14,6 +14,8 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .isolation import Plan
@@ -87,15 +89,27 @@ class Fresh:
         pass
 
 
+def _new_launcher():
+    global _launcher
+    _launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bpgrade-launcher")
+
+
+_new_launcher()
+os.register_at_fork(after_in_child=_new_launcher)  # a forked process has no such thread
+
+
 class Zygote:
-    """A warm fork server, started once per grading process."""
+    """A warm fork server, started once per grading process and shared by its
+    threads (a request and its reply are one at a time)."""
 
     def __init__(self, allow=None):
         self.allow = allow
+        self._lock = threading.RLock()
         self.root = Path(tempfile.mkdtemp(prefix="bpgrade-zygote-"))
         os.chmod(self.root, 0o711)
         self.outer = Plan(self.root, allow, server=True)
         self._proc = None
+        self._started = 0  # servers started so far: a loader belongs to one of them
         atexit.register(self.close)
 
     def plan(self, scratch):
@@ -105,15 +119,28 @@ class Zygote:
         if self._proc is not None and self._proc.poll() is None:
             return
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._proc = subprocess.Popen(
-            self.outer.argv(["--zygote", str(theirs.fileno())]), pass_fds=(theirs.fileno(),),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            cwd=self.root, env=child_env(self.root), start_new_session=True)
+        # started from a thread that lives as long as this process: bubblewrap's
+        # --die-with-parent follows the thread that started it, and the thread
+        # asking now may be done before the others sharing the server
+        self._proc = _launcher.submit(
+            subprocess.Popen, self.outer.argv(["--zygote", str(theirs.fileno())]),
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, cwd=self.root, env=child_env(self.root),
+            start_new_session=True).result()
         theirs.close()
         self.sock = ours
+        self._started += 1
 
-    def _ask(self, msg, fds=()):
-        socket.send_fds(self.sock, [json.dumps(msg).encode()], list(fds))
+    def _ask(self, msg, fds=(), reply=True):
+        with self._lock:
+            if self._proc is None:
+                raise OSError("the fork server is not running")
+            socket.send_fds(self.sock, [json.dumps(msg).encode()], list(fds))
+            if not reply:
+                return None
+            return self._reply()
+
+    def _reply(self):
         if not select.select([self.sock], [], [], 30)[0]:
             raise OSError("the fork server did not answer")
         reply = self.sock.recv(1 << 16)
@@ -124,9 +151,11 @@ class Zygote:
     def start(self, plan, scratch, progress=None):
         theirs, ours = pipes()
         try:
-            self._ensure()
             fds = theirs + (() if progress is None else (progress,))
-            pid = self._ask({"op": "spawn", "dir": str(scratch)}, fds)["pid"]
+            with self._lock:
+                self._ensure()
+                pid = self._ask({"op": "spawn", "dir": str(scratch)}, fds)["pid"]
+                server = self._started
         except OSError:
             self.close_server()  # start again from a fresh server next time
             raise
@@ -135,29 +164,33 @@ class Zygote:
                 os.close(fd)
 
         def kill(grace, status):  # the server reports a loader that already ended as it was
+            code = None
             try:
-                if not status:
-                    socket.send_fds(self.sock, [json.dumps(
-                        {"op": "kill", "pid": pid, "reply": False}).encode()], [])
-                    plan.kill_leftovers()
-                    return None
-                status = self._ask({"op": "kill", "pid": pid})["status"]
-            except (OSError, ValueError, KeyError):
+                with self._lock:
+                    if self._started != server or self._proc is None:
+                        raise ProcessLookupError("its fork server is gone")
+                    if status:
+                        code = self._ask({"op": "kill", "pid": pid})["status"]
+                    else:  # don't wait: the server reaps it later
+                        self._ask({"op": "kill", "pid": pid, "reply": False}, reply=False)
+            except (OSError, ValueError, KeyError) as exc:
                 # the server is gone (or talking nonsense): kill the loader's group
                 # ourselves; inside bubblewrap the namespace died with the server
-                self.close_server()
+                if not isinstance(exc, ProcessLookupError):
+                    self.close_server()
                 if not plan.in_bwrap:
                     try:
                         os.killpg(pid, signal.SIGKILL)
                     except (ProcessLookupError, PermissionError):
                         pass
-                status = None
+                code = None
             plan.kill_leftovers()
-            return None if status is None else os.waitstatus_to_exitcode(status)
+            return None if code is None else os.waitstatus_to_exitcode(code)
         return Child(*ours, kill)
 
     def close_server(self):
-        proc, self._proc = self._proc, None
+        with self._lock:
+            proc, self._proc = self._proc, None
         if proc is not None:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
