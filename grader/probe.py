@@ -23,6 +23,8 @@ class Wrong(Exception):
 
 def encode(x):
     """An argument on the wire: a bare number, or an array's shape and values."""
+    if isinstance(x, float):  # float and np.float64
+        return float(x)
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == 0:
         return float(x)

@@ -23,8 +23,13 @@ def graph(ctx):
 
     key = tuple(ctx.rubric.gates[n["gate"]].reference for n in g.nodes)
     expected = per_case(lambda c: float32_moved(reference(c), robust=False), cases, key)
+
+    def robust(ks):
+        return [w32 for _, w32 in per_case(lambda c: float32_moved(reference(c)),
+                                           [cases[k] for k in ks], key + ("robust",))]
+
     ctx.compare_all(cases, got, [w for w, _ in expected], [w32 for _, w32 in expected], names,
-                    robust=lambda k: float32_moved(reference(cases[k]))[1])
+                    robust=robust)
 
 
 def scaled(case, scale, magnitude):
