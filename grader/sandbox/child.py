@@ -13,6 +13,7 @@ If this process dies, the parent loads the submission again in a new one.
 """
 import json
 import os
+import re
 import sys
 import traceback
 import types
@@ -190,7 +191,29 @@ def make_shell():
             stmt = cell
         shell.ex(stmt)
     shell.register_magic_function(run_once, "line_cell", "timeit")
+    transform = shell.transform_cell
+    shell.transform_cell = lambda cell: (
+        cell if cell.endswith("\n") else cell + "\n") if plain_python(shell, cell) else transform(cell)
     return shell
+
+
+# What IPython's input transforms act on: escapes (%magic, !cmd, ?help, ,;/ autocall)
+# at a line's start, help at its end, x = %magic / !cmd, pasted prompts.
+_IPYTHON_SYNTAX = re.compile(r"^[ \t]*[%!?,;/]|\?[ \t]*$|=[ \t]*[%!]|^(>>>|\.\.\.)( |$)"
+                             r"|^In \[\d+\]: |^[ \t]*\.{3,}:", re.M)
+
+
+def plain_python(shell, cell):
+    """True when IPython would run `cell` as it is, so its input transforms (half
+    the time of a cell) can be skipped: none of their syntax, no leading blank or
+    indented line, and for one line, no first word naming a magic (automagic)."""
+    if not cell.strip() or cell[0] in " \t\r\n" or _IPYTHON_SYNTAX.search(cell):
+        return False
+    if "\n" not in cell.rstrip("\n"):
+        word = re.match(r"[A-Za-z_]\w*", cell)
+        if word and shell.find_magic(word.group()) is not None:
+            return False
+    return True
 
 
 def warm_shell():
