@@ -348,7 +348,7 @@ def run(in_fd, out_fd, progress_fd=None):
     serve(namespace, lambda: limit_check(config["limits"], config.get("isolation", {})))
 
 
-def zygote(sock_fd):
+def zygote(sock_fd, seccomp_library=""):
     """Warm fork server: heavy imports once, then one loader per submission.
 
     Requests arrive on a SEQPACKET socket: {"op": "spawn", "dir": scratch} with
@@ -361,6 +361,8 @@ def zygote(sock_fd):
     import signal
     import socket
     import numpy  # noqa: F401
+    from confine import prepare
+    prepare(seccomp_library)  # the seccomp filters, built once for every loader
     with open(os.devnull, "w") as quiet:  # the warm-up's own output goes nowhere
         stdout, sys.stdout = sys.stdout, quiet
         try:
@@ -432,7 +434,7 @@ def main():
     import confine  # noqa: F401  (kept in sys.modules; the path is dropped again)
     sys.path.pop(0)
     if sys.argv[1] == "--zygote":
-        zygote(int(sys.argv[2]))
+        zygote(int(sys.argv[2]), *sys.argv[3:4])
     else:
         run(*map(int, sys.argv[1:4]))
 

@@ -56,7 +56,7 @@ def confine(config):
         layers.append("landlock")
     if drop_capabilities():
         layers.append("no capabilities")
-    if wanted.get("seccomp") and seccomp(wanted["seccomp"], LOAD_DENY):
+    if wanted.get("seccomp") and seccomp(wanted["seccomp"], "load"):
         layers.append("seccomp")
     sys.addaudithook(_friendly)
     return layers
@@ -72,7 +72,7 @@ def limit_check(limits, wanted):
     if not _state["checking"]:
         _state["checking"] = True
         if wanted.get("seccomp"):
-            seccomp(wanted["seccomp"], CHECK_DENY, clone_threads_only=True)
+            seccomp(wanted["seccomp"], "check")
 
 
 def drop_capabilities():
@@ -117,7 +117,7 @@ def _friendly(event, args):
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _SYS_CREATE, _SYS_ADD, _SYS_RESTRICT = 444, 445, 446  # same on x86-64 and arm64
-_PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 38, 22, 2
 EXECUTE, WRITE_FILE, READ_FILE, READ_DIR = 1, 2, 4, 8
 _FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | (1 << 14)  # + TRUNCATE
 
@@ -203,26 +203,55 @@ class _ArgCmp(ctypes.Structure):
 
 
 _lib = {}
+_programs = {}  # (library, filter) -> BPF bytes, made once in the fork server
+_FILTERS = {"load": (LOAD_DENY, False), "check": (CHECK_DENY, True)}
 
 
-def seccomp(path, names, clone_threads_only=False):
-    """Make the named system calls fail with EPERM. True if the filter loaded."""
-    if not path:
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def prepare(path):
+    """Build the filters once (a fork server does, for every loader it forks)."""
+    for which in _FILTERS:
+        program(path, which)
+
+
+def seccomp(path, which):
+    """Make the system calls of filter `which` ("load" or "check") fail with
+    EPERM. True if the filter loaded."""
+    bpf = program(path, which)
+    if not bpf:
         return False
+    buf = ctypes.create_string_buffer(bpf, len(bpf))
+    prog = _SockFprog(len(bpf) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    if _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        return False
+    return _libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) == 0
+
+
+def program(path, which):
+    """The filter as BPF bytes, built with libseccomp (b"" if it cannot be)."""
+    if (path, which) not in _programs:
+        _programs[path, which] = _build(path, *_FILTERS[which]) if path else b""
+    return _programs[path, which]
+
+
+def _build(path, names, clone_threads_only):
     try:
         lib = _lib.get(path) or _lib.setdefault(path, ctypes.CDLL(path))
     except OSError:
-        return False
+        return b""
     lib.seccomp_init.restype = ctypes.c_void_p
     lib.seccomp_init.argtypes = [ctypes.c_uint32]
     lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
                                            ctypes.c_uint, ctypes.c_void_p]
-    lib.seccomp_load.argtypes = [ctypes.c_void_p]
+    lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
     lib.seccomp_release.argtypes = [ctypes.c_void_p]
     lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
     ctx = lib.seccomp_init(_ALLOW)
     if not ctx:
-        return False
+        return b""
     try:
         deny = _ERRNO | errno.EPERM
         for name in names:
@@ -240,6 +269,21 @@ def seccomp(path, names, clone_threads_only=False):
             nr = lib.seccomp_syscall_resolve_name(b"clone3")
             if nr >= 0:  # arguments unreadable: make libc fall back to clone
                 lib.seccomp_rule_add_array(ctx, _ERRNO | errno.ENOSYS, nr, 0, None)
-        return lib.seccomp_load(ctx) == 0
+        r, w = os.pipe()
+        try:
+            if lib.seccomp_export_bpf(ctx, w) != 0:
+                return b""
+            os.close(w)
+            w = None
+            data = b""
+            while True:
+                chunk = os.read(r, 1 << 16)
+                if not chunk:
+                    return data
+                data += chunk
+        finally:
+            os.close(r)
+            if w is not None:
+                os.close(w)
     finally:
         lib.seccomp_release(ctx)

@@ -123,7 +123,8 @@ class Zygote:
         # --die-with-parent follows the thread that started it, and the thread
         # asking now may be done before the others sharing the server
         self._proc = _launcher.submit(
-            subprocess.Popen, self.outer.argv(["--zygote", str(theirs.fileno())]),
+            subprocess.Popen, self.outer.argv(["--zygote", str(theirs.fileno()),
+                                                   self.outer.child["seccomp"] or ""]),
             pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, cwd=self.root, env=child_env(self.root),
             start_new_session=True).result()
