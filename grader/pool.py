@@ -9,8 +9,8 @@ thread keeps the core busy.
 """
 import ctypes
 import multiprocessing
+import multiprocessing.connection
 import os
-import queue
 import signal
 import threading
 import time
@@ -84,64 +84,105 @@ def grade_all(tasks, rubric_path, jobs=None, threads=THREADS):
         for task in tasks:
             yield grade_task(task, str(rubric_path))
         return
-    mp = multiprocessing.get_context("fork")
-    todo, done = mp.Queue(), mp.Queue()
-    workers = [mp.Process(target=_work, args=(todo, done, str(rubric_path), threads))
-               for _ in range(jobs)]
-    for w in workers:
-        w.start()
-    for item in enumerate(tasks):
-        todo.put(item)
-    for _ in range(jobs * threads):
-        todo.put(None)
-    left, running = set(range(len(tasks))), {}  # task -> pid of the worker grading it
+    todo = list(range(len(tasks)))[::-1]  # popped from the end: in order
+    workers, restarts = [Worker(str(rubric_path), threads) for _ in range(jobs)], jobs * 4
     try:
-        while left:
-            try:
-                kind, i, value = done.get(timeout=1.0)
-            except queue.Empty:
-                yield from _lost(tasks, workers, left, running, rubric_path)
-                continue
-            if kind == "start":
-                running[i] = value
-            elif i in left:
-                left.discard(i)
-                running.pop(i, None)
-                yield value
+        for w in workers:
+            w.feed(tasks, todo)
+        while any(w.running for w in workers):
+            ready = multiprocessing.connection.wait(
+                [w.results for w in workers] + [w.process.sentinel for w in workers])
+            for w in list(workers):
+                if w.results in ready:
+                    try:
+                        i, graded = w.results.recv()
+                        w.running.discard(i)
+                        yield graded
+                        w.feed(tasks, todo)
+                        continue
+                    except (EOFError, OSError):
+                        w.process.join()  # it died
+                if w.process.sentinel in ready or not w.process.is_alive():
+                    for i in sorted(w.running):  # only what it was grading is lost
+                        yield Graded(tasks[i], failed_results(
+                            rubric.load(rubric_path), "the grader's worker process died"), 0.0,
+                            error="the grader's worker process died")
+                    w.close()
+                    workers.remove(w)
+                    if todo and restarts:
+                        restarts -= 1
+                        workers.append(Worker(str(rubric_path), threads))
+                        workers[-1].feed(tasks, todo)
+        for i in todo[::-1]:  # every worker died, too often to start more
+            yield Graded(tasks[i], failed_results(rubric.load(rubric_path),
+                                                  "the grader's worker processes kept dying"),
+                         0.0, error="the grader's worker processes kept dying")
     finally:
         for w in workers:
-            w.join(timeout=5 if not left else 0)
-            if w.is_alive():
-                w.kill()
-                w.join()
+            w.close()
 
 
-def _lost(tasks, workers, left, running, rubric_path):
-    """Failed results for the tasks of workers that died (all left, if all did)."""
-    dead = {w.pid for w in workers if not w.is_alive()}
-    lost = [i for i, pid in running.items() if pid in dead]
-    if len(dead) == len(workers):
-        lost = sorted(left)
-    for i in lost:
-        left.discard(i)
-        running.pop(i, None)
-        yield Graded(tasks[i], failed_results(rubric.load(rubric_path),
-                                              "the grader's worker process died"), 0.0,
-                     error="the grader's worker process died")
+class Worker:
+    """A worker process with a pipe for tasks and one for results of its own
+    (a shared queue would stay locked if a worker died holding its lock)."""
+
+    def __init__(self, rubric_path, threads):
+        mp = multiprocessing.get_context("fork")
+        task_r, self.tasks = mp.Pipe(duplex=False)
+        self.results, result_w = mp.Pipe(duplex=False)
+        self.threads, self.running = threads, set()
+        self.process = mp.Process(target=_work, args=(task_r, result_w, rubric_path, threads))
+        self.process.start()
+        task_r.close()
+        result_w.close()
+
+    def feed(self, tasks, todo):
+        """Keep each of its threads busy while there are tasks."""
+        while todo and len(self.running) < self.threads:
+            i = todo.pop()
+            try:
+                self.tasks.send((i, tasks[i]))
+            except OSError:
+                todo.append(i)
+                return
+            self.running.add(i)
+
+    def close(self):
+        try:  # one stop for each thread (other workers hold copies of this pipe's end)
+            for _ in range(self.threads):
+                self.tasks.send(None)
+        except OSError:
+            pass
+        self.tasks.close()
+        self.process.join(timeout=5 if self.process.is_alive() and not self.running else 0)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.results.close()
 
 
-def _work(todo, done, rubric_path, threads):
+def _work(tasks, results, rubric_path, threads):
     """A worker process: `threads` threads take tasks until each gets None."""
     _zygote.clear()  # the batch process's own server (if any) is not ours to use
     try:
         ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: go with the batch
     except (OSError, AttributeError):
         pass
+    take, give = threading.Lock(), threading.Lock()
 
     def loop():
-        for i, task in iter(todo.get, None):
-            done.put(("start", i, os.getpid()))
-            done.put(("done", i, grade_task(task, rubric_path)))
+        while True:
+            try:
+                with take:
+                    item = tasks.recv()
+            except (EOFError, OSError):
+                return
+            if item is None:
+                return
+            i, task = item
+            graded = grade_task(task, rubric_path)
+            with give:
+                results.send((i, graded))
 
     pool = [threading.Thread(target=loop) for _ in range(threads)]
     for t in pool:
@@ -150,5 +191,3 @@ def _work(todo, done, rubric_path, threads):
         t.join()
     for server in _zygote:
         server.close()
-    done.close()
-    done.join_thread()

@@ -662,6 +662,26 @@ def test_grade_task_from_several_threads():
     assert [(out[i].error, out[i].score) for i in range(4)] == [("", MAX)] * 4
 
 
+def test_a_dying_worker_costs_only_what_it_was_grading(monkeypatch):
+    """A worker process that dies (a grader bug, the OOM killer) loses only the
+    submission it was grading; a new worker takes over the rest."""
+    real = pool.grade_task
+
+    def grade_task(task, rubric_path):
+        if task.student == "crash":
+            os._exit(3)
+        return real(task, rubric_path)
+
+    monkeypatch.setattr(pool, "grade_task", grade_task)  # workers are forked: they see it
+    tasks = [pool.Task(s, str(DATA / "good.py"), i)
+             for i, s in enumerate(["a", "b", "crash", "c", "d", "e", "f"])]
+    out = list(pool.grade_all(tasks, str(SHORT), jobs=2, threads=1))
+    assert sorted(g.task.student for g in out) == sorted(t.student for t in tasks)
+    by = {g.task.student: g for g in out}
+    assert by["crash"].error == "the grader's worker process died" and by["crash"].score == 0
+    assert all((g.error, g.score) == ("", MAX) for s, g in by.items() if s != "crash")
+
+
 def test_dask_unreachable_scheduler(tmp_path, monkeypatch):
     pytest.importorskip("distributed")
     monkeypatch.setattr(executors, "DASK_CONNECT_TIMEOUT", "1s")
