@@ -3,9 +3,9 @@
 `grade_all(tasks, rubric_path, jobs)` yields one `Graded` per task as each
 finishes, in completion order. Workers are trusted grader processes: each
 grades with `score.grade`, so student code still runs only in sandboxes.
-Each worker grades two submissions at a time (threads sharing one warm fork
-server), so a submission that hangs waits out its timeout while the other
-thread keeps the core busy.
+Each worker grades three submissions at a time (threads sharing one warm fork
+server), so a submission that hangs waits out its timeout while the others
+keep the core busy.
 """
 import ctypes
 import multiprocessing
@@ -43,7 +43,7 @@ class Graded:
 _rubrics = {}
 _zygote = []
 _zygote_lock = threading.Lock()
-THREADS = 2  # gradings at once in each worker process
+THREADS = 3  # gradings at once in each worker process
 
 
 def zygote():
