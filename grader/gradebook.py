@@ -167,11 +167,14 @@ class Gradebook:
     def count(self):
         return self.db.execute("SELECT COUNT(*) FROM grades").fetchone()[0]
 
-    def latest(self, students=None):
-        """{student: row} with each student's latest row."""
+    def latest(self, students=None, submission=False):
+        """{student: row} with each student's latest row; without the graded
+        files (`submission`, a zip per row) unless asked for."""
+        columns = "*" if submission else ", ".join(
+            r[1] for r in self.db.execute("PRAGMA table_info(grades)") if r[1] != "submission")
         rows = self.db.execute(
-            "SELECT * FROM grades WHERE id IN (SELECT MAX(id) FROM grades GROUP BY student) "
-            "ORDER BY student").fetchall()
+            "SELECT %s FROM grades WHERE id IN (SELECT MAX(id) FROM grades GROUP BY student) "
+            "ORDER BY student" % columns).fetchall()
         out = {r["student"]: r for r in rows}
         if students is not None:
             out = {s: out[s] for s in students if s in out}

@@ -171,7 +171,7 @@ class ClassData:
         self.book = book
         self.meta = book.meta
         self.items = book.items
-        self.students = [Student(r) for r in book.latest().values()]
+        self.students = [Student(r) for r in book.latest(submission=True).values()]
         for s, slug in zip(self.students, slugs([s.id for s in self.students]).values()):
             s.slug = slug
         self.graded = [s for s in self.students if s.graded]
