@@ -15,23 +15,29 @@ formula does (1 - σ near σ ≈ 1), and every catalogued mistake is off by more
 import numpy as np
 
 
+def round_off_slack(want, want32):
+    """The slack a value (or a table of them) gets from the reference's round-off."""
+    return 4 * np.abs(want - want32)
+
+
 def reference_slack(want, want32):
-    return [4 * np.abs(w - w32) for w, w32 in zip(want, want32)]
+    return [round_off_slack(w, w32) for w, w32 in zip(want, want32)]
 
 
 def close(got, want, slack, tol):
     """True when every value in `got` is within tolerance of `want`. Each value
     (an output, one gradient) is scaled by its own size, never by a larger
     neighbour's: f = (x+y)z is huge when x, y, z are, but df/dx is not."""
-    atol, rtol = tol["atol"], tol["rtol"]
-    for g, w, s in zip(got, want, slack):
-        if np.ndim(g) == np.ndim(w) == np.ndim(s) == 0:  # most values: plain floats
-            g, w, s = float(g), float(w), float(s)
-            if not abs(g - w) <= atol * max(1.0, abs(w)) + rtol * abs(w) + s:
-                return False
-        elif not np.all(np.abs(g - w) <= atol * scale(w) + rtol * np.abs(w) + s):
-            return False
-    return True
+    return all(np.all(np.abs(g - w) <= tol["atol"] * scale(w) + tol["rtol"] * np.abs(w) + s)
+               for g, w, s in zip(got, want, slack))
+
+
+def close_rows(got, want, slack, tol):
+    """`close` for many trials of plain numbers at once: (trials, values) tables
+    in, one True or False per trial out (NaN is never close)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.all(np.abs(got - want) <= tol["atol"] * np.maximum(1.0, np.abs(want))
+                      + tol["rtol"] * np.abs(want) + slack, axis=1)
 
 
 def scale(w):

@@ -57,7 +57,7 @@ def zygote():
 def grade_task(task, rubric_path):
     """Grade one task in this process (a worker, or the caller for jobs=1)."""
     start = time.monotonic()
-    rub = _rubrics.get(rubric_path) or _rubrics.setdefault(rubric_path, rubric.load(rubric_path))
+    rub = loaded_rubric(rubric_path)
     try:
         loaded = load.load(task.path, class_names=list(rub.gates))
         loaded.notes = list(task.notes) + loaded.notes
@@ -69,6 +69,11 @@ def grade_task(task, rubric_path):
                       time.monotonic() - start, error="%s: %s" % (type(exc).__name__, exc))
 
 
+def loaded_rubric(path):
+    """The rubric at `path`, loaded once per process."""
+    return _rubrics.get(path) or _rubrics.setdefault(path, rubric.load(path))
+
+
 def failed_results(rub, message):
     return {"score": 0.0, "max_score": rub.max_score, "output": message, "tests": [],
             "extra_data": {}}
@@ -78,14 +83,18 @@ def grade_all(tasks, rubric_path, jobs=None, threads=THREADS):
     """Yield a `Graded` for every task, as each one finishes. `jobs` worker
     processes (default: one per core) of `threads` gradings each; jobs=1 grades
     in this process, one at a time."""
-    tasks = list(tasks)
+    tasks, rubric_path = list(tasks), str(rubric_path)
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks) or 1))
     if jobs == 1:
         for task in tasks:
-            yield grade_task(task, str(rubric_path))
+            yield grade_task(task, rubric_path)
         return
+
+    def lost(i, why):
+        return Graded(tasks[i], failed_results(loaded_rubric(rubric_path), why), 0.0, error=why)
+
     todo = list(range(len(tasks)))[::-1]  # popped from the end: in order
-    workers, restarts = [Worker(str(rubric_path), threads) for _ in range(jobs)], jobs * 4
+    workers, restarts = [Worker(rubric_path, threads) for _ in range(jobs)], jobs * 4
     try:
         for w in workers:
             w.feed(tasks, todo)
@@ -104,19 +113,15 @@ def grade_all(tasks, rubric_path, jobs=None, threads=THREADS):
                         w.process.join()  # it died
                 if w.process.sentinel in ready or not w.process.is_alive():
                     for i in sorted(w.running):  # only what it was grading is lost
-                        yield Graded(tasks[i], failed_results(
-                            rubric.load(rubric_path), "the grader's worker process died"), 0.0,
-                            error="the grader's worker process died")
+                        yield lost(i, "the grader's worker process died")
                     w.close()
                     workers.remove(w)
                     if todo and restarts:
                         restarts -= 1
-                        workers.append(Worker(str(rubric_path), threads))
+                        workers.append(Worker(rubric_path, threads))
                         workers[-1].feed(tasks, todo)
         for i in todo[::-1]:  # every worker died, too often to start more
-            yield Graded(tasks[i], failed_results(rubric.load(rubric_path),
-                                                  "the grader's worker processes kept dying"),
-                         0.0, error="the grader's worker processes kept dying")
+            yield lost(i, "the grader's worker processes kept dying")
     finally:
         for w in workers:
             w.close()

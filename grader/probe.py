@@ -38,8 +38,8 @@ class StudentGate:
     def __init__(self, session, cls_name):
         self.session = session
         self.cls = cls_name
-        self.id = len(session.made) + 1
-        session.made.append(self)
+        session.gates += 1
+        self.id = session.gates
         session.to_make.append(self)
         self.float32 = False  # set when an answer came back in float32
 

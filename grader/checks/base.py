@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import inputs
 from ..inputs import Case
-from ..compare import close, reference_slack
+from ..compare import close, close_rows, reference_slack, round_off_slack
 from ..probe import StudentGate, Wrong, run
 
 CHECKS = {}
@@ -278,11 +278,9 @@ class Context:
             return
         tol = self.tolerance(tolerance)
         try:
-            g, w = _table(got), _table(want)
-            s = _table(slack) if slack is not None else 4 * np.abs(w - _table(want32))
-            with np.errstate(invalid="ignore", over="ignore"):
-                ok = np.all(np.abs(g - w) <= tol["atol"] * np.maximum(1.0, np.abs(w))
-                            + tol["rtol"] * np.abs(w) + s, axis=1)
+            w = _table(want)
+            s = _table(slack) if slack is not None else round_off_slack(w, _table(want32))
+            ok = close_rows(_table(got), w, s, tol)
         except ValueError:  # arrays: trial by trial
             ok = np.zeros(len(cases), dtype=bool)
         self.outcome.trials += int(ok.sum())

@@ -243,7 +243,8 @@ class Session:
 
     def __init__(self, sandbox):
         self.sandbox = sandbox
-        self.made, self.to_make = [], []  # the check's gates; those not made in the child yet
+        self.gates = 0  # gates of this check so far: the next one's id is gates + 1
+        self.to_make = []  # gates not made in the child yet
         self.started = False  # the first request starts the check in the child
         self.log = []  # (gate, method, args, raw answer) in call order, for diagnosis
 
