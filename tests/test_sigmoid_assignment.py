@@ -129,21 +129,7 @@ def test_rubric_checks_the_max_tie_on_its_own(rub):
 
 # ---------------------------------------------------------------- release and grading
 
-@pytest.fixture(scope="module")
-def released(tmp_path_factory, rub):
-    items = release.build(ASSIGNMENT, rub)
-    written = release.write(items, tmp_path_factory.mktemp("release"))
-    return {item.source.name: (item, path) for item, path in zip(items, written)}
-
-
-@pytest.fixture(scope="module")
-def graded(released, rub):
-    """One grading per file: the two sources and the two released templates."""
-    out = {}
-    for name, (item, path) in released.items():
-        out["source " + name] = validate.grade(ASSIGNMENT / name, rub, SEED)
-        out["template " + name] = validate.grade(path, rub, SEED)
-    return out
+# `released` and `graded`: tests/conftest.py
 
 
 def test_release_names_and_regions(released):
