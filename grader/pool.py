@@ -4,8 +4,9 @@
 finishes, in completion order. Workers are trusted grader processes: each
 grades with `score.grade`, so student code still runs only in sandboxes.
 Each worker grades three submissions at a time (threads sharing one warm fork
-server), so a submission that hangs waits out its timeout while the others
-keep the core busy.
+server). A submission found slow (a hang, most likely: see sandbox.PATIENCE)
+waits out its timeout at the lowest priority and stops counting against the
+three, so the worker takes another while it waits.
 """
 import ctypes
 import multiprocessing
@@ -14,6 +15,7 @@ import os
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from . import load, report, rubric, score
@@ -43,7 +45,8 @@ class Graded:
 _rubrics = {}
 _zygote = []
 _zygote_lock = threading.Lock()
-THREADS = 3  # gradings at once in each worker process
+THREADS = 3  # gradings at once in each worker process, not counting slow ones
+MOST = 4 * THREADS  # gradings at once in each worker process, slow ones included
 
 
 def zygote():
@@ -54,14 +57,15 @@ def zygote():
         return _zygote[0]
 
 
-def grade_task(task, rubric_path):
+def grade_task(task, rubric_path, on_slow=None):
     """Grade one task in this process (a worker, or the caller for jobs=1)."""
     start = time.monotonic()
     rub = loaded_rubric(rubric_path)
     try:
         loaded = load.load(task.path, class_names=list(rub.gates))
         loaded.notes = list(task.notes) + loaded.notes
-        results = report.gradescope(score.grade(loaded, rub, seed=task.seed, spawner=zygote()))
+        results = report.gradescope(score.grade(loaded, rub, seed=task.seed, spawner=zygote(),
+                                                on_slow=on_slow))
         return Graded(task, results, time.monotonic() - start)
     except Exception as exc:  # a grader fault must not lose the rest of the batch
         return Graded(task, failed_results(rub, "the grader failed on this submission: %s: %s"
@@ -104,9 +108,13 @@ def grade_all(tasks, rubric_path, jobs=None, threads=THREADS):
             for w in list(workers):
                 if w.results in ready:
                     try:
-                        i, graded = w.results.recv()
-                        w.running.discard(i)
-                        yield graded
+                        kind, i, graded = w.results.recv()
+                        if kind == "slow":  # it waits at the lowest priority: take another
+                            w.slow.add(i)
+                        else:
+                            w.running.discard(i)
+                            w.slow.discard(i)
+                            yield graded
                         w.feed(tasks, todo)
                         continue
                     except (EOFError, OSError):
@@ -135,15 +143,16 @@ class Worker:
         mp = multiprocessing.get_context("fork")
         task_r, self.tasks = mp.Pipe(duplex=False)
         self.results, result_w = mp.Pipe(duplex=False)
-        self.threads, self.running = threads, set()
+        self.threads, self.running, self.slow = threads, set(), set()
         self.process = mp.Process(target=_work, args=(task_r, result_w, rubric_path, threads))
         self.process.start()
         task_r.close()
         result_w.close()
 
     def feed(self, tasks, todo):
-        """Keep each of its threads busy while there are tasks."""
-        while todo and len(self.running) < self.threads:
+        """Keep `threads` gradings that are not slow going while there are tasks."""
+        while todo and len(self.running) - len(self.slow) < self.threads \
+                and len(self.running) < max(MOST, self.threads):
             i = todo.pop()
             try:
                 self.tasks.send((i, tasks[i]))
@@ -153,9 +162,8 @@ class Worker:
             self.running.add(i)
 
     def close(self):
-        try:  # one stop for each thread (other workers hold copies of this pipe's end)
-            for _ in range(self.threads):
-                self.tasks.send(None)
+        try:  # the stop (other workers hold copies of this pipe's end, so EOF won't come)
+            self.tasks.send(None)
         except OSError:
             pass
         self.tasks.close()
@@ -167,32 +175,36 @@ class Worker:
 
 
 def _work(tasks, results, rubric_path, threads):
-    """A worker process: `threads` threads take tasks until each gets None."""
+    """A worker process: grades each task it is sent in a thread of its own,
+    until it gets None (the batch sends at most `threads` tasks that are not slow)."""
     _zygote.clear()  # the batch process's own server (if any) is not ours to use
     try:
         ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: go with the batch
     except (OSError, AttributeError):
         pass
-    take, give = threading.Lock(), threading.Lock()
+    give = threading.Lock()
 
-    def loop():
+    def send(message):
+        with give:
+            results.send(message)
+
+    def grade(i, task):
+        said = []
+
+        def on_slow():
+            if not said:
+                said.append(i)
+                send(("slow", i, None))
+        send(("done", i, grade_task(task, rubric_path, on_slow)))
+
+    with ThreadPoolExecutor(max_workers=max(MOST, threads)) as gradings:
         while True:
             try:
-                with take:
-                    item = tasks.recv()
+                item = tasks.recv()
             except (EOFError, OSError):
-                return
+                break
             if item is None:
-                return
-            i, task = item
-            graded = grade_task(task, rubric_path)
-            with give:
-                results.send((i, graded))
-
-    pool = [threading.Thread(target=loop) for _ in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
+                break
+            gradings.submit(grade, *item)
     for server in _zygote:
         server.close()

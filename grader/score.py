@@ -52,14 +52,16 @@ def item_rng(seed, item_id):
     return np.random.default_rng([seed % 2 ** 64, zlib.crc32(item_id.encode())])
 
 
-def grade(loaded, rubric, seed=None, limits=None, allow=None, spawner=None):
+def grade(loaded, rubric, seed=None, limits=None, allow=None, spawner=None, on_slow=None):
+    """Grade `loaded` against `rubric`; `on_slow()` is called when its code is
+    found slow (a hang, most likely) and moved to the lowest priority."""
     seed = new_seed() if seed is None else seed
     result = Result(loaded, rubric, seed)
     start = time.monotonic()
     if loaded.problem:
         result.items = [ItemResult(i, Outcome(error=loaded.problem)) for i in rubric.items]
     else:
-        with Sandbox(loaded, limits or rubric.limits, allow, spawner) as box:
+        with Sandbox(loaded, limits or rubric.limits, allow, spawner, on_slow) as box:
             try:
                 report = box.start()
             except SandboxError as exc:

@@ -441,6 +441,40 @@ def test_hang_in_backward_default_timeout(watch):
     assert item(result, "add-backward").score == 24
 
 
+def priorities(result, item_id):
+    """What slow_calls.py reported as its priority: (during the calls, after loading)."""
+    return {(f.received["dx"], f.received["dy"]) for f in item(result, item_id).outcome.failures}
+
+
+@pytest.mark.parametrize("spawner", ["fresh", "fork server"])
+@pytest.mark.parametrize("tier", ALL)
+def test_a_slow_call_gets_the_lowest_priority(watch, tmp_path, tier, spawner):
+    """A call still running after a tenth of its time limit is moved to nice 19, so
+    a `while True` waits out its timeout on idle CPU, not the batch's; calls that
+    answer at once, and the load, keep their priority."""
+    zygote = Zygote(ALLOW[tier]) if spawner == "fork server" else None
+    own = float(os.nice(0))
+    try:
+        slow = attack(watch, ATTACKS / "slow_calls.py", tier, TINY, SHORT, zygote)
+        fast = attack(watch, submission(tmp_path, "slow_calls.py", {"fast": True}), tier, TINY,
+                      SHORT, zygote)
+    finally:
+        if zygote is not None:
+            zygote.close()
+    assert priorities(slow, "mul-backward") == {(19.0, own)}
+    assert priorities(slow, "add-backward") == {(19.0, own)}  # the same process, later
+    assert priorities(fast, "mul-backward") == {(own, own)}
+    assert priorities(fast, "add-backward") == {(own, own)}
+
+
+@pytest.mark.parametrize("tier", tiers(3, 1))
+def test_a_slow_load_gets_the_lowest_priority(watch, tmp_path, tier):
+    """Half the load timeout (3 s) into loading, the loader is moved to nice 19."""
+    result = attack(watch, submission(tmp_path, "slow_calls.py", {"load_sleep": 2}), tier, TINY,
+                    SHORT)
+    assert priorities(result, "mul-backward") == {(19.0, 19.0)}
+
+
 @pytest.mark.parametrize("tier", ALL)
 def test_six_gigabytes(watch, tier):
     result = attack(watch, ATTACKS / "memory.py", tier)

@@ -667,10 +667,10 @@ def test_a_dying_worker_costs_only_what_it_was_grading(monkeypatch):
     submission it was grading; a new worker takes over the rest."""
     real = pool.grade_task
 
-    def grade_task(task, rubric_path):
+    def grade_task(task, rubric_path, *rest):
         if task.student == "crash":
             os._exit(3)
-        return real(task, rubric_path)
+        return real(task, rubric_path, *rest)
 
     monkeypatch.setattr(pool, "grade_task", grade_task)  # workers are forked: they see it
     tasks = [pool.Task(s, str(DATA / "good.py"), i)
@@ -680,6 +680,20 @@ def test_a_dying_worker_costs_only_what_it_was_grading(monkeypatch):
     by = {g.task.student: g for g in out}
     assert by["crash"].error == "the grader's worker process died" and by["crash"].score == 0
     assert all((g.error, g.score) == ("", MAX) for s, g in by.items() if s != "crash")
+
+
+def test_a_hanging_submission_does_not_hold_its_workers_place(tmp_path):
+    """One grading per worker (threads=1): each worker starts on a submission whose
+    forward spins (1 s per call, several calls). Once the call is found slow and
+    moved to the lowest priority, the worker takes the next submission, so every
+    honest one is graded before either hang ends."""
+    subs = write(tmp_path / "subs", {"hang0.py": HANG_CALL, "hang1.py": HANG_CALL,
+                                     **{"good%d.py" % i: GOOD for i in range(6)}})
+    names = ["hang0", "hang1"] + ["good%d" % i for i in range(6)]  # the hangs go first
+    tasks = [pool.Task(name, str(subs / (name + ".py")), i) for i, name in enumerate(names)]
+    order = [g.task.student for g in pool.grade_all(tasks, str(SHORT), jobs=2, threads=1)]
+    assert sorted(order[:6]) == ["good%d" % i for i in range(6)], order
+    assert sorted(order[6:]) == ["hang0", "hang1"]
 
 
 def test_dask_unreachable_scheduler(tmp_path, monkeypatch):

@@ -20,6 +20,10 @@ from pathlib import Path
 from .spawn import Fresh, Zygote  # noqa: F401  (Zygote: for batch grading)
 
 MAX_REPLY = 8 << 20  # bytes in one reply line
+# A load or call still running after this share of its time limit is moved to the
+# lowest CPU priority: a `while True` then waits out its timeout on CPU nobody else
+# wants, not the batch's. Honest gate calls take microseconds.
+PATIENCE = {"load": 0.5, "call": 0.1}
 PROGRESS = re.compile(rb'\{"progress": (\d{1,9}), "n": (\d{1,12})\}')
 
 
@@ -55,8 +59,9 @@ class Sandbox:
     If the child dies (a crash, hang or exit), the next check loads the
     submission again in a new one, so that costs just the check in progress."""
 
-    def __init__(self, loaded, limits=None, allow=None, spawner=None):
+    def __init__(self, loaded, limits=None, allow=None, spawner=None, on_slow=None):
         self.loaded = loaded
+        self.on_slow = on_slow  # called when a load or call is found slow (see PATIENCE)
         self.limits = limits or Limits()
         self.spawner = spawner or Fresh(allow)
         self.report = None  # the first load report
@@ -115,7 +120,8 @@ class Sandbox:
         if self.plan.in_bwrap:
             layers.append("bubblewrap")
         self.isolation = {"tier": self.plan.tier(layers), "layers": layers}
-        report = self._receive(self.limits.load_timeout, "loading the submission")
+        report = self._receive(self.limits.load_timeout, "loading the submission",
+                               patience=PATIENCE["load"])
         self._drain_log()  # the loader flushed its output before it reported
         self._loading = False
         if not report.get("ready"):
@@ -145,11 +151,12 @@ class Sandbox:
             self._kill()
             raise SandboxError("the submission's process has exited")
 
-    def _receive(self, timeout, doing, steps=()):
+    def _receive(self, timeout, doing, steps=(), patience=None):
         """The reply to the last request. `steps` names the calls of a batch:
-        each has `timeout` to return, counted from when the one before it did."""
+        each has `timeout` to return, counted from when the one before it did.
+        After `patience` * timeout on one step, the child gets the lowest priority."""
         while True:
-            reply = self._read_line(timeout, doing, steps)
+            reply = self._read_line(timeout, doing, steps, patience)
             if reply.get("n") in (None, self._n):
                 return reply
 
@@ -157,7 +164,7 @@ class Sandbox:
         """How many calls of the current batch the child says it has done."""
         return self._progress[1][0] if self._progress is not None else None
 
-    def _read_line(self, timeout, doing, steps=()):
+    def _read_line(self, timeout, doing, steps=(), patience=None):
         """Read one reply line, draining student output meanwhile; fail closed."""
         if time.monotonic() >= self.deadline:
             self._kill()
@@ -165,10 +172,18 @@ class Sandbox:
                                % self.limits.submission_timeout)
         watch = bool(steps) and self._progress is not None
         end, done = min(time.monotonic() + timeout, self.deadline), self._done()
+        lower_at = time.monotonic() + timeout * patience if patience else None
         while b"\n" not in self._buf:
             now = time.monotonic()
             if watch and self._done() != done:  # a call returned: the next has its own time
                 end, done = min(now + timeout, self.deadline), self._done()
+                if lower_at is not None:
+                    lower_at = now + timeout * patience
+            if lower_at is not None and now >= lower_at:
+                self._child.lower_priority()
+                lower_at = None
+                if self.on_slow is not None:
+                    self.on_slow()
             if now >= end:
                 self._kill()
                 if end >= self.deadline:
@@ -178,6 +193,8 @@ class Sandbox:
                 verb = "did not finish" if " " in doing else "did not return"
                 raise SandboxError("%s %s within %g s" % (doing, verb, timeout))
             wait = min(end - now, timeout / 10) if watch else end - now
+            if lower_at is not None:
+                wait = max(0.0, min(wait, lower_at - now))
             ready, _, _ = select.select([self._child.frm, self._child.log], [], [], wait)
             if self._child.log in ready:
                 self._drain_log()
@@ -257,7 +274,7 @@ class Session:
             msg, self.started = dict(msg, check=True), True
         box._send(msg)
         while True:
-            reply = box._receive(box.limits.call_timeout, doing, steps)
+            reply = box._receive(box.limits.call_timeout, doing, steps, PATIENCE["call"])
             done = reply.get("progress")  # a child without the shared page
             if done is None:
                 return reply

@@ -355,7 +355,8 @@ def zygote(sock_fd, seccomp_library=""):
     three or four fds (requests in, replies out, output log, the progress page),
     answered with the loader's pid; {"op": "kill", "pid": n}, answered with its
     wait status; or {"op": "kill", "pid": n, "reply": false}, not answered
-    (the loader is reaped later).
+    (the loader is reaped later); or {"op": "lower", "pid": n}, not answered:
+    the loader's process group gets the lowest CPU priority.
     """
     import mmap  # noqa: F401  (each loader maps its progress page)
     import signal
@@ -390,6 +391,11 @@ def zygote(sock_fd, seccomp_library=""):
             for fd in fds:
                 os.close(fd)
             sock.send(json.dumps({"pid": pid}).encode())
+        elif req["op"] == "lower":
+            try:
+                os.setpriority(os.PRIO_PGRP, int(req["pid"]), 19)
+            except OSError:
+                pass
         elif req["op"] == "kill":
             pid = int(req["pid"])
             try:

@@ -21,6 +21,9 @@ from pathlib import Path
 from .isolation import Plan
 
 
+LOWEST = 19  # the nice value of a loader that spins
+
+
 def child_env(home):
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
             "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1",
@@ -28,10 +31,17 @@ def child_env(home):
 
 
 class Child:
-    """A running loader: its pipes, and how to kill it with all it started."""
+    """A running loader: its pipes, how to kill it with all it started, and how
+    to give it the lowest CPU priority (a loader that spins only uses idle CPU)."""
 
-    def __init__(self, to, frm, log, kill):
-        self.to, self.frm, self.log, self._kill = to, frm, log, kill
+    def __init__(self, to, frm, log, kill, lower):
+        self.to, self.frm, self.log, self._kill, self._lower = to, frm, log, kill, lower
+        self.lowered = False
+
+    def lower_priority(self):
+        if not self.lowered:
+            self.lowered = True
+            self._lower()
 
     def kill(self, grace=0.0, status=True):
         """Kill the loader's process group; with `status`, return its exit code
@@ -83,7 +93,13 @@ class Fresh:
             status = proc.wait()
             plan.kill_leftovers()
             return status
-        return Child(w_in, r_out, log_r, kill)
+
+        def lower():
+            try:
+                os.setpriority(os.PRIO_PGRP, proc.pid, LOWEST)
+            except OSError:
+                pass
+        return Child(w_in, r_out, log_r, kill, lower)
 
     def close(self):
         pass
@@ -187,7 +203,15 @@ class Zygote:
                 code = None
             plan.kill_leftovers()
             return None if code is None else os.waitstatus_to_exitcode(code)
-        return Child(*ours, kill)
+
+        def lower():
+            try:
+                with self._lock:
+                    if self._started == server and self._proc is not None:
+                        self._ask({"op": "lower", "pid": pid}, reply=False)
+            except OSError:
+                pass
+        return Child(*ours, kill, lower)
 
     def close_server(self):
         with self._lock:
