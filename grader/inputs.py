@@ -4,6 +4,7 @@ Values are a random sign times a log-uniform magnitude, drawn from the
 grader's own Generator. Inputs are kept apart (no near-ties) and upstream
 gradients stay away from 0 and ±1, so that common mistakes cannot hide.
 """
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,31 +20,46 @@ class Case:
 
 
 def signed(rng, shape, lo, hi):
-    mag = np.exp(rng.uniform(np.log(lo), np.log(hi), size=shape))
+    mag = np.exp(rng.uniform(math.log(lo), math.log(hi), size=shape))
     return np.where(rng.random(shape) < 0.5, -mag, mag)
 
 
 def draw_trials(rng, shapes, out_shapes, spec, trials):
     """All random trials at once: inputs[i][k] is input i of trial k, upstream[j][k]
     the upstream gradient of output j. Rows that break a rule (near-ties, upstream
-    near 0 or ±1) are drawn again."""
-    lo, hi = spec["magnitude"]
-    inputs = [signed(rng, (trials,) + tuple(s), lo, hi) for s in shapes]
-    for _ in range(1000):  # arrays too large to keep apart everywhere: accept
-        bad = near_ties(inputs, spec["min_gap"], trials)
-        if not bad.any():
-            break
-        for i, s in enumerate(shapes):
-            inputs[i][bad] = signed(rng, (int(bad.sum()),) + tuple(s), lo, hi)
-    lo, hi = spec["upstream"]
-    upstream = [signed(rng, (trials,) + tuple(s), lo, hi) for s in out_shapes]
-    for u, s in zip(upstream, out_shapes):
-        while True:
-            bad = np.any(np.abs(np.abs(u) - 1).reshape(trials, -1) < 0.1, axis=1)
-            if not bad.any():
-                break
-            u[bad] = signed(rng, (int(bad.sum()),) + tuple(s), lo, hi)
+    near 0 or ±1) are left out."""
+    inputs = kept_rows(rng, shapes, spec["magnitude"], trials,
+                       lambda xs, n: near_ties(xs, spec["min_gap"], n))
+    upstream = kept_rows(rng, out_shapes, spec["upstream"], trials, near_one)
     return inputs, upstream
+
+
+def kept_rows(rng, shapes, bounds, trials, bad):
+    """`trials` rows of signed values, one array per shape, leaving out the rows
+    that `bad(values, rows)` flags. Drawn with a surplus, which is almost always
+    enough; arrays too large to keep apart everywhere are accepted after 1000 tries."""
+    rows = 2 * trials + 8
+    kept, have = [[] for _ in shapes], 0
+    for _ in range(1000):
+        values = [signed(rng, (rows,) + tuple(s), *bounds) for s in shapes]
+        good = np.flatnonzero(~bad(values, rows))
+        for k, v in zip(kept, values):
+            k.append(v[good])
+        have += len(good)
+        if have >= trials:
+            break
+    else:
+        for k, v in zip(kept, values):
+            k.append(v)
+    return [np.concatenate(k)[:trials] for k in kept]
+
+
+def near_one(values, rows):
+    """Per row: is an upstream gradient within 0.1 of ±1 in size?"""
+    bad = np.zeros(rows, dtype=bool)
+    for u in values:
+        bad |= np.any(np.abs(np.abs(u) - 1).reshape(rows, -1) < 0.1, axis=1)
+    return bad
 
 
 def near_ties(inputs, gap, trials):
@@ -65,8 +81,8 @@ def cases(rng, shapes, out_shapes, spec, trials, specials=SPECIALS):
     if not trials + len(specials):
         return []
     inputs, upstream = draw_trials(rng, shapes, out_shapes, spec, trials + len(specials))
-    rows = [([x[k] for x in inputs], [u[k] for u in upstream])
-            for k in range(trials + len(specials))]
+    rows = list(zip(zip(*map(list, inputs)), zip(*map(list, upstream))))
+    rows = [(list(xs), list(us)) for xs, us in rows]
     out = [Case(*row) for row in rows[:trials]]
     for name, (base, up) in zip(specials, rows[trials:]):
         out.extend(special(rng, name, shapes, out_shapes, base, up))

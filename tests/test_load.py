@@ -121,6 +121,20 @@ def test_nbformat_4_minor_versions_hand_written(tmp_path, minor, ids):
         assert got.notes == []
 
 
+def test_notebook_off_the_format_is_graded_with_a_note(tmp_path):
+    """A code cell without "outputs" breaks the schema but can still run."""
+    nb = {"nbformat": 4, "nbformat_minor": 4, "metadata": {},
+          "cells": [{"cell_type": "code", "metadata": {}, "execution_count": None,
+                     "source": MUL + ADD}]}
+    path = tmp_path / "off.ipynb"
+    path.write_text(json.dumps(nb))
+    loaded = load.load(path, class_names=GATES)
+    assert loaded.problem == "" and loaded.cells == [(1, MUL + ADD)]
+    assert [n for n in loaded.notes if n.startswith(
+        "the notebook does not fully follow the notebook format (")] != [], loaded.notes
+    assert loaded.notes[-1].endswith("; graded anyway")
+
+
 def test_source_as_string_or_list(tmp_path):
     for as_list in (True, False):
         p = tmp_path / ("hw%d.ipynb" % as_list)
