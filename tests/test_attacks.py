@@ -24,6 +24,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import sysconfig
 import site
 import time
@@ -446,25 +447,67 @@ def priorities(result, item_id):
     return {(f.received["dx"], f.received["dy"]) for f in item(result, item_id).outcome.failures}
 
 
+def lowered_sessions(root):
+    """Processes below `root` whose session is scheduled as a group at nice 19
+    (autogroup: the process's own nice value would not count)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                children.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    found, todo = set(), list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            with open("/proc/%d/autogroup" % pid) as f:
+                if f.read().split()[-1] == "19":
+                    found.add(pid)
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def grade_watching_sessions(path, tier, spawner):
+    """Grade with slow_calls.py's rubric and limits; the pids seen in a nice-19 session meanwhile."""
+    out, seen = [], set()
+    grading = threading.Thread(target=lambda: out.append(grade(path, tier, TINY, SHORT, spawner)))
+    grading.start()
+    while grading.is_alive():
+        seen |= lowered_sessions(os.getpid())
+        time.sleep(0.02)
+    grading.join()
+    return out[0], seen
+
+
 @pytest.mark.parametrize("spawner", ["fresh", "fork server"])
 @pytest.mark.parametrize("tier", ALL)
 def test_a_slow_call_gets_the_lowest_priority(watch, tmp_path, tier, spawner):
-    """A call still running after a tenth of its time limit is moved to nice 19, so
-    a `while True` waits out its timeout on idle CPU, not the batch's; calls that
+    """A call still running after a tenth of its time limit is moved to nice 19,
+    its session too (with autogroup scheduling that is what sets its share), so a
+    `while True` waits out its timeout on idle CPU, not the batch's; calls that
     answer at once, and the load, keep their priority."""
     zygote = Zygote(ALLOW[tier]) if spawner == "fork server" else None
     own = float(os.nice(0))
     try:
-        slow = attack(watch, ATTACKS / "slow_calls.py", tier, TINY, SHORT, zygote)
-        fast = attack(watch, submission(tmp_path, "slow_calls.py", {"fast": True}), tier, TINY,
-                      SHORT, zygote)
+        slow, lowered = grade_watching_sessions(ATTACKS / "slow_calls.py", tier, zygote)
+        fast, not_lowered = grade_watching_sessions(
+            submission(tmp_path, "slow_calls.py", {"fast": True}), tier, zygote)
     finally:
         if zygote is not None:
             zygote.close()
+    watch["tier"] = tier
+    watch["results"] += [slow, fast]
     assert priorities(slow, "mul-backward") == {(19.0, own)}
-    assert priorities(slow, "add-backward") == {(19.0, own)}  # the same process, later
+    assert {dx for dx, _ in priorities(slow, "add-backward")} == {19.0}  # the same process, later
     assert priorities(fast, "mul-backward") == {(own, own)}
-    assert priorities(fast, "add-backward") == {(own, own)}
+    assert not_lowered - lowered == set()  # (the slow one may not be reaped yet)
+    if os.path.exists("/proc/self/autogroup"):
+        assert lowered, "no session of the slow submission was moved to nice 19"
+        if tier == 1:  # its own view, where /proc is readable
+            assert priorities(slow, "add-backward") == {(19.0, 19.0)}
 
 
 @pytest.mark.parametrize("tier", tiers(3, 1))

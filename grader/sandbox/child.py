@@ -356,7 +356,7 @@ def zygote(sock_fd, seccomp_library=""):
     answered with the loader's pid; {"op": "kill", "pid": n}, answered with its
     wait status; or {"op": "kill", "pid": n, "reply": false}, not answered
     (the loader is reaped later); or {"op": "lower", "pid": n}, not answered:
-    the loader's process group gets the lowest CPU priority.
+    the loader's process group and session (autogroup) get the lowest priority.
     """
     import mmap  # noqa: F401  (each loader maps its progress page)
     import signal
@@ -391,9 +391,15 @@ def zygote(sock_fd, seccomp_library=""):
             for fd in fds:
                 os.close(fd)
             sock.send(json.dumps({"pid": pid}).encode())
-        elif req["op"] == "lower":
+        elif req["op"] == "lower":  # the nice value of its process group and session
+            pid = int(req["pid"])
             try:
-                os.setpriority(os.PRIO_PGRP, int(req["pid"]), 19)
+                os.setpriority(os.PRIO_PGRP, pid, 19)
+            except OSError:
+                pass
+            try:
+                with open("/proc/%d/autogroup" % pid, "w") as f:
+                    f.write("19")
             except OSError:
                 pass
         elif req["op"] == "kill":
