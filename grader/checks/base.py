@@ -106,13 +106,14 @@ def per_case(evaluate, cases, key):
     CHECKED_ENOUGH agreeing runs, a reference is no longer compared)."""
     n = len(cases)
     if n > 2 and key not in _not_elementwise:
-        stacked = Case([np.stack(xs) for xs in zip(*(c.inputs for c in cases))],
-                       [np.stack(us) for us in zip(*(c.upstream for c in cases))])
+        stacked = Case([np.array(xs, dtype=np.float64) for xs in zip(*(c.inputs for c in cases))],
+                       [np.array(us, dtype=np.float64) for us in zip(*(c.upstream for c in cases))])
         try:
             with np.errstate(all="ignore"):
                 whole = [[np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for v in part]
                          for part in evaluate(stacked)]
-            split = [tuple([v[k, ...] for v in part] for part in whole) for k in range(n)]
+            columns = [zip(*[v.tolist() for v in part]) for part in whole]  # case by case
+            split = [tuple(map(list, values)) for values in zip(*columns, strict=True)]
             if _checked[key] < CHECKED_ENOUGH:
                 for k in (0, n - 1):
                     if not _same(split[k], evaluate(cases[k])):
