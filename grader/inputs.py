@@ -81,8 +81,8 @@ def cases(rng, shapes, out_shapes, spec, trials, specials=SPECIALS):
     if not trials + len(specials):
         return []
     inputs, upstream = draw_trials(rng, shapes, out_shapes, spec, trials + len(specials))
-    rows = list(zip(zip(*map(list, inputs)), zip(*map(list, upstream))))
-    rows = [(list(xs), list(us)) for xs, us in rows]
+    per_row = zip(zip(*map(list, inputs)), zip(*map(list, upstream)))  # arrays -> rows
+    rows = [(list(xs), list(us)) for xs, us in per_row]
     out = [Case(*row) for row in rows[:trials]]
     for name, (base, up) in zip(specials, rows[trials:]):
         out.extend(special(rng, name, shapes, out_shapes, base, up))

@@ -46,7 +46,7 @@ _rubrics = {}
 _zygote = []
 _zygote_lock = threading.Lock()
 THREADS = 3  # gradings at once in each worker process, not counting slow ones
-MOST = 4 * THREADS  # gradings at once in each worker process, slow ones included
+SLOW_ROOM = 4  # at most this many times THREADS gradings at once, slow ones included
 
 
 def zygote():
@@ -152,7 +152,7 @@ class Worker:
     def feed(self, tasks, todo):
         """Keep `threads` gradings that are not slow going while there are tasks."""
         while todo and len(self.running) - len(self.slow) < self.threads \
-                and len(self.running) < max(MOST, self.threads):
+                and len(self.running) < SLOW_ROOM * self.threads:
             i = todo.pop()
             try:
                 self.tasks.send((i, tasks[i]))
@@ -197,7 +197,7 @@ def _work(tasks, results, rubric_path, threads):
                 send(("slow", i, None))
         send(("done", i, grade_task(task, rubric_path, on_slow)))
 
-    with ThreadPoolExecutor(max_workers=max(MOST, threads)) as gradings:
+    with ThreadPoolExecutor(max_workers=SLOW_ROOM * threads) as gradings:
         while True:
             try:
                 item = tasks.recv()
