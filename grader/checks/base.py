@@ -251,14 +251,15 @@ class Context:
                         (gate.reference, robust))
 
     def compare(self, case, got, want, want32, names, note="", tolerance=None, slack=None,
-                robust=None):
+                robust=None, failed_once=False):
         """Record one trial; returns True when it passed. `want32`: the reference
         in float32, whose round-off sets the slack unless `slack` is given.
-        `robust()`: a wider float32 estimate, tried only when the first one fails."""
+        `robust()`: a wider float32 estimate, tried only when the first one fails
+        (`failed_once`: compare_all has already seen the first one fail)."""
         self.outcome.trials += 1
         tolerance = self.tolerance(tolerance)
-        if close(got, want, slack if slack is not None else reference_slack(want, want32),
-                 tolerance):
+        if not failed_once and close(
+                got, want, slack if slack is not None else reference_slack(want, want32), tolerance):
             return True
         if robust is not None and close(got, want, reference_slack(want, robust()), tolerance):
             return True
@@ -281,16 +282,16 @@ class Context:
         try:
             w = _table(want)
             s = _table(slack) if slack is not None else round_off_slack(w, _table(want32))
-            ok = close_rows(_table(got), w, s, tol)
+            ok, judged = close_rows(_table(got), w, s, tol), True
         except ValueError:  # arrays: trial by trial
-            ok = np.zeros(len(cases), dtype=bool)
+            ok, judged = np.zeros(len(cases), dtype=bool), False
         self.outcome.trials += int(ok.sum())
         failed = [int(k) for k in np.flatnonzero(~ok)]
         wider = dict(zip(failed, robust(failed))) if robust is not None and failed else {}
         for k in failed:
             self.compare(cases[k], got[k], want[k], None if want32 is None else want32[k], names,
                          note, tolerance, None if slack is None else slack[k],
-                         None if robust is None else lambda k=k: wider[k])
+                         None if robust is None else lambda k=k: wider[k], judged)
 
     def tolerance(self, tolerance=None):
         """The item's tolerance (or `tolerance`), widened for float32 answers."""
