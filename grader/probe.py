@@ -103,8 +103,15 @@ def run(calls):
     return values
 
 
+def sequence(raw):
+    """A bare list on the wire stands for a list of float64 numbers (the common
+    answer); anything else in it is still read, and judged, item by item."""
+    return {"t": "seq", "type": "list", "items": raw} if type(raw) is list else raw
+
+
 def describe(raw):
     """A short human description of an answer that is not what we wanted."""
+    raw = sequence(raw)
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         return repr(float(raw))
     if not isinstance(raw, dict):
@@ -127,7 +134,11 @@ def numbers(raw, shapes, names, gate=None, method="backward"):
     """Validate an answer of several values: one finite number (or array) per
     input (backward) or per output (forward). A single value may come bare."""
     n = len(shapes)
-    if isinstance(raw, dict) and raw.get("t") == "seq" and not any(shapes):  # the common case
+    if type(raw) is list and not any(shapes) and len(raw) == n and \
+            all(type(v) is float and math.isfinite(v) for v in raw):  # the common case
+        return [np.float64(v) for v in raw]
+    raw = sequence(raw)
+    if isinstance(raw, dict) and raw.get("t") == "seq" and not any(shapes):  # a tuple, say
         items = raw.get("items")
         if isinstance(items, list) and len(items) == n and \
                 all(type(v) is float and math.isfinite(v) for v in items):
@@ -162,6 +173,7 @@ def number(raw, shape, name, gate=None):
     shape = tuple(shape)
     if type(raw) is float and shape == () and math.isfinite(raw):  # the common case
         return np.float64(raw)
+    raw = sequence(raw)
     if bare(raw):  # a float64 (or int) number
         raw = {"t": "num", "v": float(raw)}
     if not isinstance(raw, dict) or raw.get("t") not in ("num", "arr"):
