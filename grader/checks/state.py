@@ -31,12 +31,13 @@ def state(ctx):
                   (one, "backward", first.upstream)]
     answers = run(calls)
     per_pair = len(calls) // len(pairs)
-    ctx.require_varying([one.grads(raw, spec.shapes, spec.grads)
-                         for (_, method, _), raw in zip(calls, answers) if method == "backward"])
+    read = {k: one.grads(raw, spec.shapes, spec.grads)  # every backward answer, in call order
+            for k, ((_, method, _), raw) in enumerate(zip(calls, answers)) if method == "backward"}
+    ctx.require_varying(list(read.values()))
     n = len(spec.outputs)  # expected(): outputs first, then gradients
     slacks = [reference_slack(want[n:], want32[n:])
               for want, want32 in ctx.expected_all(cases[:2 * len(pairs)], robust=True)]
-    grads = [{i: one.grads(answers[p + i], spec.shapes, spec.grads) for i in (1, 3, 6, 9, 10, 13)}
+    grads = [{i: read[p + i] for i in (1, 3, 6, 9, 10, 13)}
              for p in range(0, len(answers), per_pair)]  # per pair: the backward answers
     for i, which, base, note in zip((6, 9, 10, 13), (1, 0, 1, 0), (3, 1, 3, 1), NOTES):
         ctx.compare_all([pair[which] for pair in pairs], [g[i] for g in grads],
