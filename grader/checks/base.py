@@ -55,8 +55,9 @@ class Outcome:
     def example(self):
         """The most readable failure: a random case with the smallest inputs."""
         def size(f):
-            return (f.label != "random",
-                    max((float(np.max(np.abs(v))) for v in f.inputs.values()), default=0.0))
+            return (f.label != "random", max((abs(float(v)) if np.ndim(v) == 0 else
+                                              float(np.max(np.abs(v))) for v in f.inputs.values()),
+                                             default=0.0))
         return min(self.failures, key=size) if self.failures else None
 
 
