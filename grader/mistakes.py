@@ -178,7 +178,13 @@ class Declared(Suspect):
 
 def suspects(rubric, name):
     """(id, sentence, suspect class) for a gate: its reference's own mistakes
-    first, then the general ones, most specific first."""
+    first, then the general ones, most specific first (made once per rubric)."""
+    if name not in rubric.suspects:
+        rubric.suspects[name] = make_suspects(rubric, name)
+    return rubric.suspects[name]
+
+
+def make_suspects(rubric, name):
     gate = rubric.gates[name]
     n = len(gate.inputs)
     found = [(mistake_id, sentence, type("Declared", (Declared,), {"wrong": wrong}))

@@ -93,6 +93,7 @@ class Rubric:
     limits: Limits
     sha256: str
     given: list = field(default_factory=list)  # "Gate" or "Gate.method": code the template gives
+    suspects: dict = field(default_factory=dict, repr=False, compare=False)  # mistakes.suspects
 
     @property
     def max_score(self):
