@@ -250,10 +250,11 @@ def diagnose(rubric, item, log):
     if item.check not in DIAGNOSED or not log:
         return None
     targets = [item.gate] if item.gate else sorted({g.cls for g, *_ in log})
+    read = {}  # the student's answers as read for each suspect: the same every time
     for target in targets:
-        if replays(rubric, log, target, Suspect):
+        if replays(rubric, log, target, Suspect, read):
             continue  # this gate's backward answers are right
-        found = named(rubric, log, target)
+        found = named(rubric, log, target, read)
         if found is not None:
             if item.graph:
                 found.sentence = "In %s: %s" % (target, found.sentence[0].lower() + found.sentence[1:])
@@ -261,9 +262,9 @@ def diagnose(rubric, item, log):
     return None
 
 
-def named(rubric, log, target):
+def named(rubric, log, target, read=None):
     for mistake_id, sentence, suspect in suspects(rubric, target):
-        if replays(rubric, log, target, suspect):
+        if replays(rubric, log, target, suspect, read):
             return Diagnosis(mistake_id, sentence)
     answers = backward_answers(rubric, log, target)
     if len(answers) >= EVIDENCE and all(np.array_equal(g, answers[0][1]) for _, g in answers):
@@ -273,11 +274,13 @@ def named(rubric, log, target):
     return None
 
 
-def replays(rubric, log, target, suspect):
+def replays(rubric, log, target, suspect, read=None):
     """True when `suspect`, given the target gate's logged calls, gives every
-    backward answer the student gave (at least EVIDENCE of them)."""
+    backward answer the student gave (at least EVIDENCE of them). `read` keeps
+    the answers read so far, by log position and shapes, for the next suspect."""
     instances, shared, compared = {}, {}, 0
-    for gate, method, args, raw in log:
+    read = {} if read is None else read
+    for k, (gate, method, args, raw) in enumerate(log):
         if gate.cls != target:
             continue
         if id(gate) not in instances:
@@ -289,11 +292,14 @@ def replays(rubric, log, target, suspect):
         if method != "backward":
             continue
         want = [np.asarray(r, dtype=np.float64) for r in result]
-        try:
-            got = numbers(raw, [w.shape for w in want], rubric.gates[target].grads)
-        except Wrong:
-            return False
-        if not close(got, want, [0.0] * len(want), TOLERANCE):
+        shapes = tuple(w.shape for w in want)
+        if (k, shapes) not in read:
+            try:
+                read[k, shapes] = numbers(raw, list(shapes), rubric.gates[target].grads)
+            except Wrong:
+                read[k, shapes] = None
+        got = read[k, shapes]
+        if got is None or not close(got, want, [0.0] * len(want), TOLERANCE):
             return False
         compared += 1
     return compared >= EVIDENCE
