@@ -134,15 +134,12 @@ def numbers(raw, shapes, names, gate=None, method="backward"):
     """Validate an answer of several values: one finite number (or array) per
     input (backward) or per output (forward). A single value may come bare."""
     n = len(shapes)
-    if type(raw) is list and not any(shapes) and len(raw) == n and \
-            all(type(v) is float and math.isfinite(v) for v in raw):  # the common case
-        return [np.float64(v) for v in raw]
+    items = raw if type(raw) is list else \
+        raw.get("items") if isinstance(raw, dict) and raw.get("t") == "seq" else None
+    if isinstance(items, list) and not any(shapes) and len(items) == n and \
+            all(type(v) is float and math.isfinite(v) for v in items):  # the common case
+        return [np.float64(v) for v in items]
     raw = sequence(raw)
-    if isinstance(raw, dict) and raw.get("t") == "seq" and not any(shapes):  # a tuple, say
-        items = raw.get("items")
-        if isinstance(items, list) and len(items) == n and \
-                all(type(v) is float and math.isfinite(v) for v in items):
-            return [np.float64(v) for v in items]
     want = "[%s]" % ", ".join(names)
     who = "%s.%s" % (gate.cls, method) if gate is not None else method
     if n == 1 and (bare(raw) or isinstance(raw, dict) and raw.get("t") in ("num", "arr") and

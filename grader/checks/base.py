@@ -177,11 +177,16 @@ class ReferenceGate:
                               % (type(self.gate).__name__, type(exc).__name__, exc)) from exc
 
 
+def forward_backward_calls(gate, cases):
+    """Each case's forward then backward on one instance: the calls, in order."""
+    return [call for c in cases for call in
+            ((gate, "forward", c.inputs), (gate, "backward", c.upstream))]
+
+
 def forward_backward(gate, cases):
-    """Each case's forward then backward on one instance, in one message:
-    [(raw forward answer, raw backward answer)] per case."""
-    answers = run([call for c in cases for call in
-                   ((gate, "forward", c.inputs), (gate, "backward", c.upstream))])
+    """`forward_backward_calls` in one message: [(raw forward answer, raw
+    backward answer)] per case."""
+    answers = run(forward_backward_calls(gate, cases))
     return list(zip(answers[::2], answers[1::2]))
 
 

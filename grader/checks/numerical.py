@@ -1,7 +1,7 @@
 import numpy as np
 
 from ..probe import run
-from .base import check
+from .base import check, forward_backward_calls
 
 RTOL, RTOL32 = 1e-5, 1e-2  # finite differences are noisier than the reference
 EPS64, EPS32 = np.finfo(np.float64).eps, np.finfo(np.float32).eps
@@ -19,8 +19,7 @@ def numerical(ctx):
     # one message: each case's forward and backward, then the forwards at the
     # moved inputs (float64 steps; float32 answers need larger ones, asked after)
     moves = moved(1e-5)
-    answers = run([call for c in cases for call in ((gate, "forward", c.inputs),
-                                                    (gate, "backward", c.upstream))]
+    answers = run(forward_backward_calls(gate, cases)
                   + [(gate, "forward", args) for *_, args in moves])
     got = []
     for out, grads in zip(answers[:2 * len(cases):2], answers[1:2 * len(cases):2]):
