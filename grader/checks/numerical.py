@@ -31,6 +31,29 @@ def numerical(ctx):
         moves = moved(1e-2)
         values = run([(gate, "forward", args) for *_, args in moves])
     eps = EPS32 if gate.float32 else EPS64
+    differ = scalar_differences if not any(spec.shapes) and not any(shapes) else differences
+    numeric, noise = differ(gate, spec, cases, moves, values, shapes, eps)
+    tol = dict(ctx.item.tolerance)
+    tol["rtol"] = max(tol["rtol"], RTOL32 if gate.float32 else RTOL)
+    tol["atol"] = max(tol["atol"], tol["rtol"])
+    ctx.compare_all(cases, got, numeric, None, spec.grads, tolerance=tol, slack=noise,
+                    note="expected values are finite differences of your forward")
+
+
+def scalar_differences(gate, spec, cases, moves, values, shapes, eps):
+    """`differences` for gates of plain numbers, all at once: (cases, inputs) tables."""
+    outputs = [gate.outputs(v, shapes, spec.outputs) for v in values]
+    plus, minus = np.array(outputs[::2]), np.array(outputs[1::2])  # (moves, outputs)
+    ups = np.array([cases[k].upstream for k, *_ in moves[::2]], dtype=np.float64)
+    twice_h = 2 * np.array([h for *_, h, _ in moves[::2]])
+    numeric = (ups * (plus - minus)).sum(axis=1) / twice_h
+    noise = 4 * eps * (np.abs(ups) * (np.abs(plus) + np.abs(minus))).sum(axis=1) / twice_h
+    return numeric.reshape(len(cases), -1), noise.reshape(len(cases), -1)
+
+
+def differences(gate, spec, cases, moves, values, shapes, eps):
+    """Central differences of the student's forward (at the moved inputs: `values`),
+    and their round-off, per case and input element."""
     numeric = [[np.zeros(s) for s in spec.shapes] for _ in cases]
     noise = [[np.zeros(s) for s in spec.shapes] for _ in cases]
     for (k, i, index, h, _), plus, minus in zip(moves[::2], values[::2], values[1::2]):
@@ -41,11 +64,7 @@ def numerical(ctx):
         # round-off in f(x+h) - f(x-h), carried through the division by 2h
         noise[k][i][index] = 4 * eps * sum(np.sum(np.abs(u) * (np.abs(p) + np.abs(m)))
                                            for u, p, m in zip(ups, plus, minus)) / (2 * h)
-    tol = dict(ctx.item.tolerance)
-    tol["rtol"] = max(tol["rtol"], RTOL32 if gate.float32 else RTOL)
-    tol["atol"] = max(tol["atol"], tol["rtol"])
-    ctx.compare_all(cases, got, numeric, None, spec.grads, tolerance=tol, slack=noise,
-                    note="expected values are finite differences of your forward")
+    return numeric, noise
 
 
 def perturbations(case, step):
@@ -53,6 +72,14 @@ def perturbations(case, step):
     h shrinks with tiny inputs, so it stays inside the gap between inputs that
     the random draws keep (a max gate's kink is where inputs tie)."""
     for i, x in enumerate(case.inputs):
+        if np.ndim(x) == 0:  # a plain number: the same steps, without arrays
+            x = float(x)
+            h = step * max(1e-3, abs(x))
+            for sign in (1, -1):
+                args = list(case.inputs)
+                args[i] = np.float64(x + sign * h)
+                yield i, (), h, args
+            continue
         x = np.asarray(x, dtype=np.float64)
         for index in np.ndindex(x.shape):
             h = step * max(1e-3, abs(float(x[index])))
