@@ -43,6 +43,9 @@ def kept_rows(rng, shapes, bounds, trials, bad):
     for _ in range(1000):
         values = [signed(rng, (rows,) + tuple(s), *bounds) for s in shapes]
         good = np.flatnonzero(~bad(values, rows))
+        if not have and len(good) >= trials:  # the usual case: one draw is enough
+            good = good[:trials]
+            return [v[good] for v in values]
         for k, v in zip(kept, values):
             k.append(v[good])
         have += len(good)
@@ -58,19 +61,21 @@ def near_one(values, rows):
     """Per row: is an upstream gradient within 0.1 of ±1 in size?"""
     bad = np.zeros(rows, dtype=bool)
     for u in values:
-        bad |= np.any(np.abs(np.abs(u) - 1).reshape(rows, -1) < 0.1, axis=1)
+        off = np.abs(np.abs(u) - 1) < 0.1
+        bad |= off if off.ndim == 1 else np.any(off.reshape(rows, -1), axis=1)
     return bad
 
 
 def near_ties(inputs, gap, trials):
     """Per trial: do two same-shaped inputs come within `gap` of each other in size?"""
-    flat = [np.abs(x).reshape(trials, -1) for x in inputs]
+    flat = [np.abs(x) for x in inputs]
     bad = np.zeros(trials, dtype=bool)
     for i in range(len(flat)):
         for j in range(i + 1, len(flat)):
             if flat[i].shape == flat[j].shape:
                 a, b = flat[i], flat[j]
-                bad |= np.any(np.abs(a - b) < gap * np.maximum(a, b), axis=1)
+                close = np.abs(a - b) < gap * np.maximum(a, b)
+                bad |= close if close.ndim == 1 else np.any(close.reshape(trials, -1), axis=1)
     return bad
 
 
