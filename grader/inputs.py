@@ -57,12 +57,16 @@ def kept_rows(rng, shapes, bounds, trials, bad):
     return [np.concatenate(k)[:trials] for k in kept]
 
 
+def any_per_row(flags, rows):
+    """Per row: is any of its flags set? (Rows of plain numbers are one flag each.)"""
+    return flags if flags.ndim == 1 else np.any(flags.reshape(rows, -1), axis=1)
+
+
 def near_one(values, rows):
     """Per row: is an upstream gradient within 0.1 of ±1 in size?"""
     bad = np.zeros(rows, dtype=bool)
     for u in values:
-        off = np.abs(np.abs(u) - 1) < 0.1
-        bad |= off if off.ndim == 1 else np.any(off.reshape(rows, -1), axis=1)
+        bad |= any_per_row(np.abs(np.abs(u) - 1) < 0.1, rows)
     return bad
 
 
@@ -74,8 +78,7 @@ def near_ties(inputs, gap, trials):
         for j in range(i + 1, len(flat)):
             if flat[i].shape == flat[j].shape:
                 a, b = flat[i], flat[j]
-                close = np.abs(a - b) < gap * np.maximum(a, b)
-                bad |= close if close.ndim == 1 else np.any(close.reshape(trials, -1), axis=1)
+                bad |= any_per_row(np.abs(a - b) < gap * np.maximum(a, b), trials)
     return bad
 
 

@@ -74,7 +74,7 @@ def perturbations(case, step):
     for i, x in enumerate(case.inputs):
         if np.ndim(x) == 0:  # a plain number: the same steps, without arrays
             x = float(x)
-            h = step * max(1e-3, abs(x))
+            h = step_at(step, x)
             for sign in (1, -1):
                 args = list(case.inputs)
                 args[i] = np.float64(x + sign * h)
@@ -82,10 +82,15 @@ def perturbations(case, step):
             continue
         x = np.asarray(x, dtype=np.float64)
         for index in np.ndindex(x.shape):
-            h = step * max(1e-3, abs(float(x[index])))
+            h = step_at(step, float(x[index]))
             for sign in (1, -1):
                 moved = x.copy()
                 moved[index] += sign * h
                 args = list(case.inputs)
                 args[i] = moved
                 yield i, index, h, args
+
+
+def step_at(step, value):
+    """The finite-difference step for one input element of this value."""
+    return step * max(1e-3, abs(value))

@@ -67,11 +67,8 @@ def encode(v, depth=0):
     """Describe a student's value as plain JSON: numbers, shapes, type names.
     A float64 number goes bare, and so does a list of them; other numbers say
     their dtype."""
-    t = type(v)
-    if t is float or t is np.float64:
-        _budget[0] += 1
-        if _budget[0] > MAX_BATCH:
-            raise TooLarge()
+    if type(v) is float or type(v) is np.float64:
+        _spend(1)
         return float(v)
     if isinstance(v, (bool, np.bool_)):
         return {"t": "other", "type": "bool", "repr": repr(bool(v))}
@@ -286,7 +283,6 @@ def handle(namespace, msg):
             except BaseException as exc:
                 return dict(describe_error(exc), failed_new=i)
             _step_done(i + 1)
-        made, done = len(new), _done[0]
         for i, (obj, method, raw_args) in enumerate(msg["calls"]):
             try:
                 values.append(call(obj, method, raw_args))
@@ -294,10 +290,7 @@ def handle(namespace, msg):
                 return {"failed": i, "too_large": True, "error": "", "values": values}
             except BaseException as exc:
                 return dict(describe_error(exc), failed=i, values=values)
-            if done is not None:
-                done[0] = made + i + 1
-            else:
-                _step_done(made + i + 1)
+            _step_done(len(new) + i + 1)
         return {"values": values}
     raise ValueError("unknown op")
 
@@ -373,7 +366,7 @@ def zygote(sock_fd, seccomp_library=""):
     import mmap  # noqa: F401  (each loader maps its progress page)
     import signal
     import socket
-    from confine import prepare
+    from confine import lower_priority, prepare
     prepare(seccomp_library)  # the seccomp filters, built once for every loader
     with open(os.devnull, "w") as quiet:  # the warm-up's own output goes nowhere
         stdout, sys.stdout = sys.stdout, quiet
@@ -403,16 +396,7 @@ def zygote(sock_fd, seccomp_library=""):
                 os.close(fd)
             sock.send(json.dumps({"pid": pid}).encode())
         elif req["op"] == "lower":  # the nice value of its process group and session
-            pid = int(req["pid"])
-            try:
-                os.setpriority(os.PRIO_PGRP, pid, 19)
-            except OSError:
-                pass
-            try:
-                with open("/proc/%d/autogroup" % pid, "w") as f:
-                    f.write("19")
-            except OSError:
-                pass
+            lower_priority(int(req["pid"]))
         elif req["op"] == "kill":
             pid = int(req["pid"])
             try:

@@ -18,25 +18,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from .confine import lower_priority
 from .isolation import Plan
-
-
-LOWEST = 19  # the nice value of a loader that spins
-
-
-def lower_priority(pid):
-    """Give process `pid` and its session the lowest CPU priority. With autogroup
-    scheduling (Linux's default for desktops and many servers) each session is
-    scheduled as a group and its nice value, not the process's, sets its share."""
-    try:
-        os.setpriority(os.PRIO_PGRP, pid, LOWEST)
-    except OSError:  # the process is gone
-        pass
-    try:
-        with open("/proc/%d/autogroup" % pid, "w") as f:
-            f.write(str(LOWEST))
-    except OSError:  # no autogroups (other kernels and systems)
-        pass
 
 
 def child_env(home):
