@@ -11,6 +11,7 @@ number of calls done is kept in a page shared with the parent (or, without
 one, sent as progress lines), so the parent can time each call and name it.
 If this process dies, the parent loads the submission again in a new one.
 """
+import ast
 import json
 import os
 import re
@@ -194,28 +195,33 @@ def make_shell():
             stmt = cell
         shell.ex(stmt)
     shell.register_magic_function(run_once, "line_cell", "timeit")
-    transform = shell.transform_cell
-    shell.transform_cell = lambda cell: (
-        cell if cell.endswith("\n") else cell + "\n") if plain_python(shell, cell) else transform(cell)
+    skip_token_transforms(shell.input_transformer_manager)
     return shell
 
 
-# What IPython's input transforms act on: escapes (%magic, !cmd, ?help, ,;/ autocall)
-# at a line's start, help at its end, x = %magic / !cmd, pasted prompts.
-_IPYTHON_SYNTAX = re.compile(r"^[ \t]*[%!?,;/]|\?[ \t]*$|=[ \t]*[%!]|^(>>>|\.\.\.)( |$)"
-                             r"|^In \[\d+\]: |^[ \t]*\.{3,}:", re.M)
+def skip_token_transforms(manager):
+    """IPython tokenizes every cell (half the time of running one) to find its
+    token-level syntax; skip that where it would find none. Everything else in
+    IPython's transform (prompts, indentation, cell magics, automagic) still runs."""
+    tokens = manager.do_token_transforms
+    manager.do_token_transforms = lambda lines: lines if plain_python("".join(lines)) else tokens(lines)
 
 
-def plain_python(shell, cell):
-    """True when IPython would run `cell` as it is, so its input transforms (half
-    the time of a cell) can be skipped: none of their syntax, no leading blank or
-    indented line, and for one line, no first word naming a magic (automagic)."""
-    if not cell.strip() or cell[0] in " \t\r\n" or _IPYTHON_SYNTAX.search(cell):
+# What IPython's token transforms act on: escapes (%magic, !cmd, ?help, ,;/ autocall)
+# at a line's start, help (?) at its end, x = %magic / !cmd. Each is a syntax error in
+# Python, so a cell that parses has them only inside strings and comments.
+_TOKEN_SYNTAX = re.compile(r"^[^\S\n]*[%!?,;/]|\?[^\S\n]*$|=[^\S\n]*[%!]", re.M)
+
+
+def plain_python(text):
+    """True when IPython's token transforms would leave `text` (a cell after its
+    cleanup transforms) as it is: none of their syntax, or the cell parses."""
+    if not _TOKEN_SYNTAX.search(text):
+        return True
+    try:
+        compile(text, "<cell>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except Exception:  # a syntax error, or too deeply nested to parse
         return False
-    if "\n" not in cell.rstrip("\n"):
-        word = re.match(r"[A-Za-z_]\w*", cell)
-        if word and shell.find_magic(word.group()) is not None:
-            return False
     return True
 
 
