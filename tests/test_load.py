@@ -414,6 +414,14 @@ def test_raising_cell_is_a_warning_and_later_cells_run(magics):
     assert "first cell ran" in result.output and "last cell ran" in result.output
 
 
+def test_raising_cell_shows_the_traceback_jupyter_shows(magics):
+    """The student's output has IPython's traceback of the cell, as in Jupyter."""
+    result, _, _ = magics
+    shown = result.output[result.output.index("ValueError"):]
+    assert "Cell In[2], line 1" in shown
+    assert "----> 1 raise ValueError('boom in cell two')" in shown
+
+
 def test_last_definition_wins(tmp_path, rub):
     p = write_nb(tmp_path / "hw.ipynb", [
         MUL_FORGOT_DZ + ADD,  # first try: MultiplyGate wrong, AddGate right
