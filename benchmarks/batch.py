@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import random
+import re
 import resource
 import shutil
 import sqlite3
@@ -38,6 +39,7 @@ import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENT = ROOT / "assignments" / "gates" / "source.ipynb"
 
 GOOD = '''class MultiplyGate(object):
     def forward(self, x, y):
@@ -94,17 +96,25 @@ HANGS = {
 DEMO = "g = MultiplyGate()\nprint(g.forward(-2, 5), g.backward(1.0))\n"
 
 
-def notebook(code):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_markdown_cell("# Backprop gates\nImplement the gates below."),
-                nbformat.v4.new_code_cell("import numpy as np"),
-                nbformat.v4.new_code_cell(code),
-                nbformat.v4.new_code_cell(DEMO)]
+def notebook(code, shape="assignment"):
+    """A student's notebook: the assignment's own (instructions, demo cells, the
+    self-check) with `code` in place of its gate cells, or a minimal one."""
+    if shape == "minimal":
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.cells = [nbformat.v4.new_markdown_cell("# Backprop gates\nImplement the gates below."),
+                    nbformat.v4.new_code_cell("import numpy as np"),
+                    nbformat.v4.new_code_cell(code),
+                    nbformat.v4.new_code_cell(DEMO)]
+        return nbformat.writes(nb)
+    nb = nbformat.read(str(ASSIGNMENT), as_version=4)
+    gates = [c for c in nb.cells if c.cell_type == "code" and re.search(r"^class \w", c.source, re.M)]
+    gates[0].source = code
+    nb.cells = [c for c in nb.cells if c not in gates[1:]]
     return nbformat.writes(nb)
 
 
-def generate(folder, n, hanging, seed=0):
+def generate(folder, n, hanging, seed=0, notebooks="assignment"):
     """N submissions; returns {student: (category, kind, code)}."""
     rng = random.Random(seed)
     folder.mkdir(parents=True)
@@ -129,7 +139,7 @@ def generate(folder, n, hanging, seed=0):
             plan[sid] = (category, kind, None)
             continue
         if kind == "notebook":
-            (folder / (sid + ".ipynb")).write_text(notebook(code))
+            (folder / (sid + ".ipynb")).write_text(notebook(code, notebooks))
         else:
             (folder / (sid + ".py")).write_text(code + "\n" + DEMO)
         plan[sid] = (category, kind, code)
@@ -335,6 +345,9 @@ def main():
     ap.add_argument("-n", type=int, nargs="+", default=[500], help="class sizes (default: 500)")
     ap.add_argument("-j", "--jobs", type=int, help="bpgrade workers (default: all cores)")
     ap.add_argument("--hanging", type=float, default=0.01, help="fraction that hangs (default 0.01)")
+    ap.add_argument("--notebooks", choices=["assignment", "minimal"], default="assignment",
+                    help="notebook shape: the assignment's own with the student's gates (default), "
+                         "or a minimal one (4 cells, as in figures before 2026-11-30)")
     ap.add_argument("--rubric", help="rubric name or file (default: gates with short limits)")
     ap.add_argument("--vs-nbgrader", action="store_true", help="also time nbgrader autograde")
     ap.add_argument("--nbgrader-subset", type=int, default=20, help="notebooks for nbgrader (20)")
@@ -348,7 +361,7 @@ def main():
         rate, plan = None, None
         for n in args.n:
             run = work / ("n%d" % n)
-            plan = generate(run / "subs", n, args.hanging)
+            plan = generate(run / "subs", n, args.hanging, notebooks=args.notebooks)
             res = run_bpgrade(run / "subs", rubric, args.jobs, run)
             rate = report(n, plan, res)
         if args.vs_nbgrader:
