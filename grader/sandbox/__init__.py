@@ -4,7 +4,6 @@ The parent starts `child.py` in a fresh session, sends it the submission and
 reads back JSON lines. Everything it reads is untrusted: replies are size-capped
 and validated by `grader.probe`; student output is capped and kept apart.
 """
-import json
 import mmap
 import os
 import re
@@ -18,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .spawn import Fresh, Zygote  # noqa: F401  (Zygote: for batch grading)
+from .wire import dumps, loads
 
 MAX_REPLY = 8 << 20  # bytes in one reply line
 # A load or call still running after this share of its time limit is moved to the
@@ -144,7 +144,7 @@ class Sandbox:
         self._n += 1
         obj = dict(obj, n=self._n)
         try:
-            data = (json.dumps(obj) + "\n").encode()
+            data = dumps(obj)
             while data:
                 data = data[os.write(self._child.to, data):]
         except (BrokenPipeError, OSError):
@@ -214,7 +214,7 @@ class Sandbox:
         if progress:
             return {"progress": int(progress.group(1)), "n": int(progress.group(2))}
         try:
-            reply = json.loads(line)
+            reply = loads(line)
         except ValueError:
             reply = None
         if not isinstance(reply, dict):

@@ -3,7 +3,7 @@
 Started as `python -I child.py IN_FD OUT_FD`. It imports nothing from the
 grader or the reference. The parent treats every byte it sends as untrusted.
 
-Protocol: one JSON object per line. The first message from the parent is the
+Protocol: one JSON object per line (wire.py). The first message from the parent is the
 config; this process confines itself, loads the submission and reports. Then
 it serves the checks' "calls" requests; the first of a check says "check": true
 (a fresh CPU budget, no old objects). While a batch of calls runs, the
@@ -20,6 +20,12 @@ import traceback
 import types
 
 import numpy as np  # before any limit, so that limits measure the student
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the two standalone helpers:
+import confine  # noqa: E402,F401  (imported from sys.modules by run and zygote)
+from wire import dumps, loads  # noqa: E402
+sys.path.pop(0)
+sys.modules.pop("wire")  # a student's own wire.py must still import (run drops confine)
 
 MAX_VALUES = 100_000  # numbers in one answer
 MAX_BATCH = 300_000  # numbers in all the answers to one request (~6 MB of JSON)
@@ -45,7 +51,7 @@ _done = [None]  # the shared page's counter of calls done, when there is one
 def send(obj):
     if _seq[0] is not None and "n" not in obj:
         obj = dict(obj, n=_seq[0])
-    data = (json.dumps(obj) + "\n").encode()
+    data = dumps(obj)
     while data:
         data = data[os.write(_out_fd, data):]
 
@@ -57,7 +63,7 @@ def recv():
             return None
         _pending[0] += chunk
     line, _pending[0] = _pending[0].split(b"\n", 1)
-    msg = json.loads(line)
+    msg = loads(line)
     _seq[0] = msg.get("n")
     return msg
 
@@ -447,9 +453,6 @@ def _die_with_parent():
 
 
 def main():
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import confine  # noqa: F401  (kept in sys.modules; the path is dropped again)
-    sys.path.pop(0)
     if sys.argv[1] == "--zygote":
         zygote(int(sys.argv[2]), *sys.argv[3:4])
     else:

@@ -32,10 +32,10 @@ DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
 
 @functools.lru_cache(maxsize=None)
 def boot_dir():
-    """A readable folder holding only the child's two files."""
+    """A readable folder holding only the child's files."""
     boot = Path(tempfile.mkdtemp(prefix="bpgrade-boot-"))
     atexit.register(shutil.rmtree, boot, True)
-    for name in ("child.py", "confine.py"):
+    for name in ("child.py", "confine.py", "wire.py"):
         shutil.copyfile(Path(__file__).with_name(name), boot / name)
         os.chmod(boot / name, 0o644)
     os.chmod(boot, 0o755)
