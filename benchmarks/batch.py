@@ -108,6 +108,8 @@ def notebook(code, shape="assignment"):
                     nbformat.v4.new_code_cell(DEMO)]
         return nbformat.writes(nb)
     nb = nbformat.read(str(ASSIGNMENT), as_version=4)
+    for cell in nb.cells:  # as released and filled in: the solutions without their markers
+        cell.source = re.sub(r"(?m)^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", "", cell.source)
     gates = [c for c in nb.cells if c.cell_type == "code" and re.search(r"^class \w", c.source, re.M)]
     gates[0].source = code
     nb.cells = [c for c in nb.cells if c not in gates[1:]]
@@ -297,21 +299,21 @@ def nbgrader_venv(path, work):
     return venv
 
 
-def run_nbgrader(venv, plan, subset, work):
+def run_nbgrader(venv, plan, subset, work, notebooks):
     course = work / "course"
     (course / "source" / "ps1").mkdir(parents=True)
     (course / "nbgrader_config.py").write_text(
         "c = get_config()\nc.CourseDirectory.root = %r\nc.CourseDirectory.course_id = 'bench'\n"
         "c.ExecutePreprocessor.timeout = 30\n" % str(course))
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     meta = lambda **kw: {"nbgrader": dict({"schema_version": 3, "locked": False, "solution": False,  # noqa: E731
                                            "grade": False}, **kw)}
-    nb.cells = [nbformat.v4.new_markdown_cell("# Backprop gates"),
-                nbformat.v4.new_code_cell("### BEGIN SOLUTION\n" + GOOD + "### END SOLUTION",
-                                          metadata=meta(solution=True, grade_id="gates")),
-                nbformat.v4.new_code_cell(NBGRADER_TESTS, metadata=meta(
-                    grade=True, locked=True, grade_id="test_gates", points=100))]
+    nb = nbformat.reads(notebook(GOOD, notebooks), as_version=4)  # the shape bpgrade grades
+    for cell in nb.cells:
+        if cell.source == GOOD:
+            cell.source = "### BEGIN SOLUTION\n" + GOOD + "### END SOLUTION"
+            cell.metadata.update(meta(solution=True, grade_id="gates"))
+    nb.cells.append(nbformat.v4.new_code_cell(NBGRADER_TESTS, metadata=meta(
+        grade=True, locked=True, grade_id="test_gates", points=100)))
     (course / "source" / "ps1" / "gates.ipynb").write_text(nbformat.writes(nb))
     nbg = str(venv / "bin" / "nbgrader")
     env = dict(os.environ, PATH=str(venv / "bin") + os.pathsep + os.environ["PATH"])
@@ -366,7 +368,7 @@ def main():
             rate = report(n, plan, res)
         if args.vs_nbgrader:
             venv = nbgrader_venv(args.nbgrader_venv, work)
-            count, graded, wall = run_nbgrader(venv, plan, args.nbgrader_subset, work)
+            count, graded, wall = run_nbgrader(venv, plan, args.nbgrader_subset, work, args.notebooks)
             nb_rate = graded / wall if wall > 0 else float("nan")
             print("\n== nbgrader autograde ==")
             print("graded %d of %d ordinary notebooks in %.1f s: %.2f notebooks/s (%.2f s each)"
