@@ -16,7 +16,6 @@ import json
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from . import rubric as rubric_mod
 from .load import UsageError
 from .classlist import MAX_STORED, BatchError, Inputs, listing, pack, submission_hash, unpack
 from .executors import EXECUTORS
+from .tempdirs import temp_dir
 
 SLOWEST = 5
 
@@ -291,7 +291,7 @@ def replay(student, gradebook, rubric=None, submission=None, secret=None, out=No
             raise BatchError("%s is not the rubric %s was graded with (sha256 %s, not %s)"
                              % (rubric_path, student, row["rubric_sha256"][:12], rub.sha256[:12]))
         seed_note = seed_origin(row, rub, secret, gradebook)
-        tmp = tempfile.mkdtemp(prefix="bpgrade-replay-")
+        tmp = temp_dir("replay-")
         try:
             if submission:
                 path = Path(submission)

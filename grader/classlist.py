@@ -12,7 +12,6 @@ import re
 import shutil
 import stat
 import sys
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from .load import SKIP_DIRS, UsageError
+from .tempdirs import temp_dir
 
 SUFFIXES = (".py", ".ipynb")
 METADATA = "submission_metadata.yml"  # Gradescope's export: folder -> submitters
@@ -51,7 +51,7 @@ class Inputs:
 
     def __init__(self, paths=(), id_pattern=None, list_file=None):
         self.pattern = compile_pattern(id_pattern)
-        self.tmp = Path(tempfile.mkdtemp(prefix="bpgrade-batch-"))
+        self.tmp = temp_dir("batch-")
         self.entries, self.warnings = [], []
         self._dups, self._unmatched, self._bad_ids = {}, [], []
         try:

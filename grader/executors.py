@@ -4,10 +4,10 @@ Each executor yields `pool.Graded` results as they finish. On Dask, the
 submission and the rubric (with the reference files it names) travel to the
 worker, which grades with the same sandbox; the comparison stays trusted.
 """
+import atexit
 import hashlib
 import os
 import shutil
-import tempfile
 import threading
 from itertools import islice
 from pathlib import Path
@@ -17,6 +17,7 @@ import yaml
 from . import load, pool
 from . import rubric as rubric_mod
 from .classlist import BatchError, pack, unpack
+from .tempdirs import temp_dir
 
 DASK_CONNECT_TIMEOUT = "20s"
 
@@ -115,7 +116,8 @@ _materialized = {}
 def materialize(bundle):
     """Write a rubric bundle on a worker, once per process; returns the rubric's path."""
     if bundle["sha256"] not in _materialized:
-        folder = Path(tempfile.mkdtemp(prefix="bpgrade-rubric-"))
+        folder = temp_dir("rubric-")
+        atexit.register(shutil.rmtree, folder, True)
         for rel, data in bundle["files"].items():
             target = (folder / rel).resolve()
             if folder.resolve() in target.parents:
@@ -135,7 +137,7 @@ def remote_grade(payload, bundle):
     """Runs on a Dask worker: unpack the submission, grade it, return plain data."""
     with _materializing:
         rubric_path = materialize(bundle)
-    tmp = tempfile.mkdtemp(prefix="bpgrade-dask-")
+    tmp = temp_dir("dask-")
     try:
         path = unpack(payload["blob"], tmp)
         task = pool.Task(payload["student"], str(path), payload["seed"], payload["notes"])

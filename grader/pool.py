@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from . import load, report, rubric, score
-from .sandbox import Zygote
+from .sandbox import Zygote, isolation
 
 
 @dataclass
@@ -208,3 +208,4 @@ def _work(tasks, results, rubric_path, threads):
             gradings.submit(grade, *item)
     for server in _zygote:
         server.close()
+    isolation.remove_boot_dir()  # multiprocessing ends this process with os._exit: no atexit

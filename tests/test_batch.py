@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -21,7 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import batch, classlist, executors, gradebook, pool, rubric, seeds
+from grader import batch, classlist, executors, gradebook, pool, rubric, seeds, tempdirs
 from grader import cli as cli_module
 
 DATA = Path(__file__).parent / "data"
@@ -595,9 +596,12 @@ def test_resume_after_kill_9(tmp_path):
     n = 24
     subs = write(tmp_path / "subs", {"s%02d.py" % i: SLOW_GOOD for i in range(n)})
     gb = tmp_path / "g.sqlite"
+    tmp = tmp_path / "tmp"  # the system's temporary folder, for both runs
+    tmp.mkdir()
+    env = dict(ENV, TMPDIR=str(tmp))
     args = [sys.executable, "-m", "grader", "batch", str(subs), "--gradebook", str(gb),
             "--rubric", str(SHORT), "-j", "2", "--progress", "lines"]
-    proc = subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
         deadline = time.monotonic() + 60
@@ -616,8 +620,19 @@ def test_resume_after_kill_9(tmp_path):
     assert proc.returncode == -signal.SIGKILL, "the batch finished before it could be killed"
     before = rows(gb)
     assert 3 <= len(before) < n
-    r = cli("batch", subs, "--gradebook", gb, "--rubric", SHORT, "-j", "2", "--progress", "none")
+    left = sorted(tmp.glob("bpgrade-*"))  # kill -9 skips cleanup: the grader's folders stay
+    assert {re.sub(r"-\d+-\w+$", "", p.name) for p in left} == {"bpgrade-batch", "bpgrade-boot",
+                                                                 "bpgrade-zygote"}
+    pids = {int(tempdirs.LEFTOVER.fullmatch(p.name).group(1)) for p in left}
+    deadline = time.monotonic() + 30  # the workers go with the batch, a moment later
+    while any(tempdirs.running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for p in left:  # as if an hour had passed: the next run removes them
+        os.utime(p, (time.time() - tempdirs.STALE, time.time() - tempdirs.STALE))
+    r = cli("batch", subs, "--gradebook", gb, "--rubric", SHORT, "-j", "2", "--progress", "none",
+            env=env)
     assert r.returncode == 0, r.stderr
+    assert list(tmp.glob("bpgrade-*")) == []  # nor does a finished batch leave any
     assert "skipped %d already graded" % len(before) in r.stderr
     after = rows(gb)
     assert after[:len(before)] == before  # nothing lost

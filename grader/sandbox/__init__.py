@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .spawn import Fresh, Zygote  # noqa: F401  (Zygote: for batch grading)
+from ..tempdirs import temp_dir
 from .wire import dumps, loads
 
 MAX_REPLY = 8 << 20  # bytes in one reply line
@@ -76,7 +77,8 @@ class Sandbox:
 
     def __enter__(self):
         self.deadline = time.monotonic() + self.limits.submission_timeout
-        self.scratch = Path(tempfile.mkdtemp(prefix="bpgrade-", dir=self.spawner.root))
+        self.scratch = Path(tempfile.mkdtemp(prefix="bpgrade-", dir=self.spawner.root)) \
+            if self.spawner.root else temp_dir()
         self.loaded.copy_to(self.scratch)
         self.plan = self.spawner.plan(self.scratch)
         self._progress = progress_page()

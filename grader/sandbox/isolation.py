@@ -19,9 +19,10 @@ import stat
 import subprocess
 import sys
 import sysconfig
-import tempfile
 import threading
 from pathlib import Path
+
+from ..tempdirs import temp_dir
 
 SANDBOX_UID = SANDBOX_GID = 64123  # unlikely to own anything else on the machine
 HIDDEN = ("grader", "reference", "rubrics")  # packages the child must not read
@@ -30,16 +31,27 @@ SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
 
 
-@functools.lru_cache(maxsize=None)
+_boot = {}  # pid -> the boot folder that process made
+
+
 def boot_dir():
-    """A readable folder holding only the child's files."""
-    boot = Path(tempfile.mkdtemp(prefix="bpgrade-boot-"))
-    atexit.register(shutil.rmtree, boot, True)
-    for name in ("child.py", "confine.py", "wire.py"):
-        shutil.copyfile(Path(__file__).with_name(name), boot / name)
-        os.chmod(boot / name, 0o644)
-    os.chmod(boot, 0o755)
-    return boot
+    """A readable folder holding only the child's files, one per process."""
+    if os.getpid() not in _boot:
+        boot = temp_dir("boot-")
+        for name in ("child.py", "confine.py", "wire.py"):
+            shutil.copyfile(Path(__file__).with_name(name), boot / name)
+            os.chmod(boot / name, 0o644)
+        os.chmod(boot, 0o755)
+        _boot[os.getpid()] = boot
+        atexit.register(remove_boot_dir)
+    return _boot[os.getpid()]
+
+
+def remove_boot_dir():
+    """At exit; a worker process that ends with os._exit calls it itself."""
+    boot = _boot.pop(os.getpid(), None)
+    if boot is not None:
+        shutil.rmtree(boot, ignore_errors=True)
 
 
 @functools.lru_cache(maxsize=None)

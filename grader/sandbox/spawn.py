@@ -13,12 +13,11 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from .confine import lower_priority
+from ..tempdirs import temp_dir
 from .isolation import Plan
 
 
@@ -114,7 +113,7 @@ class Zygote:
     def __init__(self, allow=None):
         self.allow = allow
         self._lock = threading.RLock()
-        self.root = Path(tempfile.mkdtemp(prefix="bpgrade-zygote-"))
+        self.root = temp_dir("zygote-")
         os.chmod(self.root, 0o711)
         self.outer = Plan(self.root, allow, server=True)
         self._proc = None
