@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from . import load, report, rubric, score
+from . import load, report, rubric, score, tempdirs
 from .sandbox import Zygote, isolation
 
 
@@ -171,6 +171,7 @@ class Worker:
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
+        tempdirs.remove_of(self.process.pid)  # what it could not remove itself
         self.results.close()
 
 

@@ -40,6 +40,15 @@ def sweep(folder=None, now=None):
             shutil.rmtree(path, ignore_errors=True)
 
 
+def remove_of(pid):
+    """Remove the folders of grader process `pid`, which has ended (a worker
+    that died, or was killed when a batch stopped early)."""
+    for path in Path(tempfile.gettempdir()).glob("bpgrade-*%d-*" % pid):
+        found = LEFTOVER.fullmatch(path.name)
+        if found and int(found.group(1)) == pid and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def running(pid):
     """Whether process `pid` runs (a zombie, ended but not yet reaped, does not)."""
     if os.path.isdir("/proc/self"):

@@ -15,6 +15,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -510,6 +511,8 @@ def test_not_a_gradebook(tmp_path):
 
 
 def test_full_disk_keeps_what_was_graded(tmp_path, monkeypatch):
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # forked workers see it
     subs = write(tmp_path / "subs", {"s%02d.py" % i: GOOD for i in range(8)})
     gb = tmp_path / "g.sqlite"
     record = gradebook.Gradebook.record
@@ -532,6 +535,7 @@ def test_full_disk_keeps_what_was_graded(tmp_path, monkeypatch):
     assert 0 < len(kept) < 8 and len(kept) == report.graded
     assert not (tmp_path / "g.csv").exists()
     assert "not graded yet: %d students" % (8 - len(kept)) in report.text
+    assert list((tmp_path / "tmp").glob("bpgrade-*")) == []  # stopped workers' folders too
     # room again: the same command grades the rest
     report = run_batch([subs], gb, csv=tmp_path / "g.csv")
     assert (report.graded, report.skipped) == (8 - len(kept), len(kept))
@@ -677,9 +681,11 @@ def test_grade_task_from_several_threads():
     assert [(out[i].error, out[i].score) for i in range(4)] == [("", MAX)] * 4
 
 
-def test_a_dying_worker_costs_only_what_it_was_grading(monkeypatch):
+def test_a_dying_worker_costs_only_what_it_was_grading(monkeypatch, tmp_path):
     """A worker process that dies (a grader bug, the OOM killer) loses only the
-    submission it was grading; a new worker takes over the rest."""
+    submission it was grading; a new worker takes over the rest. Its temporary
+    folders go too."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # workers are forked: they see it
     real = pool.grade_task
 
     def grade_task(task, rubric_path, *rest):
@@ -695,6 +701,7 @@ def test_a_dying_worker_costs_only_what_it_was_grading(monkeypatch):
     by = {g.task.student: g for g in out}
     assert by["crash"].error == "the grader's worker process died" and by["crash"].score == 0
     assert all((g.error, g.score) == ("", MAX) for s, g in by.items() if s != "crash")
+    assert list(tmp_path.glob("bpgrade-*")) == []
 
 
 def test_a_hanging_submission_does_not_hold_its_workers_place(tmp_path):

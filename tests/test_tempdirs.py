@@ -58,3 +58,12 @@ def test_a_zombie_is_not_running_and_this_process_is():
     finally:
         proc.wait()
     assert tempdirs.running(os.getpid())
+
+
+def test_remove_of_takes_only_that_process_folders(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempdirs.tempfile, "tempdir", str(tmp_path))
+    pid = gone_pid()
+    mine = [folder(tmp_path, "bpgrade-boot-%d-a" % pid, age=0), folder(tmp_path, "bpgrade-%d-b" % pid, age=0)]
+    others = [folder(tmp_path, "bpgrade-boot-1%d-a" % pid, age=0), folder(tmp_path, "bpgrade-%d1-b" % pid, age=0)]
+    tempdirs.remove_of(pid)
+    assert not any(p.exists() for p in mine) and all(p.exists() for p in others)
