@@ -171,7 +171,8 @@ class Worker:
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
-        tempdirs.remove_of(self.process.pid)  # what it could not remove itself
+        if self.process.exitcode != 0:  # it died or was killed: it could not clean up
+            tempdirs.remove_of(self.process.pid)
         self.results.close()
 
 

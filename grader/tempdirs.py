@@ -29,24 +29,30 @@ def sweep(folder=None, now=None):
     """Remove the folders of graders that are gone: named with a pid that no
     longer runs, this user's, and untouched for STALE seconds."""
     now = time.time() if now is None else now
-    for path in Path(folder or tempfile.gettempdir()).glob("bpgrade-*"):
-        found = LEFTOVER.fullmatch(path.name)
-        try:
-            info = path.lstat()
-        except OSError:
-            continue
-        if found and stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() \
-                and now - info.st_mtime >= STALE and not running(int(found.group(1))):
+    for path, pid, info in folders(folder):
+        if info.st_uid == os.getuid() and now - info.st_mtime >= STALE and not running(pid):
             shutil.rmtree(path, ignore_errors=True)
 
 
 def remove_of(pid):
     """Remove the folders of grader process `pid`, which has ended (a worker
     that died, or was killed when a batch stopped early)."""
-    for path in Path(tempfile.gettempdir()).glob("bpgrade-*%d-*" % pid):
-        found = LEFTOVER.fullmatch(path.name)
-        if found and int(found.group(1)) == pid and not path.is_symlink():
+    for path, owner, _ in folders(pattern="bpgrade-*%d-*" % pid):
+        if owner == pid:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def folders(folder=None, pattern="bpgrade-*"):
+    """(path, pid, lstat) of each grader folder in `folder` (default: the system's
+    temporary folder): real directories (not links) named like temp_dir's."""
+    for path in Path(folder or tempfile.gettempdir()).glob(pattern):
+        found = LEFTOVER.fullmatch(path.name)
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if found and stat.S_ISDIR(info.st_mode):
+            yield path, int(found.group(1)), info
 
 
 def running(pid):
