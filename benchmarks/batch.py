@@ -20,6 +20,7 @@ hangs) with `nbgrader autograde`, and prints both throughputs and their ratio,
 measured in the same run.
 """
 import argparse
+import functools
 import json
 import os
 import random
@@ -96,6 +97,7 @@ HANGS = {
 DEMO = "g = MultiplyGate()\nprint(g.forward(-2, 5), g.backward(1.0))\n"
 
 
+@functools.lru_cache(maxsize=None)  # a few codes, thousands of students
 def notebook(code, shape="assignment"):
     """A student's notebook: the assignment's own (instructions, demo cells, the
     self-check) with `code` in place of its gate cells, or a minimal one."""
