@@ -1,14 +1,17 @@
 """Talk to student gates through the sandbox, and read their answers strictly.
 
 A `StudentGate` looks like a gate to a check, but every call crosses the
-process boundary as plain numbers. Answers are validated here: the right
-count and shape of finite numbers, or a `Wrong` explaining what came back.
+process boundary as plain numbers. Replies reach here as plain bounded JSON
+(`sandbox.wire.plain`); each field is then read by its type, and each answer
+must have one of the forms the child encodes (`readable`) before anything
+looks inside it. Answers are validated here: the right count and shape of
+finite numbers, or a `Wrong` explaining what came back.
 """
 import math
 
 import numpy as np
 
-from .sandbox import MAX_REPLY, SandboxError
+from .sandbox import MAX_REPLY, SandboxError, text
 
 
 class Wrong(Exception):
@@ -75,32 +78,91 @@ def run(calls):
         reply = session.request(msg, steps[0], steps)
     except SandboxError as exc:
         raise Wrong(exc.message) from None
-    missing = reply.get("missing")
-    if missing is not None:
-        raise Wrong("%s is not defined in the submission" % (
-            make[missing].cls if isinstance(missing, int) and 0 <= missing < len(make) else "a gate"))
-    if reply.get("failed_new") is not None:
-        failed = reply["failed_new"]
-        step = steps[failed] if isinstance(failed, int) and 0 <= failed < len(make) else steps[0]
-        raise Wrong("%s raised %s" % (step, str(reply.get("error"))[:300]),
-                    str(reply.get("where", ""))[:80])
-    steps = steps[len(make):]
-    if not reply.get("ok"):
-        failed = reply.get("failed")
-        step = steps[failed] if isinstance(failed, int) and 0 <= failed < len(steps) else steps[0]
-        if reply.get("too_large"):
-            raise Wrong("%s produced an answer larger than %d MB" % (step, MAX_REPLY >> 20))
-        error = str(reply.get("error", "an error"))[:300]
-        raise Wrong("%s %s" % (step, error if "sys.exit" in error else "raised " + error),
-                    str(reply.get("where", ""))[:80])
-    values = reply.get("values")
-    if not isinstance(values, list) or len(values) != len(calls):
-        raise Wrong("%s gave an answer the grader could not read" % steps[0])
-    for value, step in zip(values, steps):
+    values = read_reply(reply, make, steps)
+    for value, step in zip(values, steps[len(make):]):
         if isinstance(value, dict) and value.get("t") == "mutated":
             raise Wrong("%s changed its input arrays in place" % step)
     calls[0][0].session.log.extend((g, m, args, v) for (g, m, args), v in zip(calls, values))
     return values
+
+
+def read_reply(reply, make, steps):
+    """The answers in a reply to `steps` (creating the gates in `make`, then the
+    calls), or `Wrong`: what the student's code raised, or a reply that does not
+    have the protocol's fields and types."""
+    unreadable = Wrong("%s gave an answer the grader could not read" % steps[0])
+    calls = steps[len(make):]
+    if reply.get("missing") is not None:
+        missing = index(reply["missing"], make, unreadable)
+        raise Wrong("%s is not defined in the submission" % make[missing].cls)
+    error, where = text(reply.get("error", ""), 300), text(reply.get("where", ""), 80)
+    if error is None or where is None or type(reply.get("ok")) is not bool:
+        raise unreadable
+    if reply.get("failed_new") is not None:
+        step = steps[index(reply["failed_new"], make, unreadable)]
+        raise Wrong("%s raised %s" % (step, error), where)
+    if not reply["ok"]:
+        failed = reply.get("failed", 0)  # none: the request failed before any call
+        step = calls[index(failed, calls, unreadable)] if calls else steps[0]
+        if reply.get("too_large") is True:
+            raise Wrong("%s produced an answer larger than %d MB" % (step, MAX_REPLY >> 20))
+        error = error or "an error"
+        raise Wrong("%s %s" % (step, error if "sys.exit" in error else "raised " + error), where)
+    values = reply.get("values")
+    if type(values) is not list or len(values) != len(calls) or not all(map(readable, values)):
+        raise unreadable
+    return values
+
+
+def index(value, items, unreadable):
+    """An index into `items` the child sent back, or `unreadable`."""
+    if type(value) is not int or not 0 <= value < len(items):
+        raise unreadable
+    return value
+
+
+def _number(v):
+    return type(v) is float or type(v) is int
+
+
+def _shape(v):
+    return type(v) is list and all(type(d) is int and d >= 0 for d in v)
+
+
+def _numbers(v):
+    return type(v) is list and all(map(_number, v))
+
+
+def _answers(v):
+    return type(v) is list and all(map(readable, v))
+
+
+def _str(v):
+    return type(v) is str
+
+
+# What the child's encode() sends, by "t": each field and its test. Every field
+# but "dtype" must be there, and no other.
+ANSWERS = {"num": {"v": _number, "dtype": _str},
+           "arr": {"shape": _shape, "v": _numbers, "dtype": _str},
+           "seq": {"type": _str, "items": _answers},
+           "too_many": {"n": lambda v: type(v) is int and v >= 0},
+           "other": {"type": _str, "repr": _str},
+           "none": {}, "mutated": {}}
+
+
+def readable(raw):
+    """True when an answer has one of the forms the child encodes: a number, a
+    list of answers, or an object of ANSWERS."""
+    kind = type(raw)
+    if kind is float or kind is int:
+        return True
+    if kind is list:
+        return all(map(readable, raw))
+    fields = ANSWERS.get(raw.get("t")) if kind is dict else None
+    if fields is None or not fields.keys() - {"dtype"} <= raw.keys() <= fields.keys() | {"t"}:
+        return False
+    return all(test(raw[key]) for key, test in fields.items() if key in raw)
 
 
 def sequence(raw):

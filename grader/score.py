@@ -2,6 +2,11 @@
 
 This is the trusted side: it draws the inputs, asks the sandbox for the
 student's answers, computes the expected values itself and decides.
+
+One child answers every check, so items run in the order a student gets to see
+them (`reveal`): visible ones first, hidden ones last, so that no message a
+student reads comes after a check whose inputs they must not learn. Results
+stay in rubric order.
 """
 import re
 import secrets
@@ -14,7 +19,12 @@ import numpy as np
 from .checks import CHECKS, Context, Outcome
 from .mistakes import diagnose
 from .probe import Wrong
-from .sandbox import Sandbox, SandboxError
+from .sandbox import Sandbox, SandboxError, text
+from .seeds import submission_digest
+
+# When a student sees an item's result: at once, after the due date, once grades
+# are published, never.
+REVEAL = {"visible": 0, "after_due_date": 1, "after_published": 2, "hidden": 3}
 
 
 @dataclass
@@ -47,9 +57,21 @@ def new_seed():
     return secrets.randbits(63)
 
 
-def item_rng(seed, item_id):
-    """Each item draws from its own stream, so items don't depend on order."""
-    return np.random.default_rng([seed % 2 ** 64, zlib.crc32(item_id.encode())])
+def item_rng(seed, item_id, digest=None):
+    """Each item draws from its own stream, so items don't depend on order; a
+    hidden item's also depends on the submission's `digest`."""
+    key = [seed % 2 ** 64, zlib.crc32(item_id.encode())]
+    return np.random.default_rng(key if digest is None else key + [digest])
+
+
+def reveal(item):
+    """When the student sees `item`'s result (REVEAL); any unknown visibility: never."""
+    return REVEAL.get(item.visibility, REVEAL["hidden"]) if item.hidden else REVEAL["visible"]
+
+
+def run_order(items):
+    """The items in the order they run: as soon as they are seen, first."""
+    return sorted(items, key=reveal)
 
 
 def grade(loaded, rubric, seed=None, limits=None, allow=None, spawner=None, on_slow=None):
@@ -70,19 +92,27 @@ def grade(loaded, rubric, seed=None, limits=None, allow=None, spawner=None, on_s
             result.isolation = box.isolation
             if report is not None:
                 result.warnings = clean_warnings(report.get("warnings"))
-                result.items = [ItemResult(i, run_item(box, rubric, i, seed, loaded))
-                                for i in rubric.items]
+                result.items = run_items(box, rubric, seed, loaded)
             result.output = printed(box)
     result.elapsed = time.monotonic() - start
     return result
 
 
-def run_item(box, rubric, item, seed, loaded):
+def run_items(box, rubric, seed, loaded):
+    """Every item's result, in rubric order; run in `run_order`."""
+    digest = submission_digest(loaded)
+    outcomes = {id(item): run_item(box, rubric, item, item_rng(
+        seed, item.id, digest if item.hidden else None), loaded)
+        for item in run_order(rubric.items)}
+    return [ItemResult(item, outcomes[id(item)]) for item in rubric.items]
+
+
+def run_item(box, rubric, item, rng, loaded):
     outcome = Outcome()
     try:
         with box.check() as session:
             try:
-                CHECKS[item.check](Context(rubric, item, item_rng(seed, item.id), session, outcome))
+                CHECKS[item.check](Context(rubric, item, rng, session, outcome))
             except Wrong as exc:  # an answer that cannot be compared may still be a known mistake
                 outcome.error, outcome.where = exc.message, exc.where
             if outcome.failures or outcome.error:
@@ -119,7 +149,7 @@ def clean_warnings(raw):
     out = []
     for w in (raw if isinstance(raw, list) else [])[:20]:
         if isinstance(w, dict):
-            where, error = str(w.get("where", ""))[:60], str(w.get("error", ""))[:300]
+            where, error = text(w.get("where", ""), 60) or "", text(w.get("error"), 300) or "?"
             out.append("%s: %s" % (where, error) if where else error)
     return out
 

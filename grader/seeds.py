@@ -6,6 +6,13 @@ Students cannot guess their inputs without the secret, yet one student's run
 can be repeated exactly (`bpgrade replay`). The NUL between the two ids keeps
 ("ab", "c") and ("a", "bc") apart.
 
+Hidden rubric items (`Item.hidden`: whatever a student does not see when
+submitting) also draw from a digest of the submission's code
+(`submission_digest`), so a changed submission meets fresh hidden inputs and
+cannot learn them bit by bit over resubmissions, while grading the same code
+with the same seed (`bpgrade replay`, which checks the submission's hash)
+draws exactly the same inputs.
+
 The secret comes from, in order: `--secret FILE`, the environment variable
 BPGRADE_SECRET (the secret itself), BPGRADE_SECRET_FILE (a file holding it), or
 a file `course.secret` next to the gradebook, created with random contents and
@@ -49,6 +56,17 @@ def seed(key, assignment, student):
     msg = ("%s\0%s" % (assignment, student)).encode("utf-8")
     digest = hmac.new(key, msg, hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big") >> 1  # 63 bits: fits SQLite's signed integers
+
+
+def submission_digest(loaded):
+    """64 bits of SHA-256 of the code that is graded (a module's text, or a
+    notebook's code cells with their numbers)."""
+    h = hashlib.sha256(loaded.kind.encode())
+    for number, source in [(0, loaded.source)] + list(loaded.cells):
+        data = str(source).encode("utf-8", "surrogatepass")
+        h.update(b"\0%d\0%d\0" % (number, len(data)))
+        h.update(data)
+    return int.from_bytes(h.digest()[:8], "big")
 
 
 def default_file(gradebook):

@@ -16,11 +16,6 @@ from ..compare import close, close_rows, reference_slack, round_off_slack
 from ..probe import StudentGate, Wrong, run
 
 CHECKS = {}
-# Answers that came back in float32 keep ~7 digits of the values they are computed
-# from; where the formula cancels (1 - σ(x) near σ ≈ 1, sums in W.T @ dz) the
-# result keeps fewer. A catalogued mistake is off by far more than this, and the
-# random trials (moderate sizes) show it.
-FLOAT32_RTOL, FLOAT32_ATOL = 1e-3, 1e-5
 
 
 def check(name):
@@ -300,12 +295,10 @@ class Context:
                          None if robust is None else lambda k=k: wider[k], judged)
 
     def tolerance(self, tolerance=None):
-        """The item's tolerance (or `tolerance`), widened for float32 answers."""
-        tolerance = dict(tolerance or self.item.tolerance)
-        if any(g.float32 for g in self.students):
-            tolerance["rtol"] = max(tolerance["rtol"], FLOAT32_RTOL)
-            tolerance["atol"] = max(tolerance["atol"], FLOAT32_ATOL)
-        return tolerance
+        """The item's tolerance (or `tolerance`). The dtype an answer declares
+        never widens it: float32 round-off is allowed for by the slack, from
+        the reference's own float32 round-off at the inputs."""
+        return dict(tolerance or self.item.tolerance)
 
     def require_varying(self, answers):
         """Consistency checks judge a gate against itself; a backward that gives

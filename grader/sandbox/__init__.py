@@ -1,8 +1,11 @@
 """The one place student code runs: a child process spoken to in plain numbers.
 
 The parent starts `child.py` in a fresh session, sends it the submission and
-reads back JSON lines. Everything it reads is untrusted: replies are size-capped
-and validated by `grader.probe`; student output is capped and kept apart.
+reads back JSON lines. Everything it reads is untrusted: a reply line is
+size-capped, must be plain bounded JSON (`wire.plain`) answering the request in
+progress, and its answers are validated by `grader.probe`; student output is
+capped and kept apart; only a count of calls done that rises within the batch
+restarts a call's timer; the scratch folder has a size cap.
 """
 import mmap
 import os
@@ -18,9 +21,10 @@ from pathlib import Path
 
 from .spawn import Fresh, Zygote  # noqa: F401  (Zygote: for batch grading)
 from ..tempdirs import temp_dir
-from .wire import dumps, loads
+from .wire import dumps, loads, plain
 
 MAX_REPLY = 8 << 20  # bytes in one reply line
+POLL = 0.05  # seconds between looks at the progress page and the scratch folder while waiting
 # A load or call still running after this share of its time limit is moved to the
 # lowest CPU priority: a `while True` then waits out its timeout on CPU nobody else
 # wants, not the batch's. Honest gate calls take microseconds.
@@ -39,6 +43,8 @@ class Limits:
     file_size_mb: int = 16
     open_files: int = 64
     output_kb: int = 64
+    scratch_mb: int = 100  # what the submission may add to its folder, in all
+    scratch_files: int = 1000
 
 
 class SandboxUnavailable(Exception):
@@ -52,6 +58,15 @@ class SandboxError(Exception):
         super().__init__(message)
         self.message = message
         self.where = where
+
+
+class OutOfTime(SandboxError):
+    """The submission's time is up: this check and every later one get nothing."""
+
+
+def text(value, limit):
+    """A string field of a reply, cut to `limit`; None when it is not a string."""
+    return value[:limit] if type(value) is str else None
 
 
 class Sandbox:
@@ -74,15 +89,24 @@ class Sandbox:
         self._buf = b""
         self._n = 0  # requests sent; replies echo the number
         self._loading = False
+        self._scratch_at = 0.0  # when the scratch folder is next measured while waiting
 
     def __enter__(self):
         self.deadline = time.monotonic() + self.limits.submission_timeout
         self.scratch = Path(tempfile.mkdtemp(prefix="bpgrade-", dir=self.spawner.root)) \
             if self.spawner.root else temp_dir()
-        self.loaded.copy_to(self.scratch)
-        self.plan = self.spawner.plan(self.scratch)
+        self._fill_scratch()
         self._progress = progress_page()
         return self
+
+    def _fill_scratch(self):
+        """Copy the submission into the (empty) scratch folder; its own size is not
+        counted against the caps on what the submission writes."""
+        self.loaded.copy_to(self.scratch)
+        self.plan = self.spawner.plan(self.scratch)
+        size, files = folder_usage(self.scratch)
+        self._scratch_cap = (size + (self.limits.scratch_mb << 20),
+                             files + self.limits.scratch_files)
 
     def __exit__(self, *exc):
         self._kill()
@@ -100,6 +124,7 @@ class Sandbox:
         """Start the loader and load the submission; returns the load report."""
         if self._child is not None:
             return self.report
+        self._check_time()  # no new child once the submission's time is up
         try:
             self._child = self.spawner.start(self.plan, self.scratch,
                                              self._progress[0] if self._progress else None)
@@ -111,6 +136,8 @@ class Sandbox:
         self._send(config)
         try:  # no student code has run yet: a failure here is the machine's
             confined = self._receive(self.limits.load_timeout, "starting the sandbox")
+        except OutOfTime:
+            raise
         except SandboxError as exc:
             raise SandboxUnavailable("%s; its output: %s" % (
                 exc.message, bytes(self.output[-2000:]).decode("utf-8", "replace"))) from None
@@ -118,7 +145,7 @@ class Sandbox:
             self._kill()
             raise SandboxUnavailable("the sandbox did not start")
         confined = confined["confined"]
-        layers = [str(layer)[:40] for layer in confined[:10]]
+        layers = [text(layer, 40) or "?" for layer in confined[:10]]
         if self.plan.in_bwrap:
             layers.append("bubblewrap")
         self.isolation = {"tier": self.plan.tier(layers), "layers": layers}
@@ -126,7 +153,7 @@ class Sandbox:
                                patience=PATIENCE["load"])
         self._drain_log()  # the loader flushed its output before it reported
         self._loading = False
-        if not report.get("ready"):
+        if report.get("ready") is not True:
             self._kill()
             raise SandboxError("the submission did not load")
         if self.report is None:
@@ -139,6 +166,7 @@ class Sandbox:
         (in a new child, loaded again, if the last one died)."""
         self.start()
         yield Session(self)
+        self._check_scratch()
 
     # -- plumbing -----------------------------------------------------------
 
@@ -155,74 +183,111 @@ class Sandbox:
 
     def _receive(self, timeout, doing, steps=(), patience=None):
         """The reply to the last request. `steps` names the calls of a batch:
-        each has `timeout` to return, counted from when the one before it did.
-        After `patience` * timeout on one step, the child gets the lowest priority."""
+        each has `timeout` to return, counted from when the one before it did
+        (see `Clock`). After `patience` * timeout, the child gets the lowest priority."""
+        clock = Clock(timeout, steps, patience, self.deadline)
         while True:
-            reply = self._read_line(timeout, doing, steps, patience)
-            if reply.get("n") in (None, self._n):
+            reply = self._read_line(clock, doing)
+            if reply.get("n") != self._n or type(reply["n"]) is not int:
+                self._unreadable(doing)
+            if "progress" not in reply:
                 return reply
+            clock.advance(reply["progress"])  # a child without the shared page
 
     def _done(self):
         """How many calls of the current batch the child says it has done."""
         return self._progress[1][0] if self._progress is not None else None
 
-    def _read_line(self, timeout, doing, steps=(), patience=None):
-        """Read one reply line, draining student output meanwhile; fail closed."""
-        if time.monotonic() >= self.deadline:
-            self._kill()
-            raise SandboxError("the time for grading this submission (%g s) ran out"
-                               % self.limits.submission_timeout)
-        watch = bool(steps) and self._progress is not None
-        end, done = min(time.monotonic() + timeout, self.deadline), self._done()
-        lower_at = time.monotonic() + timeout * patience if patience else None
+    def _read_line(self, clock, doing):
+        """Read one reply line, draining student output meanwhile; fail closed:
+        anything but plain bounded JSON costs the check."""
+        self._check_time()
+        watch = bool(clock.steps) and self._progress is not None
         while b"\n" not in self._buf:
             now = time.monotonic()
-            if watch and self._done() != done:  # a call returned: the next has its own time
-                end, done = min(now + timeout, self.deadline), self._done()
-                if lower_at is not None:
-                    lower_at = now + timeout * patience
-            if lower_at is not None and now >= lower_at:
+            if watch:
+                clock.advance(self._done())
+            if clock.lower_at is not None and now >= clock.lower_at:
+                clock.lower_at = None
                 self._child.lower_priority()
-                lower_at = None
                 if self.on_slow is not None:
                     self.on_slow()
-            if now >= end:
-                self._kill()
-                if end >= self.deadline:
-                    raise SandboxError("the time for grading this submission (%g s) ran out"
-                                       % self.limits.submission_timeout)
-                doing = self._step(doing, steps)
-                verb = "did not finish" if " " in doing else "did not return"
-                raise SandboxError("%s %s within %g s" % (doing, verb, timeout))
-            wait = min(end - now, timeout / 10) if watch else end - now
-            if lower_at is not None:
-                wait = max(0.0, min(wait, lower_at - now))
+            if now >= clock.end:
+                self._timed_out(clock, doing)
+            wait = min(clock.end - now, POLL)
+            if clock.lower_at is not None:
+                wait = max(0.0, min(wait, clock.lower_at - now))
             ready, _, _ = select.select([self._child.frm, self._child.log], [], [], wait)
             if self._child.log in ready:
                 self._drain_log()
-            if self._child.frm in ready:
-                chunk = os.read(self._child.frm, 1 << 16)
-                if not chunk:
-                    doing = self._step(doing, steps)
-                    status = self._kill(grace=1.0, status=True)
-                    raise SandboxError(exit_message(status, doing))
-                self._buf += chunk
-                if len(self._buf) > MAX_REPLY:
-                    self._kill()
-                    raise SandboxError("%s produced an answer larger than %d MB"
-                                       % (doing, MAX_REPLY >> 20))
+            if self._child.frm not in ready:
+                self._watch_scratch()
+                continue
+            chunk = os.read(self._child.frm, 1 << 16)
+            if not chunk:
+                if watch:
+                    clock.advance(self._done())
+                status = self._kill(grace=1.0, status=True)
+                raise SandboxError(exit_message(status, clock.step(doing)))
+            self._buf += chunk
+            if len(self._buf) > MAX_REPLY:
+                self._kill()
+                raise SandboxError("%s produced an answer larger than %d MB"
+                                   % (doing, MAX_REPLY >> 20))
         line, self._buf = self._buf.split(b"\n", 1)
         progress = PROGRESS.fullmatch(line)  # most lines: parsed without json
         if progress:
             return {"progress": int(progress.group(1)), "n": int(progress.group(2))}
         try:
             reply = loads(line)
-        except ValueError:
+        except ValueError:  # not JSON, not UTF-8, nested too deep
             reply = None
-        if not isinstance(reply, dict):
-            self._kill()
-            raise SandboxError("%s gave an answer the grader could not read" % doing)
+        if not isinstance(reply, dict) or not plain(reply):
+            self._unreadable(doing)
         return reply
+
+    def _unreadable(self, doing):
+        self._kill()
+        raise SandboxError("%s gave an answer the grader could not read" % doing)
+
+    def _timed_out(self, clock, doing):
+        self._kill()
+        if clock.end >= self.deadline:
+            raise OutOfTime(out_of_time(self.limits))
+        if clock.end >= clock.last and len(clock.steps) > 1:
+            raise SandboxError("the %d calls starting with %s did not finish within %g s"
+                               % (len(clock.steps), clock.steps[0], clock.last - clock.start))
+        doing = clock.step(doing)
+        verb = "did not finish" if " " in doing else "did not return"
+        raise SandboxError("%s %s within %g s" % (doing, verb, clock.timeout))
+
+    def _check_time(self):
+        if time.monotonic() >= self.deadline:
+            self._kill()
+            raise OutOfTime(out_of_time(self.limits))
+
+    def _watch_scratch(self):
+        """While waiting: measure the scratch folder, at most every POLL seconds."""
+        now = time.monotonic()
+        if now >= self._scratch_at:
+            self._scratch_at = now + POLL
+            self._check_scratch()
+
+    def _check_scratch(self):
+        """Over a cap: kill the child, and give the next one the submission alone."""
+        size, files = folder_usage(self.scratch, *self._scratch_cap)
+        if size <= self._scratch_cap[0] and files <= self._scratch_cap[1]:
+            return
+        self._kill()
+        for entry in list(self.scratch.iterdir()):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        self._fill_scratch()
+        what = "%d MB" % self.limits.scratch_mb if size > self._scratch_cap[0] else \
+            "%d files" % self.limits.scratch_files
+        raise SandboxError("the submission wrote more than %s to its folder" % what)
 
     def _drain_log(self):
         while select.select([self._child.log], [], [], 0)[0]:
@@ -235,16 +300,64 @@ class Sandbox:
             self.output += chunk[:max(room, 0)]
             self.output_dropped += max(len(chunk) - max(room, 0), 0)
 
-    def _step(self, doing, steps):
-        """The call of a batch that is running: the one after those done."""
-        done = self._done()
-        return steps[done] if steps and done is not None and 0 <= done < len(steps) else doing
-
     def _kill(self, grace=0.0, status=False):
         """Kill the child with everything it started; with `status`, return its
         exit code, waiting up to `grace` seconds for one that is ending anyway."""
         child, self._child = self._child, None
         return child.kill(grace, status) if child is not None else None
+
+
+class Clock:
+    """The time limits of one request. Each of its `steps` (the calls of a batch)
+    has `timeout` to return from when the one before it did; the child's count of
+    calls done restarts that timer only when it rises, within the batch. The
+    request never outlasts every step's timeout in turn, nor the submission's
+    deadline, and its slowness (`patience`) is measured from its start."""
+
+    def __init__(self, timeout, steps, patience, deadline):
+        self.start = time.monotonic()
+        self.timeout, self.steps, self.done = timeout, steps, 0
+        self.last = min(self.start + timeout * max(1, len(steps)), deadline)
+        self.end = min(self.start + timeout, self.last)
+        self.lower_at = self.start + timeout * patience if patience else None
+
+    def advance(self, count):
+        """The child says `count` calls are done; believed only when it rises."""
+        if type(count) is int and self.done < count <= len(self.steps):
+            self.done = count
+            self.end = min(time.monotonic() + self.timeout, self.last)
+
+    def step(self, doing):
+        """The call of the batch that is running: the one after those done."""
+        return self.steps[self.done] if self.done < len(self.steps) else doing
+
+
+def out_of_time(limits):
+    return "the time for grading this submission (%g s) ran out" % limits.submission_timeout
+
+
+def folder_usage(root, max_size=float("inf"), max_files=float("inf")):
+    """(bytes, files and folders) under `root`, links not followed; it stops
+    counting as soon as either passes its cap. A file's bytes are the larger of
+    its size and the disk it holds."""
+    size, files, folders = 0, 0, [root]
+    while folders:
+        try:
+            with os.scandir(folders.pop()) as entries:
+                for entry in entries:
+                    files += 1
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    size += max(st.st_size, st.st_blocks * 512)
+                    if size > max_size or files > max_files:
+                        return size, files
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append(entry.path)
+        except OSError:  # gone, or made unreadable
+            continue
+    return size, files
 
 
 def progress_page():
@@ -275,13 +388,7 @@ class Session:
         if not self.started:
             msg, self.started = dict(msg, check=True), True
         box._send(msg)
-        while True:
-            reply = box._receive(box.limits.call_timeout, doing, steps, PATIENCE["call"])
-            done = reply.get("progress")  # a child without the shared page
-            if done is None:
-                return reply
-            if isinstance(done, int) and 0 <= done < len(steps):
-                doing = steps[done]  # the next call has this long to return
+        return box._receive(box.limits.call_timeout, doing, steps, PATIENCE["call"])
 
 
 def exit_message(status, doing):
