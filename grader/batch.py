@@ -25,6 +25,7 @@ from . import gradebook as gradebook_mod
 from . import pool, seeds
 from . import rubric as rubric_mod
 from .load import UsageError
+from .report import safe_text
 from .classlist import MAX_STORED, BatchError, Inputs, listing, pack, submission_hash, unpack
 from .executors import EXECUTORS
 from .tempdirs import temp_dir
@@ -126,7 +127,7 @@ def run(inputs=(), rubric=None, gradebook="grades.sqlite", csv=None, results_dir
                          "use the secret from %s (recorded seeds still replay)\n" % (gradebook, key.origin))
         with Inputs(inputs, id_pattern, list_file) as found:
             for w in found.warnings:
-                stream.write("bpgrade: warning: %s\n" % w)
+                stream.write("bpgrade: warning: %s\n" % safe_text(w, one_line=True))
             return _grade(found.entries, rub, rubric_path, book, key, regrade, jobs, executor,
                           scheduler, progress, stream, csv, results_dir)
     finally:
@@ -156,7 +157,8 @@ def _grade(entries, rub, rubric_path, book, key, regrade, jobs, executor, schedu
                 report.graded += 1
                 if graded.error:
                     report.errors.append((task.student, graded.error))
-                    bar.say("bpgrade: the grader failed on %s: %s" % (task.student, graded.error))
+                    bar.say("bpgrade: the grader failed on %s: %s" % (one_line(task.student),
+                                                                      one_line(graded.error)))
                 bar.update(graded)
     except gradebook_mod.GradebookFull as exc:
         report.stopped = "%s. The %d result(s) graded before this are saved; make room and run the " \
@@ -211,18 +213,19 @@ def summary(report, book, rub, jobs, csv, results_dir):
     lines.append("errors: %d%s" % (len(failed), " (the grader failed; these are graded again on the "
                                    "next run)" if failed else ""))
     for s, err in failed[:10]:
-        lines.append("  %s: %s" % (s, err[:160]))
+        lines.append("  %s: %s" % (one_line(s), one_line(err[:160])))
     several = [(s, json.loads(r["notes"])) for s, r in rows.items() if json.loads(r["notes"])]
     if several:
         lines.append("students with several files: %d" % len(several))
         for s, notes in several[:10]:
             graded = json.loads(rows[s]["results"]).get("extra_data", {}).get("submission", "?")
-            lines.append("  %s: %s; graded %s" % (s, "; ".join(notes), graded))
+            lines.append("  %s: %s; graded %s" % (one_line(s), one_line("; ".join(notes)), one_line(graded)))
     slow = sorted(rows.values(), key=lambda r: -r["duration"])[:SLOWEST]
     if slow:
         lines.append("slowest:")
         for r in slow:
-            lines.append("  %-20s %6.2f s  %s" % (r["student"], r["duration"], first_problem(r)))
+            lines.append("  %-20s %6.2f s  %s" % (one_line(r["student"]), r["duration"],
+                                                  one_line(first_problem(r))))
     weak = sum(1 for r in rows.values() if r["isolation_tier"] is not None and r["isolation_tier"] < 2)
     if weak:
         lines.append("warning: %d submission(s) ran at isolation tier < 2: student code could read or "
@@ -235,6 +238,11 @@ def summary(report, book, rub, jobs, csv, results_dir):
     if report.stopped:
         lines.append("stopped: " + report.stopped)
     return "\n".join(lines) + "\n"
+
+
+def one_line(text):
+    """A field of a summary line (an id, a message): no line breaks, no control codes."""
+    return safe_text(text, one_line=True)
 
 
 def first_problem(row):
@@ -254,7 +262,7 @@ def export(gradebook, csv=None, results_dir=None, stream=None):
     book = gradebook_mod.Gradebook(gradebook, create=False)
     try:
         if csv is None and results_dir is None:
-            sys.stdout.write(book.csv_text())
+            sys.stdout.write(safe_text(book.csv_text()))
         if csv:
             n = book.export_csv(csv)
             stream.write("bpgrade: %s: %d student%s\n" % (csv, n, "" if n == 1 else "s"))
@@ -275,7 +283,7 @@ def export(gradebook, csv=None, results_dir=None, stream=None):
 
 def replay(student, gradebook, rubric=None, submission=None, secret=None, out=None):
     """Grade a student's latest graded submission again with its recorded seed; compare."""
-    out = out or sys.stdout
+    out = Escaped(out or sys.stdout)
     book = gradebook_mod.Gradebook(gradebook, create=False)
     try:
         row = book.latest_for(student)
@@ -314,7 +322,7 @@ def replay(student, gradebook, rubric=None, submission=None, secret=None, out=No
     before = json.loads(row["results"])
     diffs = compare(before, graded.results)
     out.write("replay %s: %s, graded %s with seed %d\n%s\n" % (
-        student, row["source"], row["graded_at"], row["seed"], seed_note))
+        one_line(student), one_line(row["source"]), row["graded_at"], row["seed"], seed_note))
     old = {test_id(t): t for t in before.get("tests", [])}
     for t in graded.results.get("tests", []):
         o = old.get(test_id(t), {})
@@ -327,6 +335,16 @@ def replay(student, gradebook, rubric=None, submission=None, secret=None, out=No
     out.write("identical: score %g / %g, every check as recorded\n"
               % (graded.results["score"], graded.results["max_score"]))
     return 0
+
+
+class Escaped:
+    """A stream that shows control characters in what it is given as escapes (safe_text)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        return self.stream.write(safe_text(text))
 
 
 def seed_origin(row, rub, secret, gradebook):
@@ -403,7 +421,7 @@ def run_batch(args):
     report = run(args.inputs, args.rubric, args.gradebook, args.csv, args.results_dir, args.jobs,
                  args.regrade, args.id_pattern, args.list_file, args.secret, args.executor,
                  args.scheduler, args.progress)
-    sys.stderr.write(report.text)
+    sys.stderr.write(safe_text(report.text))
     return report.exit_code
 
 

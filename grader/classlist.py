@@ -12,6 +12,7 @@ import re
 import shutil
 import stat
 import sys
+import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -19,20 +20,51 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
+from .gradebook import inside
 from .load import SKIP_DIRS, UsageError
 from .tempdirs import temp_dir
 
 SUFFIXES = (".py", ".ipynb")
 METADATA = "submission_metadata.yml"  # Gradescope's export: folder -> submitters
-MAX_EXTRACT = 2 << 30  # bytes extracted from one zip, at most
+MAX_EXTRACT = 2 << 30  # bytes extracted from one class export, at most
+MAX_MEMBERS = 50_000  # files in one class export, at most
+MAX_STUDENT_BYTES = 100 << 20  # bytes of one student's files: their own zip, or their entry in an export
+MAX_STUDENT_MEMBERS = 2_000  # files in one student's zip, or in their entry in an export
 MAX_MEMBER = 64 << 20  # bytes in one zip member, at most
 MAX_STORED = 8 << 20  # bytes of zipped submission kept in the gradebook for replay
+CHUNK = 1 << 20  # bytes copied at a time while extracting (and counted)
 ID_MAX = 200
 CANVAS = re.compile(r"^(?P<id>[A-Za-z]+)_(?:[Ll][Aa][Tt][Ee]_)?\d+_\d+_")  # login_LATE_userid_subid_name
 
 
 class BatchError(UsageError):
     """Inputs that cannot be graded as given (exit 2)."""
+
+
+class ZipRefused(BatchError):
+    """A zip that is unreadable or breaks its limits; `why` is the reason without the name."""
+
+    def __init__(self, shown, why):
+        super().__init__("%s: %s" % (shown, why))
+        self.why = why
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one zip (or one student's part of it) may hold."""
+    members: int  # files
+    total: int  # bytes, all files together
+    member: int  # bytes, one file
+
+
+def export_limits():
+    """A class export as a whole (read at call time, so tests can lower the constants)."""
+    return Limits(MAX_MEMBERS, MAX_EXTRACT, MAX_MEMBER)
+
+
+def student_limits():
+    """One student's own zip, or their entry in a class export."""
+    return Limits(MAX_STUDENT_MEMBERS, MAX_STUDENT_BYTES, MAX_MEMBER)
 
 
 @dataclass
@@ -42,6 +74,49 @@ class Entry:
     path: Path  # what is graded: a file, or a folder
     source: str  # where it came from, for people: "export.zip:submission_1"
     notes: list = field(default_factory=list)  # shown to the student with the results
+
+
+# ---------------------------------------------------------------------------- student ids
+
+# Unicode categories an id may not contain: controls, format marks (bidi overrides,
+# zero-width), surrogates, private use, line and paragraph separators.
+BAD_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Zl", "Zp"}
+
+
+def check_id(sid):
+    """The student id, stripped; ValueError(why) when it cannot name a student.
+
+    Every source of ids goes through here (folder and file names, --id-pattern,
+    lists, zip names, Gradescope metadata in a batch and on Gradescope): ids become
+    folder names under --results-dir and seed the grading.
+    """
+    sid = str(sid if sid is not None else "").strip()
+    if not sid:
+        raise ValueError("empty")
+    if len(sid) > ID_MAX:
+        raise ValueError("longer than %d characters" % ID_MAX)
+    if sid.startswith("."):
+        raise ValueError("starts with '.'")
+    for c in sid:
+        if c in "/\\" or unicodedata.category(c) in BAD_CATEGORIES:
+            raise ValueError("contains %s" % ("'%s'" % c if c in "/\\" else "the character U+%04X" % ord(c)))
+    return sid
+
+
+def submitters_id(users):
+    """A Gradescope submission's student id: each submitter's sid, else email, else name,
+    joined by '+' for a group; None when there is none. Not yet checked (see check_id).
+
+    Shared by `bpgrade batch` (submission_metadata.yml) and run_autograder
+    (submission_metadata.json): seeds depend on the id, so both must agree.
+    """
+    ids = []
+    for s in users if isinstance(users, list) else []:
+        s = strip_colons(s)
+        ident = (s.get("sid") or s.get("email") or s.get("name")) if isinstance(s, dict) else None
+        if ident:
+            ids.append(str(ident).strip())
+    return "+".join(ids) or None
 
 
 # ---------------------------------------------------------------------------- discovery
@@ -54,6 +129,7 @@ class Inputs:
         self.tmp = temp_dir("batch-")
         self.entries, self.warnings = [], []
         self._dups, self._unmatched, self._bad_ids = {}, [], []
+        self._zips = 0  # student zips extracted, each to its own folder
         try:
             self._discover([Path(p) for p in paths], list_file)
         except BaseException:
@@ -92,7 +168,8 @@ class Inputs:
                 raise BatchError("%s: not a folder, a .zip export, a notebook (.ipynb) or a "
                                  "Python module (.py)" % p)
         for sid, p in listed:
-            sid = sid or self._id(str(p), p.name if p.is_dir() else p.stem, str(p))
+            sid = (self._checked(sid, "%s: %s" % (list_file, p)) if sid
+                   else self._id(str(p), p.name if p.is_dir() else p.stem, str(p)))
             if sid is not None:
                 found.append(Entry(sid, p, str(p)))
         by_id = {}
@@ -115,13 +192,14 @@ class Inputs:
             problems.append("--id-pattern %r does not match %d name(s): %s" % (
                 self.pattern.pattern, len(self._unmatched), listing(self._unmatched)))
         if self._bad_ids:
-            problems.append("%d unusable student id(s) (empty, too long, or with / \\ or NUL): %s"
+            problems.append("%d unusable student id(s) (empty, too long, starting with '.', or "
+                            "with / \\ or control characters): %s"
                             % (len(self._bad_ids), listing(self._bad_ids)))
         if self._dups:
             problems.append("%d duplicate student id(s): %s. Each student needs one entry; use "
                             "--id-pattern to tell them apart, or remove the extra ones" % (
                                 len(self._dups), "; ".join(
-                                    "%r from %s" % (sid, " and ".join(srcs))
+                                    "%r from %s" % (sid, listing(srcs, sep=" and "))
                                     for sid, srcs in list(self._dups.items())[:10])))
         if problems:
             raise BatchError("\n  ".join(problems))
@@ -137,25 +215,33 @@ class Inputs:
                    else m.group(1) if self.pattern.groups else m.group(0))
         else:
             sid = default
-        sid = (sid or "").strip()
-        if not sid or len(sid) > ID_MAX or sid in (".", "..") or re.search(r"[/\\\0]", sid):
-            self._bad_ids.append(shown)
-            return None
-        return sid
+        return self._checked(sid, shown)
 
-    def _class_dir(self, root, prefix, names=None):
-        """Entries of a folder with one entry per student."""
-        names = names or {}
-        candidates, skipped = [], []  # (path to grade, name in the inputs, id when no pattern)
+    def _checked(self, sid, shown):
+        """check_id, with a bad id noted (as `shown (why)`) rather than raised."""
+        try:
+            return check_id(sid)
+        except ValueError as why:
+            self._bad_ids.append("%s (%r: %s)" % (shown, sid, why))
+            return None
+
+    def _class_dir(self, root, prefix, names=None, refused=None):
+        """Entries of a folder with one entry per student. `refused`: {name: why} of
+        entries of an export left unextracted (too large): graded as empty, with the reason."""
+        names, refused = names or {}, refused or {}
+        candidates, skipped = [], []  # (path to grade, notes, name in the inputs, id when no pattern)
         for p in sorted(root.iterdir()):
             if p.name in SKIP_DIRS or p.name.startswith(".") or p.name == METADATA:
                 continue
-            if p.is_symlink():
+            stem = p.name if p.is_dir() else p.stem
+            if p.name in refused:
+                candidates.append((*self._refused(p.name, prefix, refused[p.name]), p.name, stem))
+            elif p.is_symlink():
                 skipped.append(p.name + " (a link)")
             elif p.is_dir() or p.suffix.lower() in SUFFIXES:
-                candidates.append((p, p.name, p.name if p.is_dir() else p.stem))
+                candidates.append((p, [], p.name, stem))
             elif p.suffix.lower() == ".zip":
-                candidates.append((self._student_zip(p, prefix), p.name, p.stem))
+                candidates.append((*self._student_zip(p, prefix), p.name, stem))
             else:
                 skipped.append(p.name)
         if skipped:
@@ -164,32 +250,42 @@ class Inputs:
                                      len(skipped), "y" if len(skipped) == 1 else "ies",
                                      prefix.rstrip("/:") or str(root),
                                      "is" if len(skipped) == 1 else "are", listing(skipped)))
-        lms = [n for _, n, _ in candidates if CANVAS.match(n)]
+        lms = [name for _, _, name, _ in candidates if CANVAS.match(name)]
         if self.pattern is None and len(lms) >= max(2, len(candidates) // 2):
             self.warnings.append("%d names look like an LMS export (%s); if several files belong to "
                                  "one student, pass --id-pattern '%s'"
                                  % (len(lms), lms[0], CANVAS.pattern))
         groups = {}
-        for p, name, stem in candidates:
+        for p, notes, name, stem in candidates:
             if self.pattern is None and name in names:
                 sid = names[name]
             else:
                 sid = self._id(name, stem, prefix + name)
             if sid is not None:
-                groups.setdefault(sid, []).append((p, name))
+                groups.setdefault(sid, []).append((p, name, notes))
         entries = []
         for sid, members in groups.items():
             if len(members) == 1:
-                entries.append(Entry(sid, members[0][0], prefix + members[0][1]))
-            elif any(p.is_dir() for p, _ in members):
-                self._dups.setdefault(sid, []).extend(prefix + name for _, name in members)
+                p, name, notes = members[0]
+                entries.append(Entry(sid, p, prefix + name, list(notes)))
+            elif any(p.is_dir() for p, _, _ in members):
+                self._dups.setdefault(sid, []).extend(prefix + name for _, name, _ in members)
             else:
-                entries.append(self._group(sid, [p for p, _ in members], prefix))
+                entry = self._group(sid, [p for p, _, _ in members], prefix)
+                entry.notes += [n for _, _, notes in members for n in notes]
+                entries.append(entry)
         return entries
+
+    def _refused(self, name, prefix, why):
+        """(empty folder, notes) for an export entry that was not extracted."""
+        self.warnings.append("%s%s: not extracted: %s; graded as an empty submission" % (prefix, name, why))
+        folder = self.tmp / "refused" / str(len(self.warnings)) / name
+        folder.mkdir(parents=True)
+        return folder, ["%s was not extracted: %s" % (name, why)]
 
     def _group(self, sid, files, prefix):
         """Several files for one student: graded together as one folder."""
-        folder = self.tmp / "grouped" / sid
+        folder = inside(self.tmp / "grouped", sid)
         folder.mkdir(parents=True)
         wanted = [self._remainder(p.name) for p in files]
         if len(set(wanted)) < len(wanted) or not all(wanted):
@@ -208,28 +304,31 @@ class Inputs:
         return rest if rest.lower().endswith(SUFFIXES) and not rest.startswith(".") else ""
 
     def _zip(self, path):
-        """A class export: extract, find the folder holding the entries, read Gradescope's metadata."""
+        """A class export: extract (each student's entry with its own limits), find the folder
+        holding the entries, read Gradescope's metadata."""
         dest = self.tmp / ("zip%d" % len(list(self.tmp.glob("zip*"))))
-        extract(path, dest)
-        root = dest  # exports often wrap everything in one folder: the class is inside it
-        while not (root / METADATA).exists():
-            inside = [p for p in root.iterdir() if p.name not in SKIP_DIRS and not p.name.startswith(".")]
-            if len(inside) != 1 or not inside[0].is_dir() or inside[0].is_symlink():
-                break
-            root = inside[0]
+        root, refused = extract_export(path, dest)
         rel = root.relative_to(dest).as_posix()
-        names = gradescope_ids(root, self.warnings)
-        return self._class_dir(root, "%s:%s" % (path.name, rel + "/" if rel != "." else ""), names)
+        names = gradescope_ids(root, self.warnings, self._bad_ids)
+        return self._class_dir(root, "%s:%s" % (path.name, rel + "/" if rel != "." else ""), names,
+                               refused)
 
     def _student_zip(self, path, prefix):
-        """A student's own .zip inside a class folder: their files, as a folder."""
-        dest = self.tmp / "studentzips" / path.name
+        """A student's own .zip inside a class folder: (their files as a folder, notes).
+
+        It has its own limits; one that breaks them costs only this student: graded as
+        an empty folder, with the reason in their notes and in the warnings."""
+        self._zips += 1
+        dest = self.tmp / "studentzips" / str(self._zips) / path.name
         try:
-            extract(path, dest)
-        except BatchError as exc:
-            dest.mkdir(parents=True, exist_ok=True)
-            self.warnings.append("%s%s: %s" % (prefix, path.name, exc))
-        return dest
+            extract(path, dest, student_limits(), shown=path.name)
+            return dest, []
+        except ZipRefused as exc:
+            shutil.rmtree(dest, ignore_errors=True)  # nothing of a refused zip stays on disk
+            dest.mkdir(parents=True)
+            self.warnings.append("%s%s; graded as an empty submission" % (prefix, exc))
+            return dest, ["%s was not extracted: %s" % (path.name, exc.why)]
+
 
 
 def read_list(list_file):
@@ -256,15 +355,19 @@ def compile_pattern(text):
         raise BatchError("--id-pattern %r is not a valid regular expression (%s)" % (text, exc)) from None
 
 
-def listing(names, at_most=8):
-    names = list(names)
-    return ", ".join(names[:at_most]) + (" and %d more" % (len(names) - at_most) if len(names) > at_most else "")
+def listing(names, at_most=8, sep=", "):
+    """Names for a message, control characters escaped (see report.safe_text)."""
+    from .report import safe_text  # report imports numpy: only when a message is made
+    names = [safe_text(n, one_line=True) for n in names]
+    return sep.join(names[:at_most]) + (" and %d more" % (len(names) - at_most) if len(names) > at_most else "")
 
 
-def gradescope_ids(root, warnings):
+def gradescope_ids(root, warnings, bad=None):
     """{folder: student id} from Gradescope's submission_metadata.yml, if there is one.
 
-    The id is each submitter's SID, else email, else name; a group's ids are joined by '+'.
+    The id is each submitter's SID, else email, else name; a group's ids are joined by '+'
+    (submitters_id). An unusable id is added to `bad` ("file: folder: id: why"), or
+    raised as a BatchError without it.
     """
     meta = root / METADATA
     if not meta.is_file():
@@ -275,17 +378,20 @@ def gradescope_ids(root, warnings):
         warnings.append("%s could not be read (%s); student ids are the folder names"
                         % (METADATA, str(exc).splitlines()[0]))
         return {}
-    out = {}
+    out, problems = {}, []
     for key, value in (data.items() if isinstance(data, dict) else []):
         value = strip_colons(value)
-        ids = []
-        for s in (value.get("submitters") or []) if isinstance(value, dict) else []:
-            s = strip_colons(s)
-            ident = s.get("sid") or s.get("email") or s.get("name") if isinstance(s, dict) else None
-            if ident:
-                ids.append(str(ident).strip())
-        if ids:
-            out[str(key).lstrip(":")] = "+".join(ids)
+        sid = submitters_id(value.get("submitters") if isinstance(value, dict) else None)
+        if sid is None:
+            continue
+        folder = str(key).lstrip(":")
+        try:
+            out[folder] = check_id(sid)
+        except ValueError as why:
+            problems.append("%s: %s: %r: %s" % (meta, folder, sid, why))
+    if problems and bad is None:
+        raise BatchError("%d unusable student id(s) in %s: %s" % (len(problems), METADATA, listing(problems)))
+    (bad if bad is not None else []).extend(problems)
     return out
 
 
@@ -294,38 +400,161 @@ def strip_colons(d):
     return {str(k).lstrip(":"): v for k, v in d.items()} if isinstance(d, dict) else d
 
 
-def extract(path, dest, limit=MAX_EXTRACT):
-    """Extract a zip safely: no absolute or '..' paths, no links, bounded sizes."""
+def open_zip(path, shown, limits):
+    """The open ZipFile, refused when it is not a zip or holds too many files."""
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
-        raise BatchError("%s: not a readable zip file (%s)" % (path, exc)) from None
+        raise ZipRefused(shown, "not a readable zip file (%s)" % exc) from None
+    if len(zf.infolist()) > limits.members:
+        zf.close()
+        raise ZipRefused(shown, "holds %d files, more than the %d allowed"
+                         % (len(zf.infolist()), limits.members))
+    return zf
+
+
+def safe_members(zf):
+    """[(info, path parts)] of the files that may be extracted: no absolute or '..' paths, no links."""
+    out = []
+    for info in zf.infolist():
+        name = info.filename.replace("\\", "/")
+        parts = [p for p in PurePosixPath(name).parts if p not in ("", ".")]
+        if info.is_dir() or not parts:
+            continue
+        if (name.startswith("/") or ".." in parts or ":" in parts[0] or "\0" in name
+                or stat.S_ISLNK(info.external_attr >> 16)):
+            continue  # never write outside dest, never follow a link
+        out.append((info, parts))
+    return out
+
+
+class Budget:
+    """Files and bytes left for one zip, or for one student's entry in it."""
+
+    def __init__(self, limits):
+        self.limits = limits
+        self.files, self.bytes = limits.members, limits.total
+
+    def declared(self, info, name):
+        """Why this member cannot be extracted, judged by its declared size; or None."""
+        if info.file_size > self.limits.member:
+            return "%s is larger than %d MB" % (name, self.limits.member >> 20)
+        if info.file_size > self.bytes:
+            return "more than %d MB uncompressed" % (self.limits.total >> 20)
+        if self.files < 1:
+            return "more than %d files" % self.limits.members
+        return None
+
+    def cap(self):
+        """Bytes the next member may really take (declared sizes can lie)."""
+        return min(self.limits.member, self.bytes)
+
+    def spend(self, size):
+        self.files -= 1
+        self.bytes -= size
+
+
+def copy_member(zf, info, target, cap, shown, name):
+    """Write one member, counting real bytes; the size written, or None past `cap`."""
+    written = 0
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with zf.open(info) as src, open(target, "wb") as out:
+            while True:
+                chunk = src.read(CHUNK)
+                if not chunk:
+                    return written
+                written += len(chunk)
+                if written > cap:
+                    return None
+                out.write(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError,
+            ValueError) as exc:
+        raise ZipRefused(shown, "cannot extract %s (%s)" % (name, exc)) from None
+    except OSError as exc:
+        raise ZipRefused(shown, "cannot extract %s (%s)" % (name, exc.strerror or exc)) from None
+
+
+def extract_one(zf, info, parts, dest, budgets, shown):
+    """Extract one member within every budget: None, or (the budget it breaks, why)."""
+    name = "/".join(parts)
+    for b in budgets:
+        why = b.declared(info, name)
+        if why:
+            return b, why
+    tightest = min(budgets, key=Budget.cap)
+    target = dest.joinpath(*parts)
+    size = copy_member(zf, info, target, tightest.cap(), shown, name)
+    if size is None:
+        target.unlink()
+        return tightest, "%s holds more bytes than it declares (%d)" % (name, info.file_size)
+    for b in budgets:
+        b.spend(size)
+    return None
+
+
+def extract(path, dest, limits=None, shown=None):
+    """Extract a zip safely: no absolute or '..' paths, no links, bounded files and bytes
+    (declared, and counted while writing). Breaking a limit raises ZipRefused; what was
+    written stays in dest, for the caller to remove."""
+    limits, shown = limits or student_limits(), shown or str(path)
     dest.mkdir(parents=True, exist_ok=True)
-    total = 0
-    with zf:
-        for info in zf.infolist():
-            name = info.filename.replace("\\", "/")
-            parts = [p for p in PurePosixPath(name).parts if p not in ("", ".")]
-            if info.is_dir() or not parts:
+    with open_zip(path, shown, limits) as zf:
+        budget = Budget(limits)
+        for info, parts in safe_members(zf):
+            broken = extract_one(zf, info, parts, dest, [budget], shown)
+            if broken:
+                raise ZipRefused(shown, broken[1])
+
+
+def extract_export(path, dest):
+    """Extract a class export: (the folder holding the entries, {entry name: why refused}).
+
+    Each student's entry (a name in that folder) has its own limits: one that breaks
+    them is removed and refused, and the rest of the export is extracted. Breaking the
+    export's own limits raises ZipRefused."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with open_zip(path, str(path), export_limits()) as zf:
+        members = safe_members(zf)
+        top = export_root([tuple(parts) for _, parts in members])
+        whole, per_entry, refused = Budget(export_limits()), {}, {}
+        for info, parts in members:
+            entry = parts[len(top)]
+            if entry in refused:
                 continue
-            if (name.startswith("/") or ".." in parts or ":" in parts[0]
-                    or stat.S_ISLNK(info.external_attr >> 16)):
-                continue  # never write outside dest, never follow a link
-            if info.file_size > MAX_MEMBER:
-                raise BatchError("%s: %s is larger than %d MB" % (path, name, MAX_MEMBER >> 20))
-            total += info.file_size
-            if total > limit:
-                raise BatchError("%s: more than %d MB uncompressed" % (path, limit >> 20))
-            target = dest.joinpath(*parts)
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, open(target, "wb") as out:
-                    shutil.copyfileobj(src, out)
-            except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError,
-                    ValueError) as exc:
-                raise BatchError("%s: cannot extract %s (%s)" % (path, name, exc)) from None
-            except OSError as exc:
-                raise BatchError("%s: cannot extract %s (%s)" % (path, name, exc.strerror or exc)) from None
+            budget = per_entry.setdefault(entry, Budget(student_limits()))
+            broken = extract_one(zf, info, parts, dest, [budget, whole], str(path))
+            if broken and broken[0] is whole:
+                raise ZipRefused(path, broken[1])
+            if broken:
+                refused[entry] = broken[1]
+                remove(dest.joinpath(*top, entry), folder=len(parts) > len(top) + 1)
+    return dest.joinpath(*top), refused
+
+
+def remove(path, folder):
+    """Delete a refused entry, leaving an empty folder or file of the same name (so that
+    the entry is still found, and reported)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+    path.mkdir(parents=True) if folder else path.touch()
+
+
+def export_root(paths):
+    """The parts of the folder holding a class export's entries: exports often wrap
+    everything in folders, so descend while there is one visible folder and no metadata."""
+    top = ()
+    while True:
+        below = [p[len(top):] for p in paths if p[:len(top)] == top]
+        if any(p == (METADATA,) for p in below):
+            return top
+        visible = {p[0] for p in below if p[0] not in SKIP_DIRS and not p[0].startswith(".")}
+        if len(visible) != 1 or not any(len(p) > 1 and p[0] in visible for p in below):
+            return top
+        top += (visible.pop(),)
+
 
 
 # ---------------------------------------------------------------------------- hashing, packing
@@ -377,8 +606,8 @@ def unpack(blob, dest):
         top = PurePosixPath(zf.namelist()[0]).parts[0]
     archive = Path(dest) / ".packed.zip"
     archive.write_bytes(blob)
-    extract(archive, Path(dest))
+    extract(archive, Path(dest), export_limits())
     archive.unlink()
-    target = Path(dest) / top
+    target = inside(dest, top)
     target.mkdir(exist_ok=True) if not target.exists() else None
     return target

@@ -10,6 +10,7 @@ import sys
 
 from . import __version__, formats, load, rubric, score
 from .checks import GraderFault
+from .report import safe_text
 from .sandbox import SandboxUnavailable
 
 USAGE_ERROR = 2
@@ -150,8 +151,8 @@ def main(argv=None):
     try:
         return args.run(args)
     except (load.UsageError, rubric.RubricError, UsageError) as exc:
-        print("bpgrade: error: %s" % exc, file=sys.stderr)
+        print("bpgrade: error: %s" % safe_text(exc), file=sys.stderr)
         return USAGE_ERROR
     except (SandboxUnavailable, GraderFault) as exc:  # not the student's fault: no grade
-        print("bpgrade: error: could not grade: %s" % exc, file=sys.stderr)  # beats a wrong 0
+        print("bpgrade: error: could not grade: %s" % safe_text(exc), file=sys.stderr)  # beats a wrong 0
         return 1

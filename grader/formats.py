@@ -71,8 +71,8 @@ NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def xml_text(text):
-    return NOT_XML.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 0x100
-                       else "\\u%04x" % ord(m.group()), str(text))
+    """Text for XML (and Markdown): what XML forbids, and what report.safe_text escapes."""
+    return NOT_XML.sub(report.escaped_char, report.safe_text(text))
 
 
 def junit(result):
@@ -326,10 +326,10 @@ def emit(args, result, student):
     got, maximum = scored(result, student)
     if args.results:
         write_file(args.results, text)
-        print("%s: %g / %g -> %s" % (result.loaded.path.name, got, maximum, args.results),
-              file=sys.stderr)
+        print("%s: %g / %g -> %s" % (report.safe_text(result.loaded.path.name, one_line=True), got,
+                                     maximum, args.results), file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(report.safe_text(text))
     if args.junit:
         write_file(args.junit, junit(result))
     if args.format == "markdown":

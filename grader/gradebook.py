@@ -47,6 +47,10 @@ class GradebookError(UsageError):
     """A gradebook that cannot be used for this run (exit 2)."""
 
 
+class OutsideFolder(UsageError):
+    """A per-student file whose path would leave its folder (exit 2)."""
+
+
 class GradebookFull(Exception):
     """Writing a result failed (a full disk, usually); everything before it is kept."""
 
@@ -198,13 +202,13 @@ class Gradebook:
         ids = [i["id"] for i in self.items]
         out = io.StringIO()
         w = csv.writer(out, lineterminator="\n")
-        w.writerow(["student"] + ids + ["total"])
+        w.writerow([csv_cell(c) for c in ["student"] + ids + ["total"]])
         for student, row in self.latest().items():
             if row["error"]:
-                w.writerow([student] + [""] * len(ids) + [""])
+                w.writerow([csv_cell(student)] + [""] * len(ids) + [""])
                 continue
             by_id = {c["id"]: c["score"] for c in json.loads(row["checks"])}
-            w.writerow([student] + [num(by_id.get(i, "")) for i in ids] + [num(row["score"])])
+            w.writerow([csv_cell(v) for v in [student] + [by_id.get(i, "") for i in ids] + [row["score"]]])
         return out.getvalue()
 
     def export_csv(self, path):
@@ -213,15 +217,26 @@ class Gradebook:
         return len(text.splitlines()) - 1
 
     def export_results(self, folder, students=None):
-        """One Gradescope results.json per student: FOLDER/STUDENT/results.json."""
-        folder = Path(folder)
-        n = 0
-        for student, row in self.latest(students).items():
-            target = folder / student / "results.json"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(target, row["results"] + "\n")  # stored as results.json, compact
-            n += 1
-        return n
+        """One Gradescope results.json per student: FOLDER/STUDENT/results.json.
+
+        Every path is checked before anything is written: a student id that is not a
+        usable folder name, or a path leading out of FOLDER, is an OutsideFolder error."""
+        rows = self.latest(students)
+        targets = {student: self.results_path(folder, student) for student in rows}
+        for student, row in rows.items():
+            targets[student].parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(targets[student], row["results"] + "\n")  # stored as results.json, compact
+        return len(rows)
+
+    def results_path(self, folder, student):
+        """FOLDER/STUDENT/results.json, refused unless the id is usable and the path stays in FOLDER."""
+        from .classlist import check_id  # classlist imports this module
+        try:
+            check_id(student)
+        except ValueError as why:
+            raise OutsideFolder("%s: student %r cannot name a folder under %s (%s); nothing was "
+                                "written" % (self.path, student, folder, why)) from None
+        return inside(folder, student, "results.json")
 
     def failed(self):
         """Students whose latest grading failed inside the grader."""
@@ -250,6 +265,35 @@ def num(x):
     if x == "" or x is None:
         return ""
     return "%g" % x
+
+
+# A cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection"),
+# also after leading spaces, and in their full-width forms.
+FORMULA_START = tuple("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+
+
+def csv_cell(value):
+    """One CSV cell: numbers as numbers (%g), text that a spreadsheet would run as a
+    formula prefixed with a quote (')."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return num(value)
+    text = "" if value is None else str(value)
+    return "'" + text if text.lstrip(" ").startswith(FORMULA_START) else text
+
+
+def inside(folder, *parts):
+    """FOLDER/PARTS..., refused (OutsideFolder) unless it stays inside FOLDER once '..',
+    absolute parts and links are resolved."""
+    folder = Path(folder)
+    target = folder.joinpath(*parts)
+    try:
+        base, real = folder.resolve(), target.resolve()
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise OutsideFolder("%s: not a usable path (%s)" % (target, exc)) from None
+    if base not in real.parents:
+        raise OutsideFolder("%r would be written outside %s (at %s)" % ("/".join(map(str, parts)),
+                                                                        folder, real))
+    return target
 
 
 def now():

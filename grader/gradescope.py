@@ -73,12 +73,12 @@ shopt -s nullglob
 wheels=("$SOURCE"/wheels/*.whl)
 if [ ${#wheels[@]} -gt 0 ]; then
     echo "setup.sh: installing the bundled ${wheels[0]##*/}"
-    "$VENV/bin/python" -m pip install --disable-pip-version-check -q "${wheels[0]}"
+    "$VENV/bin/python" -I -m pip install --disable-pip-version-check -q "${wheels[0]}"
 else
     echo "setup.sh: installing __PROJECT__==__VERSION__ from the package index"
-    "$VENV/bin/python" -m pip install --disable-pip-version-check -q "__PROJECT__==__VERSION__"
+    "$VENV/bin/python" -I -m pip install --disable-pip-version-check -q "__PROJECT__==__VERSION__"
 fi
-"$VENV/bin/python" -c 'import grader; print("setup.sh: backprop-grader", grader.__version__, "installed")'
+"$VENV/bin/python" -I -c 'import grader; print("setup.sh: backprop-grader", grader.__version__, "installed")'
 """
 
 RUN_AUTOGRADER = r"""#!/usr/bin/env bash
@@ -86,9 +86,14 @@ RUN_AUTOGRADER = r"""#!/usr/bin/env bash
 # $ROOT/results/results.json (see grader/gradescope.py in backprop-grader).
 set -uo pipefail
 ROOT="${BPGRADE_AUTOGRADER_ROOT:-/autograder}"
+ROOT="$(cd "$ROOT" 2>/dev/null && pwd || printf %s "$ROOT")"  # absolute: the cd below must not change it
 PY="${BPGRADE_PYTHON:-$ROOT/venv/bin/python}"
 export BPGRADE_AUTOGRADER_ROOT="$ROOT"
-exec "$PY" -m grader.gradescope run --root "$ROOT"
+# -I (isolated): neither the working directory nor $PYTHONPATH nor user site-packages
+# is on sys.path, so a student's grader.py or grader/ beside us is never imported;
+# and we run from /, away from the student's files.
+cd /
+exec "$PY" -I -m grader.gradescope run --root "$ROOT"
 """
 
 
@@ -126,7 +131,7 @@ def build_wheel(dest, source=None, stream=None):
         copy = Path(tmp) / "src"
         shutil.copytree(source, copy, ignore=IGNORED, symlinks=False)
         out = Path(tmp) / "out"
-        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "-q",
+        cmd = [sys.executable, "-I", "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "-q",
                "-w", str(out), str(copy)]
         # build in this environment when it has a recent setuptools (fast, no index needed)
         proc = subprocess.run(cmd + ["--no-build-isolation"] if has_setuptools() else cmd,
@@ -256,15 +261,22 @@ def package_args(cmd):
 
 # ---------------------------------------------------------------------------- on Gradescope
 
+class BadStudentId(ValueError):
+    """submission_metadata.json gives an id that `bpgrade batch` would refuse."""
+
+
 def student_id(metadata):
-    """The student id from submission_metadata.json, as `bpgrade batch` reads an export."""
-    ids = []
-    for user in (metadata or {}).get("users") or []:
-        if isinstance(user, dict):
-            ident = user.get("sid") or user.get("email") or user.get("name")
-            if ident:
-                ids.append(str(ident).strip())
-    return "+".join(ids) or None
+    """The student id from submission_metadata.json, as `bpgrade batch` reads an export
+    (classlist.submitters_id, checked by classlist.check_id); None without one."""
+    from .classlist import check_id, submitters_id
+    sid = submitters_id((metadata or {}).get("users") if isinstance(metadata, dict) else None)
+    if sid is None:
+        return None
+    try:
+        return check_id(sid)
+    except ValueError as why:
+        raise BadStudentId("submission_metadata.json: users: unusable student id %r (%s)"
+                           % (sid, why)) from None
 
 
 def read_json(path):
@@ -282,6 +294,7 @@ def run_autograder(root=None, stream=None):
     """
     from . import load, report, score
     from . import rubric as rubric_mod
+    from .report import safe_text
     stream = stream or sys.stdout
     root = Path(root or os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
     source, results = root / "source", root / "results" / "results.json"
@@ -317,7 +330,7 @@ def run_autograder(root=None, stream=None):
     tmp = results.with_name(results.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     tmp.replace(results)
-    stream.write("bpgrade: %s -> %s\n" % (summary, results))
+    stream.write("bpgrade: %s -> %s\n" % (safe_text(summary, one_line=True), results))
     return code
 
 

@@ -721,7 +721,7 @@ def build(gradebook, output, title=None, stream=None):
         title = title or "%s: class report" % data.meta.get("assignment", "assignment")
         written = set()
         for s in data.students:
-            target = out / "students" / (s.slug + ".html")
+            target = inside(out / "students", s.slug + ".html")  # slugs are safe; checked anyway
             write(target, student_page(s, data, renderer, gates))
             written.add(target.name)
         for old in (out / "students").glob("*.html"):  # students no longer in the gradebook
@@ -736,6 +736,13 @@ def build(gradebook, output, title=None, stream=None):
     return {"index": out / "index.html", "students": {s.id: out / "students" / (s.slug + ".html")
                                                       for s in data.students},
             "graded": len(data.graded), "failed": len(data.failed)}
+
+
+def inside(folder, name):
+    try:
+        return gradebook_mod.inside(folder, name)
+    except gradebook_mod.OutsideFolder as exc:
+        raise ReportError(str(exc)) from None
 
 
 def write(path, text):

@@ -15,6 +15,13 @@ rootdir.
 
 Without --bpgrade the plugin does nothing, and importing it costs almost nothing: the
 grader is imported only when it is used.
+
+With --bpgrade, no conftest.py is loaded (as with --noconftest): a conftest.py beside
+or inside the submission would run in this trusted process. A pytest configuration file
+(pytest.ini, pyproject.toml, tox.ini, setup.cfg...) in the submission's folder stops
+pytest with a usage error: run from another folder. pytest acts on such a file before
+any plugin loads (its `addopts = -p MODULE` imports MODULE), so never run pytest from
+inside a submission folder without --bpgrade either.
 """
 from pathlib import Path
 
@@ -48,6 +55,33 @@ def target(config):
     return config.stash.get(target_key, None)
 
 
+def submission_folder(invocation_dir, given):
+    """The folder whose files the student controls: the submission folder, or the file's folder."""
+    path = Path(invocation_dir, given).resolve()
+    return path if path.is_dir() else path.parent
+
+
+def refuse_config(inipath, folder):
+    """A pytest configuration file from the submission's folder is a usage error."""
+    if inipath is not None:
+        ini = Path(inipath).resolve()
+        if ini.parent == folder or folder in ini.parents:
+            raise pytest.UsageError(
+                "--bpgrade: %s is a pytest configuration file in the submission's folder; "
+                "it is not used for grading: run pytest from another folder" % ini)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config):
+    """Before any conftest.py is imported: with --bpgrade, none is (the student's would
+    run in this process), and a configuration file of the student's stops pytest."""
+    given = getattr(early_config.known_args_namespace, "bpgrade", None)
+    if not given:
+        return
+    early_config.known_args_namespace.noconftest = True
+    refuse_config(early_config.inipath, submission_folder(early_config.invocation_params.dir, given))
+
+
 def pytest_configure(config):
     given = config.getoption("bpgrade")
     if not given:
@@ -70,7 +104,9 @@ def pytest_configure(config):
 def pytest_report_header(config):
     t = target(config)
     if t is not None:
-        return "bpgrade: %s, rubric %s, seed %d" % (t.path.name, t.rubric or "gates", t.seed)
+        from .report import safe_text
+        return "bpgrade: %s, rubric %s, seed %d (conftest.py files are not loaded)" % (
+            safe_text(t.path.name, one_line=True), safe_text(t.rubric or "gates", one_line=True), t.seed)
 
 
 def is_target(config, path):
@@ -136,7 +172,8 @@ class Submission(pytest.File):
 class BpgradeItem(pytest.Item):
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, (Failed, GradingError)):
-            return str(excinfo.value.args[0])
+            from .report import safe_text
+            return safe_text(excinfo.value.args[0])
         return super().repr_failure(excinfo, style)
 
 
@@ -176,13 +213,13 @@ def pytest_terminal_summary(terminalreporter, config):
     t = target(config)
     if t is None or t.result is None:
         return
-    from .report import messages
+    from .report import messages, safe_text
     for note in messages(t.result):  # what went wrong loading, which file was graded
-        terminalreporter.write_line("bpgrade: ! %s" % note)
+        terminalreporter.write_line("bpgrade: ! %s" % safe_text(note, one_line=True))
     shown = [r for r in t.result.items if not r.item.hidden]
     hidden = [r for r in t.result.items if r.item.hidden]
     line = "bpgrade: %s: %g / %g on the visible checks" % (
-        t.result.loaded.path.name, sum(r.score for r in shown), sum(r.item.points for r in shown))
+        safe_text(t.result.loaded.path.name, one_line=True), sum(r.score for r in shown), sum(r.item.points for r in shown))
     if hidden:
         line += "; hidden checks: %d of %d passed" % (sum(r.outcome.passed for r in hidden),
                                                      len(hidden))

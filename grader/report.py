@@ -79,13 +79,31 @@ def messages(result):
     return out
 
 
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# C0 and C1 control characters, DEL, and the invisible marks that reorder or hide text
+# (bidi embeddings, overrides and isolates, zero-width and line/paragraph separators),
+# and lone surrogates (undecodable file names), which cannot even be printed.
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e"
+                     "\u2060-\u2069\ud800-\udfff\ufeff\ufff9-\ufffb]")
+LINE_BREAKS = re.compile("[\t\n]")
+
+
+def escaped_char(m):
+    c = ord(m.group())
+    return "\\x%02x" % c if c < 0x100 else "\\u%04x" % c
+
+
+def safe_text(text, one_line=False):
+    """Untrusted text made harmless to print: control characters (terminal escape codes,
+    carriage returns) and bidi/invisible marks shown as \\x1b / \\u202e. Tab and newline are
+    kept unless `one_line` (for ids and names printed inside a line of our own)."""
+    text = CONTROL.sub(escaped_char, str(text))
+    return LINE_BREAKS.sub(escaped_char, text) if one_line else text
 
 
 def printable(value):
     """Student text without control characters (NUL, ESC...), which break readers."""
     if isinstance(value, str):
-        return CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()), value)
+        return safe_text(value)
     if isinstance(value, dict):
         return {k: printable(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -18,18 +18,20 @@ GATES = rubric.load(rubric.find("gates"))
 VISIBLE = [i.id for i in GATES.items if not i.hidden]
 HIDDEN = [i for i in GATES.items if i.hidden]
 
-# Fails the run if pytest itself imported the submission (it must only be graded).
-def not_imported(path):
-    return """
-import sys
-from pathlib import Path
+class not_imported:
+    """Fails the run if pytest itself imported the submission (it must only be graded).
+    A plugin object, not a conftest.py: with --bpgrade no conftest is loaded."""
 
-def pytest_collection_finish(session):
-    submission = Path(session.config.invocation_params.dir, %r).resolve()
-    for name, module in list(sys.modules.items()):
-        if getattr(module, "__file__", None):
-            assert Path(module.__file__).resolve() != submission, name
-""" % path
+    def __init__(self, path):
+        self.path, self.checked = path, False
+
+    def pytest_collection_finish(self, session):
+        import sys
+        submission = Path(session.config.invocation_params.dir, self.path).resolve()
+        for name, module in list(sys.modules.items()):
+            if getattr(module, "__file__", None):
+                assert Path(module.__file__).resolve() != submission, name
+        self.checked = True
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +43,10 @@ def expected():
 
 def test_module_submission(pytester, expected):
     shutil.copy(DATA / "forgot_dz.py", pytester.path / "gates.py")
-    pytester.makeconftest(not_imported("gates.py"))
+    guard = not_imported("gates.py")
     result = pytester.runpytest("--bpgrade", "gates.py", "--bpgrade-seed", str(SEED), "-v",
-                                "-p", "no:cacheprovider")
+                                "-p", "no:cacheprovider", plugins=[guard])
+    assert guard.checked
     out = result.stdout.str()
     failed = [i for i in VISIBLE if expected[i]["status"] == "failed"]
     hidden_failed = any(expected[i.id]["status"] == "failed" for i in HIDDEN)
@@ -89,8 +92,9 @@ def test_notebook_all_pass_with_a_rubric_option(pytester):
 
 def test_collect_only_lists_items_without_grading(pytester):
     shutil.copy(DATA / "good.py", pytester.path / "test_gates.py")  # a test-like name, even
-    pytester.makeconftest(not_imported("test_gates.py"))
-    result = pytester.runpytest("--bpgrade", "test_gates.py", "--collect-only", "-q")
+    guard = not_imported("test_gates.py")
+    result = pytester.runpytest("--bpgrade", "test_gates.py", "--collect-only", "-q", plugins=[guard])
+    assert guard.checked
     assert result.ret == 0
     assert result.stdout.lines[:len(VISIBLE) + 1] == (
         ["test_gates.py::" + i for i in VISIBLE] + ["test_gates.py::hidden-checks"])
@@ -102,9 +106,10 @@ def test_with_other_tests_and_a_folder_submission(pytester):
     sub.mkdir()
     shutil.copy(DATA / "good.py", sub / "gates.py")
     pytester.makepyfile(test_mine="def test_mine():\n    assert 1 + 1 == 2\n")
-    pytester.makeconftest(not_imported("submission/gates.py"))
+    guard = not_imported("submission/gates.py")
     result = pytester.runpytest("test_mine.py", "--bpgrade", "submission", "-v",
-                                "--bpgrade-seed", "5")
+                                "--bpgrade-seed", "5", plugins=[guard])
+    assert guard.checked
     result.assert_outcomes(passed=len(VISIBLE) + 1 + 1)
     result.stdout.fnmatch_lines(["test_mine.py::test_mine PASSED*",
                                  "submission::mul-backward PASSED*",
