@@ -28,6 +28,7 @@ import threading
 import sysconfig
 import site
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,49 @@ def tiers(*numbers):
 CONFINED = tiers(3, 2)  # file system, processes, network
 ALL = tiers(3, 2, 1)  # the process boundary
 
+
+@dataclasses.dataclass(frozen=True)
+class Host:
+    """A host the grader may run on, simulated on this kernel: `tier` is the tier
+    the grader must report there; `abi` caps the Landlock ABI it may use (0: a
+    kernel without Landlock), through BPGRADE_LANDLOCK_ABI."""
+    name: str
+    tier: int
+    allow: object
+    abi: object = None
+
+    def missing(self):
+        if self.tier == 3 or self.allow is None:
+            return MISSING[3]
+        if not CAPS["seccomp"]:
+            return "seccomp is not available here"
+        if self.abi and CAPS["landlock"] < self.abi:
+            return "this kernel's Landlock is older than ABI %d" % self.abi
+        return "" if self.abi == 0 or CAPS["landlock"] else MISSING[2]
+
+    @contextmanager
+    def env(self):
+        old = os.environ.get(isolation.ENV_ABI)
+        if self.abi is not None:
+            os.environ[isolation.ENV_ABI] = str(self.abi)
+        try:
+            yield
+        finally:
+            if old is None:
+                os.environ.pop(isolation.ENV_ABI, None)
+            else:
+                os.environ[isolation.ENV_ABI] = old
+
+
+SECCOMPED = {"landlock", "seccomp"}
+HOST_LIST = [Host("tier3", 3, None), Host("tier2", 2, SECCOMPED),
+             Host("tier2-abi5", 2, SECCOMPED, 5), Host("tier2-abi2", 2, SECCOMPED, 2),
+             Host("tier2-abi1", 2, SECCOMPED, 1), Host("no-landlock", 1, SECCOMPED, 0)]
+# Every host above: the defences that seccomp and the parent give, at every ABI
+HOSTS = [pytest.param(h, id=h.name, marks=pytest.mark.skipif(bool(h.missing()),
+                                                             reason=h.missing()))
+         for h in HOST_LIST]
+
 ADD = ["add-format", "add-forward", "add-backward", "add-numerical", "add-state"]
 # Items that need MultiplyGate's gradients right; an attack must lose every one.
 MUL_GRADS = ["mul-backward", "mul-numerical", "graph-slide", "graph-random"]
@@ -69,9 +113,10 @@ MUL_GRADS = ["mul-backward", "mul-numerical", "graph-slide", "graph-random"]
 
 # ---- grading ------------------------------------------------------------------
 
-def grade(path, tier, rub=RUB, limits=None, spawner=None):
+def grade(path, tier, rub=RUB, limits=None, spawner=None, allow="tier"):
     loaded = load.load(path, class_names=list(rub.gates))
-    return score.grade(loaded, rub, seed=2024, limits=limits, allow=ALLOW[tier], spawner=spawner)
+    allow = ALLOW[tier] if allow == "tier" else allow
+    return score.grade(loaded, rub, seed=2024, limits=limits, allow=allow, spawner=spawner)
 
 
 def feedback(result):
@@ -303,9 +348,24 @@ def check_after(state, before, cwd, listener):
     assert after["cwd"] == before["cwd"]
     assert after["boot"] == before["boot"]
     assert after["processes"] - before["processes"] == set()
-    if state["tier"] is not None:
+    if state.get("host") is not None:
+        with state["host"].env():
+            good = grade(GOOD, state["host"].tier, allow=state["host"].allow)
+        assert good.score == 100 and good.isolation["tier"] == state["host"].tier
+    elif state["tier"] is not None:
         good = grade(GOOD, state["tier"])
         assert good.score == 100 and good.isolation["tier"] == state["tier"]
+
+
+def attack_on(watch, path, host, rub=TINY, limits=None):
+    """Grade an attack on a simulated host, registered with `watch`."""
+    watch["host"], watch["tier"] = host, host.tier
+    with host.env():
+        result = grade(path, host.tier, rub, limits, allow=host.allow)
+    watch["results"].append(result)
+    if result.isolation:
+        assert result.isolation["tier"] == host.tier, result.isolation
+    return result
 
 
 def attack(watch, path, tier, rub=RUB, limits=None, spawner=None):
@@ -816,9 +876,8 @@ def test_cli_background_process_cannot_rewrite_results(cli_watch, tier, tmp_path
     time.sleep(1.5)  # the attack rewrites every 50 ms for 20 s, if it is still alive
     assert results.read_text() == written
     data = assert_cli_marks(results, tier, "swapped")
-    if tier != 3:  # host pids; inside bubblewrap they are the namespace's own
-        pids = set(map(int, re.findall(r"forked=(\d+)", data["output"])))
-        assert pids and settle(pids) == set()
+    # no process starts at all (one that did would die with the sandbox)
+    assert "forked=" not in data["output"]
     assert list(cwd.iterdir()) == []
 
 
@@ -864,3 +923,203 @@ def test_cli_does_not_warn_at_tier_2(tmp_path):
     proc, results, _ = run_cli(2, GOOD, tmp_path)
     assert proc.returncode == 0 and "warning" not in proc.stderr
     assert read_results(results)[0]["extra_data"]["isolation"]["tier"] == 2
+
+
+# ---- every simulated host: what seccomp and the parent must hold everywhere ------
+
+def file_state(path):
+    """What an attack on a file's metadata could change."""
+    st = os.stat(path)
+    try:
+        attrs = sorted(os.listxattr(path))
+    except OSError:
+        attrs = None
+    return (st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+            st.st_nlink, attrs, Path(path).read_bytes())
+
+
+@pytest.fixture
+def targets(tmp_path):
+    """Files outside the sandbox: a 0600 course secret in the grader's folder (not
+    readable by the sandbox) and a file in site-packages (readable by it)."""
+    secret = tmp_path / "course.secret"
+    secret.write_text("s3cret\n")
+    os.chmod(secret, 0o600)
+    readable = Path(sysconfig.get_paths()["purelib"]) / ("bpgpwn-target-%d.txt" % os.getpid())
+    readable.write_text("site file\n")
+    paths = [str(secret), str(readable)]
+    before = {p: file_state(p) for p in paths}
+    yield paths
+    try:
+        assert {p: file_state(p) for p in paths} == before, "a file outside the sandbox changed"
+    finally:
+        readable.unlink()
+
+
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("name", ["metadata_paths.py", "metadata_fds.py"])
+def test_file_metadata_outside_the_sandbox(watch, host, name, targets, tmp_path):
+    """chmod (setuid bits), chown, utime, xattrs, truncate by path or through a
+    read-only O_TRUNC open, inode flags and hard links, by path and by fd, on the
+    course secret and on a file the sandbox may read. Landlock covers none of
+    them below ABI 3 and only some above; seccomp refuses them at every tier."""
+    result = attack_on(watch, submission(tmp_path, name, {"targets": targets}), host)
+    assert "SUCCEEDED" not in result.output
+    assert result.output.count("blocked") >= 10
+    assert_marks(result, "swapped")
+    if name == "metadata_paths.py":
+        assert "blocked os.chmod %s: the submission tried to change a file's permissions" \
+            % targets[0] in result.output
+
+
+@pytest.fixture
+def bystander():
+    """A process of the grader's uid that attacks aim at, and how it stood."""
+    victim = subprocess.Popen(["sleep", "120"], start_new_session=True)
+
+    def state():
+        ioprio = ctypes_syscall(252 if os.uname().machine == "x86_64" else 31, 1, victim.pid)
+        return (os.getpriority(os.PRIO_PROCESS, victim.pid), os.sched_getscheduler(victim.pid),
+                sorted(os.sched_getaffinity(victim.pid)), ioprio)
+    before = state()
+    yield victim
+    try:
+        assert victim.poll() is None, "the sandboxed code killed another process"
+        assert state() == before, "the sandboxed code changed another process's scheduling"
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def ctypes_syscall(nr, *args):
+    import ctypes
+    return ctypes.CDLL(None, use_errno=True).syscall(nr, *args)
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_no_signals_through_signal_driven_io(watch, host, bystander, tmp_path):
+    """F_SETOWN/F_SETOWN_EX/F_SETSIG/O_ASYNC and FIOSETOWN/FIOASYNC on the
+    grader's pipes and its own: the kernel would send SIGKILL for it, to a
+    process of our choosing, with no kill call (no signal scoping below ABI 6)."""
+    sub = submission(tmp_path, "sigio_grader_pipes.py", {"victim": bystander.pid})
+    result = attack_on(watch, sub, host)
+    assert "SUCCEEDED" not in result.output
+    assert "blocked F_SETOWN" in result.output and "blocked O_ASYNC" in result.output
+    assert "the submission tried to ask for signals on a file, which is not allowed" in result.output
+    assert_marks(result, "swapped")
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_scheduling_of_other_processes(watch, host, bystander, tmp_path):
+    """nice, SCHED_IDLE, affinity and I/O priority of a process of the same uid
+    (by pid and by process group) stay as they were; its own nice value the
+    submission may still lower."""
+    result = attack_on(watch, submission(tmp_path, "scheduling.py", {"victim": bystander.pid}),
+                       host)
+    assert "SUCCEEDED" not in result.output
+    assert "own nice: 5" in result.output
+    assert_marks(result, "swapped")
+
+
+def sysv_objects():
+    """(kind, key, id) of every System V IPC object on the host."""
+    found = set()
+    for kind in ("shm", "msg", "sem"):
+        lines = Path("/proc/sysvipc/%s" % kind).read_text().splitlines()[1:]
+        found.update((kind, line.split()[0], line.split()[1]) for line in lines)
+    return found
+
+
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("name", ["sysv_ipc.py", "posix_queues.py"])
+def test_no_ipc_objects_outlive_grading(watch, host, name):
+    """Shared memory (64 MiB), message queues and semaphores with a fixed key, and
+    a POSIX message queue: none may be made, so none outlives the grading or
+    passes anything to the next submission."""
+    before = sysv_objects()
+    result = attack_on(watch, ATTACKS / name, host)
+    assert sysv_objects() == before
+    assert not os.path.exists("/dev/mqueue/bpgpwn-queue")
+    assert "SUCCEEDED" not in result.output and "blocked" in result.output
+    assert_marks(result, "swapped")
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_no_processes_to_multiply_the_limits(watch, host):
+    """fork, a raw clone, posix_spawn and multiprocessing while loading: each new
+    process would get memory, CPU and file limits of its own."""
+    result = attack_on(watch, ATTACKS / "fork_at_load.py", host)
+    assert "forked=" not in result.output
+    assert "blocked fork: " in result.output and "blocked clone" in result.output
+    assert not named(), "a process of the submission is running"
+    assert_marks(result, "swapped")
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_cpu_limit_cannot_be_lifted(watch, host):
+    """The soft CPU limit may be raised to the hard one, which caps the whole
+    submission (load + budget); the hard one cannot be raised, and threads
+    spinning in backward are stopped by the call's wall-clock limit."""
+    limits = Limits(call_timeout=1, load_timeout=5, submission_timeout=20)
+    result = attack_on(watch, ATTACKS / "cpu_limit_raised.py", host, limits=limits)
+    hard = int(re.search(r"cpu limits now: hard=(\d+)", result.output).group(1))
+    assert hard <= limits.load_cpu_seconds + limits.submission_timeout
+    assert "SUCCEEDED" not in result.output
+    assert item(result, "mul-backward").outcome.error.startswith("MultiplyGate.backward did not")
+    assert item(result, "add-backward").score == item(result, "add-backward").item.points
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_tier_reported_is_the_tier_enforced(watch, host):
+    """The reference finder succeeds only where nothing confines files; the tier
+    reported says so (no Landlock, no bubblewrap: tier 1, whatever else ran)."""
+    result = attack_on(watch, ATTACKS / "reference_finder.py", host)
+    layers = result.isolation["layers"]
+    assert ("seccomp" in layers) == (host.allow is None or "seccomp" in host.allow)
+    landlock = [layer for layer in layers if layer.startswith("landlock")]
+    if host.abi == 0:
+        assert landlock == [] and result.isolation["tier"] == 1
+    elif host.abi:
+        assert landlock == ["landlock %d" % host.abi]
+    if host.tier >= 2:
+        assert "reference not found" in result.output
+
+
+def test_a_uid_without_landlock_is_not_tier_2(tmp_path):
+    """A uid of its own still reads the grader's installed packages."""
+    plan = isolation.Plan(tmp_path, allow=set())
+    assert plan.tier(["child process", "rlimits", "uid 64200", "no capabilities", "seccomp"]) == 1
+    assert plan.tier(["child process", "rlimits", "landlock 1", "seccomp"]) == 2
+    assert plan.tier(["child process", "rlimits", "landlock 7"]) == 1
+
+
+def test_forced_tier_and_abi_are_read_and_checked():
+    caps = {"bwrap": True, "root": True, "uid_drop": True, "landlock": 7, "seccomp": "libseccomp"}
+    assert isolation.forced(caps, {"BPGRADE_ISOLATION": "2"})["bwrap"] is False
+    weakest = isolation.forced(caps, {"BPGRADE_ISOLATION": "1"})
+    assert (weakest["landlock"], weakest["seccomp"], weakest["uid_drop"]) == (0, "", False)
+    assert isolation.forced(caps, {"BPGRADE_LANDLOCK_ABI": "2"})["landlock"] == 2
+    assert isolation.forced(dict(caps, landlock=3), {"BPGRADE_LANDLOCK_ABI": "5"})["landlock"] == 3
+    with pytest.raises(load.UsageError, match="BPGRADE_ISOLATION=4"):
+        isolation.forced(caps, {"BPGRADE_ISOLATION": "4"})
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="sandbox uids are handed out by root only")
+def test_sandbox_uids_are_never_shared():
+    """Claims hold across threads and processes, until released."""
+    held = [isolation.claim_uid() for _ in range(30)]
+    uids = [uid for uid, _ in held]
+    assert len(set(uids)) == 30
+    code = ("from grader.sandbox import isolation; "
+            "print(' '.join(str(isolation.claim_uid()[0]) for _ in range(40)))")
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, cwd=REPO).stdout.split()
+    assert len(set(other)) == 40 and not set(map(int, other)) & set(uids)
+    for _, claim in held:
+        claim.close()
+    again = [isolation.claim_uid() for _ in range(isolation.UIDS)]
+    assert len({uid for uid, _ in again}) == isolation.UIDS  # all free again
+    with pytest.raises(OSError, match="in use"):
+        isolation.claim_uid()
+    for _, claim in again:
+        claim.close()

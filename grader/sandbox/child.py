@@ -351,10 +351,11 @@ def run(in_fd, out_fd, progress_fd=None):
         _done[0] = memoryview(mmap.mmap(progress_fd, 8)).cast("q")
         os.close(progress_fd)
     config = recv()
-    from confine import confine, limit_check
-    if config["kind"] == "notebook":
-        import IPython.core.interactiveshell  # noqa: F401
-    send({"confined": confine(config)})
+    conf = sys.modules["confine"]
+    if config["kind"] == "notebook":  # made before the confinement: IPython makes
+        from IPython.core.interactiveshell import InteractiveShell  # its profile
+        InteractiveShell._instance or make_shell()  # folder with chmod, then denied
+    send({"confined": conf.confine(config)})
     sys.modules.pop("confine", None)
     os.chdir(config.get("dir") or ".")
     os.environ["HOME"] = os.environ["TMPDIR"] = os.getcwd()
@@ -366,7 +367,7 @@ def run(in_fd, out_fd, progress_fd=None):
     _flush()
     classes = sorted(k for k, v in list(namespace.items()) if callable(v) and not k.startswith("_"))
     send({"ready": True, "warnings": warnings, "names": classes[:500]})
-    serve(namespace, lambda: limit_check(config["limits"], config.get("isolation", {})))
+    serve(namespace, lambda: conf.limit_check(config["limits"]))
 
 
 def zygote(sock_fd, seccomp_library=""):

@@ -1,28 +1,35 @@
 """Choose how strongly to isolate the child, from what this machine allows.
 
-Tier 3: bubblewrap (own mount, pid, network and user namespaces; only the
+Tier 3: bubblewrap (own mount, pid, network, IPC and user namespaces; only the
         Python installation, read-only, and the scratch folder are visible).
-Tier 2: a different uid (root only) and/or Landlock, plus seccomp.
-Tier 1: child process, rlimits and the plain-number protocol only.
+Tier 2: Landlock and seccomp (plus a different uid where root can give one).
+Tier 1: child process, rlimits and the plain-number protocol, plus seccomp
+        where there is one: without Landlock, files are not confined.
 Every tier also gets whatever of Landlock and seccomp the kernel offers.
+
+BPGRADE_ISOLATION=1|2|3 caps the tier and BPGRADE_LANDLOCK_ABI=N the Landlock
+ABI used (0: none), to see what an older or weaker host would give.
 """
 import ast
 import atexit
-import ctypes
 import ctypes.util
+import fcntl
 import functools
-import itertools
 import os
+import random
 import shutil
 import site
 import stat
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import threading
+import weakref
 from pathlib import Path
 
 from ..tempdirs import temp_dir
+from .confine import landlock_abi
 
 SANDBOX_UID = SANDBOX_GID = 64123  # unlikely to own anything else on the machine
 HIDDEN = ("grader", "reference", "rubrics")  # packages the child must not read
@@ -169,7 +176,7 @@ def capabilities():
     """What this machine offers, probed once per process."""
     return {"bwrap": bwrap_works(), "root": os.geteuid() == 0,
             "uid_drop": os.geteuid() == 0 and readable_by_others(python_roots() + [sys.executable]),
-            "landlock": landlock_abi() > 0, "seccomp": libseccomp()}
+            "landlock": landlock_abi(), "seccomp": libseccomp()}
 
 
 def libseccomp():
@@ -177,11 +184,32 @@ def libseccomp():
     return ctypes.util.find_library("seccomp") or ""
 
 
-def landlock_abi():
-    if sys.platform != "linux":
-        return 0
-    libc = ctypes.CDLL(None, use_errno=True)
-    return max(libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1)), 0)
+ENV_TIER, ENV_ABI = "BPGRADE_ISOLATION", "BPGRADE_LANDLOCK_ABI"
+
+
+def forced(caps, environ=None):
+    """`caps` less what BPGRADE_ISOLATION and BPGRADE_LANDLOCK_ABI take away."""
+    env = os.environ if environ is None else environ
+    caps = dict(caps)
+    tier, abi = _env_int(env, ENV_TIER, (1, 2, 3)), _env_int(env, ENV_ABI, range(0, 100))
+    if tier is not None and tier < 3:
+        caps["bwrap"] = False
+    if tier == 1:
+        caps.update(uid_drop=False, landlock=0, seccomp="")
+    if abi is not None:
+        caps["landlock"] = min(caps["landlock"], abi)
+    return caps
+
+
+def _env_int(env, name, allowed):
+    text = env.get(name, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) not in allowed:
+        from ..load import UsageError
+        raise UsageError("%s=%s: expected one of %s" % (name, text, ", ".join(
+            map(str, list(allowed)[:4])) + (", ..." if len(allowed) > 4 else "")))
+    return int(text)
 
 
 def bwrap_works():
@@ -210,16 +238,30 @@ def readable_by_others(paths):
     return True
 
 
-_slot = threading.local()
-_slots = itertools.count()
+UIDS = 4096  # sandbox uids: SANDBOX_UID + 1 ... SANDBOX_UID + UIDS
+_claims_lock = threading.Lock()
 
 
-def grading_uid():
-    """The uid for this thread's sandboxes: one per grading thread of a process
-    (up to 8 threads, of up to 1000 processes, without clashing)."""
-    if not hasattr(_slot, "n"):
-        _slot.n = next(_slots) % 8
-    return SANDBOX_UID + 1 + (os.getpid() % 1000) * 8 + _slot.n
+def claim_uid():
+    """(uid, lock file): a sandbox uid no other grading on this machine holds,
+    whatever process it is in. The claim is a lock on a file in a folder only
+    root can enter; it ends when the file is closed, or its process dies."""
+    folder = Path(tempfile.gettempdir()) / "bpgrade-uids-0"
+    with _claims_lock:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        if folder.stat().st_uid != 0 or folder.is_symlink():
+            raise OSError("%s is not root's own folder" % folder)
+        start = random.randrange(UIDS)
+        for i in range(UIDS):
+            uid = SANDBOX_UID + 1 + (start + i) % UIDS
+            f = open(folder / str(uid), "a")
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                f.close()
+                continue
+            return uid, f
+    raise OSError("all %d sandbox uids are in use" % UIDS)
 
 
 class Plan:
@@ -228,16 +270,19 @@ class Plan:
     def __init__(self, scratch, allow=None, outer=None, server=False):
         """`outer`: the plan of the fork server this loader is forked from;
         `server`: this plan starts a fork server (its scratch is a root of folders)."""
-        caps = dict(capabilities())
-        if allow is not None:  # tests and --isolation cap what is used
+        caps = forced(capabilities())
+        if allow is not None:  # tests and benchmarks cap what is used
             caps = {k: v if k in allow else type(v)() for k, v in caps.items()}
         self.scratch, self.boot, self.caps = Path(scratch), boot_dir(), caps
         self.bwrap = caps["bwrap"] and outer is None  # start inside bwrap
         self.in_bwrap = outer.in_bwrap if outer is not None else self.bwrap
-        # one uid per grading thread, so killing leftovers spares other gradings
-        self.uid = grading_uid() if caps["uid_drop"] and not self.in_bwrap else None
+        # a uid of its own, so killing leftovers spares other gradings
+        self.uid = None
+        if caps["uid_drop"] and not self.in_bwrap and not server:
+            self.uid, claim = claim_uid()
+            weakref.finalize(self, claim.close)
         self.child = {"uid": self.uid, "gid": SANDBOX_GID if self.uid else None,
-                      "seccomp": caps["seccomp"],
+                      "seccomp": caps["seccomp"], "landlock_abi": caps["landlock"],
                       "landlock": landlock_rules(self.scratch) if caps["landlock"] else None}
         if self.uid is not None and not server:
             for p in [self.scratch] + list(self.scratch.rglob("*")):
@@ -270,8 +315,10 @@ class Plan:
         """The tier that really ran, from the layers the child confirmed."""
         if self.in_bwrap:
             return 3
-        strong = any(l.startswith("uid") for l in layers) or "landlock" in layers
-        return 2 if strong and "seccomp" in layers else 1
+        # a uid of its own still reads the grader's installed packages: files are
+        # confined only by Landlock
+        landlock = any(layer.startswith("landlock") for layer in layers)
+        return 2 if landlock and "seccomp" in layers else 1
 
     def kill_leftovers(self):
         """With a dropped uid, kill every process that uid still has."""
