@@ -78,7 +78,7 @@ def run(calls):
         reply = session.request(msg, steps[0], steps)
     except SandboxError as exc:
         raise Wrong(exc.message) from None
-    values = read_reply(reply, make, steps)
+    values = read_reply(session, reply, make, steps)
     for value, step in zip(values, steps[len(make):]):
         if isinstance(value, dict) and value.get("t") == "mutated":
             raise Wrong("%s changed its input arrays in place" % step)
@@ -86,12 +86,20 @@ def run(calls):
     return values
 
 
-def read_reply(reply, make, steps):
+def read_reply(session, reply, make, steps):
     """The answers in a reply to `steps` (creating the gates in `make`, then the
     calls), or `Wrong`: what the student's code raised, or a reply that does not
-    have the protocol's fields and types."""
-    unreadable = Wrong("%s gave an answer the grader could not read" % steps[0])
+    have the protocol's fields and types (which also ends the child)."""
     calls = steps[len(make):]
+    try:
+        return answers(reply, make, steps, calls)
+    except Unreadable:
+        raise Wrong(session.unreadable(calls[0] if calls else steps[0]).message) from None
+
+
+def answers(reply, make, steps, calls):
+    """`read_reply`'s work; Unreadable for a reply out of protocol."""
+    unreadable = Unreadable()
     if reply.get("missing") is not None:
         missing = index(reply["missing"], make, unreadable)
         raise Wrong("%s is not defined in the submission" % make[missing].cls)
@@ -112,6 +120,10 @@ def read_reply(reply, make, steps):
     if type(values) is not list or len(values) != len(calls) or not all(map(readable, values)):
         raise unreadable
     return values
+
+
+class Unreadable(Exception):
+    """A reply out of protocol (see read_reply)."""
 
 
 def index(value, items, unreadable):

@@ -58,16 +58,20 @@ class Outcome:
 
 def float32_moved(run, robust=True):
     """The float64 reference values, and the same moved by the round-off correct
-    float32 code may show: the largest float64-float32 difference at the inputs and
-    at the inputs nudged by 2 ulp, and at least 4 float32 epsilons of the size of
-    the terms (the reference at |inputs|, for cancellations like W.T @ dz).
-    `run(dtype, scale=1.0, magnitude=False)` evaluates the reference. Not `robust`:
-    the float32 reference at the inputs only (the cheap first try of `compare`)."""
+    float32 code may show: the largest float64-float32 difference at the inputs, at
+    the inputs nudged by 2 ulp, and with what forward keeps for backward one ulp off
+    either way (correct float32 code may round σ(x) the other way, and 1 - σ then
+    cancels), and at least 4 float32 epsilons of the size of the terms (the
+    reference at |inputs|, for cancellations like W.T @ dz).
+    `run(dtype, scale=1.0, magnitude=False, nudge=0)` evaluates the reference. Not
+    `robust`: the float32 reference at the inputs only (the cheap first try of
+    `compare`)."""
     want = run(np.float64)
     if not robust:
         return want, run(np.float32)
     eps = np.finfo(np.float32).eps
     runs32 = [run(np.float32, s) for s in (1.0, 1 + 2 * eps, 1 - 2 * eps)]
+    runs32 += [run(np.float32, nudge=n) for n in (1, -1)]
     wobble = [np.maximum.reduce([np.abs(w - r[k]) for r in runs32]) for k, w in enumerate(want)]
     try:
         size = [np.abs(m) for m in run(np.float64, magnitude=True)]
@@ -148,8 +152,16 @@ class ReferenceGate:
     """A reference gate used exactly like a `StudentGate`, in float64 or float32:
     forward gives the list of outputs, backward the list of gradients."""
 
-    def __init__(self, cls, dtype=np.float64, outputs=1):
-        self.gate, self.dtype, self.outputs = cls(), dtype, outputs
+    def __init__(self, cls, dtype=np.float64, outputs=1, nudge=0):
+        """`nudge` (+1 or -1): after forward, every float array or number the gate
+        keeps is moved one ulp that way (what correct code may round differently)."""
+        self.gate, self.dtype, self.outputs, self.nudge = cls(), dtype, outputs, nudge
+
+    def _nudge(self):
+        kept = getattr(self.gate, "__dict__", {})
+        for name, value in list(kept.items()):
+            if isinstance(value, (np.ndarray, np.floating)) and value.dtype.kind == "f":
+                kept[name] = np.nextafter(value, value.dtype.type(np.inf * self.nudge))
 
     def _cast(self, v):
         v = np.asarray(v, dtype=self.dtype)
@@ -158,6 +170,8 @@ class ReferenceGate:
     def forward(self, *values):
         try:
             out = self.gate.forward(*map(self._cast, values))
+            if self.nudge:
+                self._nudge()
             return [np.asarray(o, dtype=np.float64) for o in (out if self.outputs > 1 else [out])]
         except Exception as exc:
             raise GraderFault("the reference %s.forward raised %s: %s"
@@ -209,9 +223,9 @@ class Context:
         self.students.extend(gates)
         return gates
 
-    def reference(self, name=None, dtype=np.float64):
+    def reference(self, name=None, dtype=np.float64, nudge=0):
         gate = self.rubric.gates[name or self.item.gate]
-        return ReferenceGate(gate.reference, dtype, len(gate.outputs))
+        return ReferenceGate(gate.reference, dtype, len(gate.outputs), nudge)
 
     def out_shapes(self, name=None):
         gate = self.rubric.gates[name or self.item.gate]
@@ -236,8 +250,8 @@ class Context:
     def expected(self, case, name=None, robust=False):
         """Reference outputs then gradients at a case (float64), and the same moved
         by the round-off that correct float32 code may show there (see compare.py)."""
-        def run(dtype, scale=1.0, magnitude=False):
-            ref = self.reference(name, dtype)
+        def run(dtype, scale=1.0, magnitude=False, nudge=0):
+            ref = self.reference(name, dtype, nudge)
             xs = [np.abs(x) if magnitude else x * scale for x in case.inputs]
             ups = [np.abs(u) if magnitude else u for u in case.upstream]
             return ref.forward(*xs) + ref.backward(*ups)

@@ -16,9 +16,9 @@ def graph(ctx):
     got, _ = run(g, cases, lambda gate: ctx.many_students(gate, len(cases)), shapes)
 
     def reference(case):
-        def evaluate(dtype, scale=1.0, magnitude=False):
+        def evaluate(dtype, scale=1.0, magnitude=False, nudge=0):
             return run(g, [scaled(case, scale, magnitude)],
-                       lambda gate: [ctx.reference(gate, dtype)])[0][0]
+                       lambda gate: [ctx.reference(gate, dtype, nudge)])[0][0]
         return evaluate
 
     key = tuple(ctx.rubric.gates[n["gate"]].reference for n in g.nodes)

@@ -189,7 +189,7 @@ class Sandbox:
         while True:
             reply = self._read_line(clock, doing)
             if reply.get("n") != self._n or type(reply["n"]) is not int:
-                self._unreadable(doing)
+                self._unreadable(self._running(clock, doing))
             if "progress" not in reply:
                 return reply
             clock.advance(reply["progress"])  # a child without the shared page
@@ -225,10 +225,9 @@ class Sandbox:
                 continue
             chunk = os.read(self._child.frm, 1 << 16)
             if not chunk:
-                if watch:
-                    clock.advance(self._done())
+                doing = self._running(clock, doing)
                 status = self._kill(grace=1.0, status=True)
-                raise SandboxError(exit_message(status, clock.step(doing)))
+                raise SandboxError(exit_message(status, doing))
             self._buf += chunk
             if len(self._buf) > MAX_REPLY:
                 self._kill()
@@ -243,12 +242,19 @@ class Sandbox:
         except ValueError:  # not JSON, not UTF-8, nested too deep
             reply = None
         if not isinstance(reply, dict) or not plain(reply):
-            self._unreadable(doing)
+            self._unreadable(self._running(clock, doing))
         return reply
 
+    def _running(self, clock, doing):
+        """The call of a batch that is running, by the latest count of calls done."""
+        if clock.steps and self._progress is not None:
+            clock.advance(self._done())
+        return clock.step(doing)
+
     def _unreadable(self, doing):
+        """A reply out of protocol: the child cannot be trusted to be in step any more."""
         self._kill()
-        raise SandboxError("%s gave an answer the grader could not read" % doing)
+        raise SandboxError(unreadable(doing))
 
     def _timed_out(self, clock, doing):
         self._kill()
@@ -332,6 +338,10 @@ class Clock:
         return self.steps[self.done] if self.done < len(self.steps) else doing
 
 
+def unreadable(doing):
+    return "%s gave an answer the grader could not read" % doing
+
+
 def out_of_time(limits):
     return "the time for grading this submission (%g s) ran out" % limits.submission_timeout
 
@@ -389,6 +399,12 @@ class Session:
             msg, self.started = dict(msg, check=True), True
         box._send(msg)
         return box._receive(box.limits.call_timeout, doing, steps, PATIENCE["call"])
+
+    def unreadable(self, doing):
+        """A reply whose fields are out of protocol: kill the child (later replies
+        would be out of step); the SandboxError to raise."""
+        self.sandbox._kill()
+        return SandboxError(unreadable(doing))
 
 
 def exit_message(status, doing):
