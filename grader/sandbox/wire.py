@@ -53,18 +53,23 @@ def plain(obj):
     keys), at most MAX_DEPTH deep and MAX_NODES items in all. Iterative: any
     shape of input costs time in proportion to its size, and no recursion."""
     nodes, stack = 0, [(obj, 1)]
+    pop, push = stack.pop, stack.append
     while stack:
-        value, depth = stack.pop()
+        value, depth = pop()
         kind = type(value)
         if kind is list or kind is dict:
             nodes += len(value)
             if depth > MAX_DEPTH or nodes > MAX_NODES:
                 return False
             if kind is dict:
-                if not all(type(k) is str and _short(k) for k in value):
-                    return False
+                for key in value:
+                    if type(key) is not str or not _short(key):
+                        return False
                 value = value.values()
-            stack.extend((v, depth + 1) for v in value if type(v) is not float)
+            depth += 1
+            for item in value:  # a loop, not a generator: most items are floats
+                if type(item) is not float:
+                    push((item, depth))
         elif kind is str:
             if not _short(value):
                 return False
