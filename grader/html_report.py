@@ -687,7 +687,8 @@ def render_with_feedback(nb, student, groups, renderer, gates):
     except Exception as exc:  # nbconvert on a malformed notebook: show the code plainly
         body = "\n".join("<pre>%s</pre>" % esc("".join(c.get("source", "")) if isinstance(c.get("source"), list)
                                                  else c.get("source", ""))
-                         for c in nb.cells if c.get("cell_type") == "code" and not str(c.get("source", "")).startswith(token))
+                         for c in nb.cells
+                         if c.get("cell_type") == "code" and not str(c.get("source", "")).startswith(token))
         note = "nbconvert could not render this notebook (%s: %s); its code cells are shown as text." % (
             type(exc).__name__, exc)
         return body, list(groups), note

@@ -219,7 +219,8 @@ def pytest_terminal_summary(terminalreporter, config):
     shown = [r for r in t.result.items if not r.item.hidden]
     hidden = [r for r in t.result.items if r.item.hidden]
     line = "bpgrade: %s: %g / %g on the visible checks" % (
-        safe_text(t.result.loaded.path.name, one_line=True), sum(r.score for r in shown), sum(r.item.points for r in shown))
+        safe_text(t.result.loaded.path.name, one_line=True), sum(r.score for r in shown),
+        sum(r.item.points for r in shown))
     if hidden:
         line += "; hidden checks: %d of %d passed" % (sum(r.outcome.passed for r in hidden),
                                                      len(hidden))

@@ -213,7 +213,7 @@ def test_summary(graded):
 
 
 def test_plain_progress_lines_when_not_a_terminal(graded):
-    lines = [l for l in graded["report"].log.splitlines() if " graded, " in l]
+    lines = [line for line in graded["report"].log.splitlines() if " graded, " in line]
     assert lines and lines[-1].startswith("bpgrade: 7/7 graded, ")
     assert "/s, " in lines[-1] and "left" in lines[-1]
 

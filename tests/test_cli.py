@@ -135,7 +135,8 @@ def test_different_seeds_draw_different_inputs(reruns, tmp_path):
     out = tmp_path / "other.json"
     assert run("grade", DATA / "forgot_dz.py", "--results", out, "--seed", seed + 1).returncode == 0
     other = json.loads(out.read_text())
-    shown = lambda data: [t["output"] for t in data["tests"] if t["extra_data"]["id"] == "mul-backward"]
+    def shown(data):
+        return [t["output"] for t in data["tests"] if t["extra_data"]["id"] == "mul-backward"]
     assert shown(other) != shown(reruns[0])
 
 

@@ -451,6 +451,7 @@ def test_run_autograder_ignores_a_grader_beside_the_submission(tmp_path):
 
 def test_other_entry_points_run_isolated():
     assert '-I -m grader.gradescope' in gradescope.RUN_AUTOGRADER and "\ncd /\n" in gradescope.RUN_AUTOGRADER
-    assert gradescope.SETUP_SH.count("python\" -I ") == 3 and " -m pip" not in gradescope.SETUP_SH.replace("-I -m pip", "")
+    assert gradescope.SETUP_SH.count("python\" -I ") == 3
+    assert " -m pip" not in gradescope.SETUP_SH.replace("-I -m pip", "")
     for wf in Path(__file__).parent.parent.glob("assignments/*/.github/workflows/*.yml"):
         assert "python -m" not in wf.read_text() and "python -I -m pip" in wf.read_text()
