@@ -1123,3 +1123,37 @@ def test_sandbox_uids_are_never_shared():
         isolation.claim_uid()
     for _, claim in again:
         claim.close()
+
+
+def host_env(host):
+    """The environment of a `bpgrade` run that must act as `host` would."""
+    env = cli_env(host.tier)
+    if host.tier < 3:
+        env[isolation.ENV_TIER] = str(host.tier if host.abi != 0 else 2)
+    if host.abi is not None:
+        env[isolation.ENV_ABI] = str(host.abi)
+    return env
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_cli_every_new_attack_on_every_host(cli_watch, host, targets, bystander, tmp_path):
+    """`bpgrade grade` as an instructor runs it, the host chosen by the documented
+    environment variables: exit 0, a results.json at the tier the host gives, no
+    marks beyond the honest code's, nothing succeeded, nothing changed outside
+    (the fixtures check the files and the bystander; here, IPC objects)."""
+    ipc = sysv_objects()
+    aim = {"targets": targets, "victim": bystander.pid}
+    for name in ("metadata_paths.py", "metadata_fds.py", "sigio_grader_pipes.py", "scheduling.py",
+                 "sysv_ipc.py", "posix_queues.py", "fork_at_load.py"):
+        sub = submission(tmp_path, name, aim)
+        results = tmp_path / ("results-" + name + ".json")
+        proc = subprocess.run([str(BPGRADE), "grade", str(sub), "--rubric", str(TINY.path), "--seed", "7",
+                               "--results", str(results)], cwd=tmp_path, env=host_env(host),
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, (name, proc.stderr)
+        data = json.loads(results.read_text())
+        assert data["extra_data"]["isolation"]["tier"] == host.tier, name
+        assert data["score"] <= sum(baseline("swapped", str(TINY.path)).values()), name
+        assert "SUCCEEDED" not in data["output"] and "forked=" not in data["output"], name
+        assert ("warning: isolation tier 1" in proc.stderr) == (host.tier == 1), name
+    assert sysv_objects() == ipc
