@@ -15,7 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader import load, rubric, score
+from grader import load
+from grader.judge import rubric, score
 from grader.sandbox import isolation
 
 GOOD = '''

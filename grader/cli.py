@@ -8,16 +8,13 @@ gate failed), 2 for usage errors (a missing file, a bad rubric).
 import argparse
 import sys
 
-from . import __version__, formats, load, rubric, score
-from .checks import GraderFault
-from .report import safe_text
-from .sandbox import SandboxUnavailable
+from grader import __version__, load
+from grader.report import formats
+from grader.judge import rubric, score
+from grader.report.results import safe_text
+from grader.errors import NotGraded, UsageError
 
 USAGE_ERROR = 2
-
-
-class UsageError(Exception):
-    pass
 
 
 def add_submission_args(cmd):
@@ -81,7 +78,7 @@ def add_release(sub):
                      help="also write the rubric without its hidden checks to PATH")
 
     def run(args):
-        from . import release
+        from grader.authoring import release
         return release.run(args)
     cmd.set_defaults(run=run)
 
@@ -98,37 +95,37 @@ def add_validate(sub):
     cmd.add_argument("--seed", type=int, help="grading seed, to reproduce a run exactly")
 
     def run(args):
-        from . import validate
+        from grader.authoring import validate
         return validate.run(args)
     cmd.set_defaults(run=run)
 
 
 def add_batch(sub):
-    from . import batch
+    from grader.batch import grading as batch
     batch.batch_args(sub.add_parser(
         "batch", help="grade a class in parallel into a gradebook (resumable); CSV and results.json"))
 
 
 def add_export(sub):
-    from . import batch
+    from grader.batch import grading as batch
     batch.export_args(sub.add_parser("export", help="CSV or results.json files from a gradebook"))
 
 
 def add_replay(sub):
-    from . import batch
+    from grader.batch import grading as batch
     batch.replay_args(sub.add_parser(
         "replay", help="grade a student's graded submission again with its recorded seed; compare"))
 
 
 def add_gradescope_package(sub):
-    from . import gradescope
+    from grader.authoring import gradescope
     gradescope.package_args(sub.add_parser(
         "gradescope-package", help="build a Gradescope autograder zip (setup.sh, run_autograder, "
                                    "rubric, course secret)"))
 
 
 def add_report(sub):
-    from . import html_report
+    from grader.report import html as html_report
     html_report.report_args(sub.add_parser(
         "report", help="static HTML class summary and per-student feedback pages from a gradebook"))
 
@@ -150,9 +147,9 @@ def main(argv=None):
     args = parser().parse_args(argv)
     try:
         return args.run(args)
-    except (load.UsageError, rubric.RubricError, UsageError) as exc:
+    except UsageError as exc:
         print("bpgrade: error: %s" % safe_text(exc), file=sys.stderr)
         return USAGE_ERROR
-    except (SandboxUnavailable, GraderFault) as exc:  # not the student's fault: no grade
+    except NotGraded as exc:  # not the student's fault: no grade
         print("bpgrade: error: could not grade: %s" % safe_text(exc), file=sys.stderr)  # beats a wrong 0
         return 1

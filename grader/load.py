@@ -13,14 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from grader.errors import UsageError
 
 MAX_FILE = 20 << 20  # bytes
 MAX_COPY = 50 << 20  # bytes copied from a submission directory
 SKIP_DIRS = {".ipynb_checkpoints", "__pycache__", ".git", "__MACOSX"}
-
-
-class UsageError(Exception):
-    """The grader was asked for something that does not exist (exit 2)."""
 
 
 @dataclass

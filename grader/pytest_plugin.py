@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from grader.errors import UsageError
+
 HIDDEN_ID = "hidden-checks"
 
 
@@ -91,7 +93,7 @@ def pytest_configure(config):
         raise pytest.UsageError("--bpgrade %s: no such file or directory" % given)
     seed = config.getoption("bpgrade_seed")
     if seed is None:
-        from .score import new_seed
+        from grader.judge.score import new_seed
         seed = new_seed()
     config.stash[target_key] = Target(path.resolve(), config.getoption("bpgrade_rubric"), seed)
     if not config.option.file_or_dir:  # `pytest --bpgrade x`: grade x, nothing else
@@ -104,7 +106,7 @@ def pytest_configure(config):
 def pytest_report_header(config):
     t = target(config)
     if t is not None:
-        from .report import safe_text
+        from grader.report.results import safe_text
         return "bpgrade: %s, rubric %s, seed %d (conftest.py files are not loaded)" % (
             safe_text(t.path.name, one_line=True), safe_text(t.rubric or "gates", one_line=True), t.seed)
 
@@ -143,12 +145,11 @@ class Submission(pytest.File):
     """One submission: its rubric's items, graded together once."""
 
     def collect(self):
-        from . import rubric
-        from .load import UsageError
+        from grader.judge import rubric
         t = target(self.config)
         try:
             self.rub = rubric.load(rubric.find(t.rubric))
-        except (rubric.RubricError, UsageError) as exc:
+        except UsageError as exc:
             raise self.CollectError("bpgrade: %s" % exc) from None
         hidden = [i for i in self.rub.items if i.hidden]
         for item in self.rub.items:
@@ -158,11 +159,13 @@ class Submission(pytest.File):
             yield HiddenItems.from_parent(self, name=HIDDEN_ID, count=len(hidden))
 
     def setup(self):
-        from . import load, report, score
+        from grader import load
+        from grader.report import results as report
+        from grader.judge import score
         t = target(self.config)
         try:
             loaded = load.load(self.path, class_names=list(self.rub.gates))
-        except load.UsageError as exc:
+        except UsageError as exc:
             raise GradingError("bpgrade: %s" % exc) from None
         t.result = score.grade(loaded, self.rub, seed=t.seed)
         self.data = report.gradescope(t.result)
@@ -172,7 +175,7 @@ class Submission(pytest.File):
 class BpgradeItem(pytest.Item):
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, (Failed, GradingError)):
-            from .report import safe_text
+            from grader.report.results import safe_text
             return safe_text(excinfo.value.args[0])
         return super().repr_failure(excinfo, style)
 
@@ -213,7 +216,7 @@ def pytest_terminal_summary(terminalreporter, config):
     t = target(config)
     if t is None or t.result is None:
         return
-    from .report import messages, safe_text
+    from grader.report.results import messages, safe_text
     for note in messages(t.result):  # what went wrong loading, which file was graded
         terminalreporter.write_line("bpgrade: ! %s" % safe_text(note, one_line=True))
     shown = [r for r in t.result.items if not r.item.hidden]

@@ -33,7 +33,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli, load, report, rubric, score
+from grader import cli, load
+from grader.report import results as report
+from grader.judge import rubric, score
 from grader.sandbox import MAX_REPLY, Limits, Zygote, isolation
 
 TESTS = Path(__file__).parent

@@ -23,7 +23,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import batch, classlist, executors, gradebook, pool, rubric, seeds, tempdirs
+from grader.batch import grading as batch, classlist, executors, gradebook, pool
+from grader.judge import rubric, seeds
+from grader import tempdirs
 from grader import cli as cli_module
 
 DATA = Path(__file__).parent / "data"
@@ -544,7 +546,7 @@ def test_full_disk_keeps_what_was_graded(tmp_path, monkeypatch):
 
 
 def test_a_grader_failure_is_reported_and_retried(tmp_path, monkeypatch):
-    from grader import score
+    from grader.judge import score
     subs = write(tmp_path / "subs", {"alice.py": GOOD, "bob.py": GOOD, "carol.py": GOOD})
     gb = tmp_path / "g.sqlite"
     real = score.grade

@@ -1,4 +1,4 @@
-"""grader/formats.py and `bpgrade grade|check --format|--junit|--fail-under`.
+"""grader/report/formats.py and `bpgrade grade|check --format|--junit|--fail-under`.
 
 JUnit: no package on PyPI ships the usual JUnit XSD (Jenkins xUnit's junit-10.xsd), so
 SCHEMA below encodes that schema's elements, attributes, child order and types, and every
@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader import cli, formats, load, report, rubric, score
+from grader import cli, load
+from grader.report import formats, results as report
+from grader.judge import rubric, score
 
 DATA = Path(__file__).parent / "data"
 SEED = 1

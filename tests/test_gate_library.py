@@ -23,9 +23,12 @@ import pytest
 import yaml
 
 import reference.gates as ref
-from grader import inputs, load, mistakes, release, report, rubric, score, validate
-from grader.checks import graph as graph_check
-from grader.checks.base import ReferenceGate
+from grader.judge import inputs, mistakes, rubric, score
+from grader import load
+from grader.authoring import release, validate
+from grader.report import results as report
+from grader.judge.checks import graph as graph_check
+from grader.judge.checks.base import ReferenceGate
 from grader.sandbox import isolation
 
 TESTS = Path(__file__).resolve().parent

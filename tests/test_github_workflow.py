@@ -27,7 +27,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader import cli, formats, rubric
+from grader import cli
+from grader.report import formats
+from grader.judge import rubric
 
 ROOT = Path(__file__).parent.parent
 ASSIGNMENT = ROOT / "assignments" / "gates"

@@ -27,7 +27,10 @@ import nbformat
 import pytest
 
 from grader import cli as cli_module
-from grader import gradescope, load, report, rubric, score, seeds
+from grader.authoring import gradescope
+from grader import load
+from grader.report import results as report
+from grader.judge import rubric, score, seeds
 
 ROOT = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data"
@@ -162,7 +165,7 @@ def test_wheel_holds_the_grader_and_its_data(wheel):
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         meta = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
-    for needed in ("grader/gradescope.py", "grader/html_report.py", "grader/sandbox/child.py",
+    for needed in ("grader/authoring/gradescope.py", "grader/report/html.py", "grader/sandbox/child/child.py",
                    "reference/gates.py", "rubrics/gates.yaml", "rubrics/rubric.schema.json"):
         assert needed in names
     assert not any(n.startswith(("tests/", "build/")) for n in names)
@@ -325,7 +328,7 @@ def test_setup_sh_installs_the_bundled_wheel(installed):
     assert "installing the bundled backprop_grader-" in proc.stdout
     probe = subprocess.run(
         [str(venv / "bin" / "python"), "-c",
-         "import grader, grader.gradescope, rubrics, importlib.resources as r; "
+         "import grader, grader.authoring.gradescope, rubrics, importlib.resources as r; "
          "print(grader.__file__); print(r.files('rubrics').joinpath('gates.yaml').is_file())"],
         capture_output=True, text=True, cwd=str(installed["base"]))
     assert probe.returncode == 0, probe.stderr

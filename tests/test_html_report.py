@@ -18,7 +18,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import batch, gradebook, html_report, pool, rubric
+from grader.batch import grading as batch, gradebook, pool
+from grader.report import html as html_report
+from grader.judge import rubric
 from grader import cli as cli_module
 
 DATA = Path(__file__).parent / "data"

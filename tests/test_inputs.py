@@ -1,8 +1,8 @@
-"""Input strategies (grader/inputs.py): the rules every drawn trial keeps."""
+"""Input strategies (grader/judge/inputs.py): the rules every drawn trial keeps."""
 import numpy as np
 import pytest
 
-from grader import inputs
+from grader.judge import inputs
 
 SPEC = {"magnitude": [0.5, 4.0], "upstream": [0.5, 4.0], "min_gap": 0.1}
 

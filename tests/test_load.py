@@ -10,7 +10,9 @@ import nbformat
 import pytest
 from nbformat import v4
 
-from grader import load, report, rubric, score
+from grader import load
+from grader.report import results as report
+from grader.judge import rubric, score
 
 DATA = Path(__file__).parent / "data"
 GOOD = (DATA / "good.py").read_text()

@@ -1,5 +1,5 @@
-"""The wire between the sandbox and the grader (grader/sandbox/child.py: encode;
-grader/sandbox/wire.py: the lines; grader/probe.py: numbers, number): how answers
+"""The wire between the sandbox and the grader (grader/sandbox/child/child.py: encode;
+grader/sandbox/child/wire.py: the lines; grader/judge/probe.py: numbers, number): how answers
 travel, and how the grader reads anything that arrives, as a hostile child might
 send it."""
 import json
@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.probe import Wrong, numbers, number
-from grader.sandbox import wire as lines
+from grader.judge.probe import Wrong, numbers, number
+from grader.sandbox.child import wire as lines
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "grader" / "sandbox"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "grader" / "sandbox" / "child"))
 import child  # noqa: E402
 
 NAMES = ["dx", "dy"]

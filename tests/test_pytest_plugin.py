@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import load, report, rubric, score
+from grader import load
+from grader.report import results as report
+from grader.judge import rubric, score
 
 pytest_plugins = ["pytester"]
 

@@ -10,8 +10,10 @@ import nbformat
 import pytest
 from nbformat import v4
 
-from grader import cli, release, rubric, validate
-from grader.release import MarkerError, ReleaseError
+from grader import cli
+from grader.authoring import release, validate
+from grader.judge import rubric
+from grader.authoring.release import MarkerError, ReleaseError
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = ROOT / "assignments" / "gates"

@@ -1,4 +1,4 @@
-"""grader/report.py: gradescope() follows shared/notes/results-json.md, text()
+"""grader/report/results.py: gradescope() follows shared/notes/results-json.md, text()
 shows visible items in full and hidden ones only as a count."""
 import json
 import re
@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import load, report, rubric, score
+from grader import load
+from grader.report import results as report
+from grader.judge import rubric, score
 
 DATA = Path(__file__).parent / "data"
 GOOD = (DATA / "good.py").read_text()
@@ -242,7 +244,7 @@ def test_fmt_numbers_and_arrays():
 def test_reports_of_an_item_that_failed_without_an_example(rub):
     """An outcome that failed with no failing trial and no error (e.g. no trials
     ran) must still be reported, not crash the report."""
-    from grader.checks import Outcome
+    from grader.judge.checks import Outcome
     loaded = load.load(DATA / "good.py", list(rub.gates))
     result = score.Result(loaded, rub, seed=0)
     result.items = [score.ItemResult(i, Outcome(trials=0)) for i in rub.items]

@@ -1,4 +1,4 @@
-"""grader/rubric.py: the packaged rubric, the schema, RubricError messages,
+"""grader/judge/rubric.py: the packaged rubric, the schema, RubricError messages,
 defaults, and a custom three-input gate graded end to end."""
 import copy
 import os
@@ -9,8 +9,10 @@ import jsonschema
 import pytest
 import yaml
 
-from grader import load, report, rubric, score
-from grader.checks import CHECKS
+from grader import load
+from grader.report import results as report
+from grader.judge import rubric, score
+from grader.judge.checks import CHECKS
 from reference import AddGate, MultiplyGate
 
 DATA = Path(__file__).parent / "data"
@@ -63,7 +65,7 @@ def test_every_schema_check_kind_is_registered_and_vice_versa():
 
 
 def test_schema_specials_match_the_input_strategies():
-    from grader.inputs import SPECIALS
+    from grader.judge.inputs import SPECIALS
     enum = rubric.schema()["$defs"]["specials"]["items"]["enum"]
     assert set(enum) == set(SPECIALS)
 
@@ -343,9 +345,9 @@ def test_wrong_three_input_gate_fails_the_gradient_checks(fma_graded):
 def test_graph_example_with_fan_out_uses_the_chain_rule(fma):
     """v = fma(u, a, b) with u = fma(a, b, a): a reaches v three ways; checked by hand."""
     import numpy as np
-    from grader.checks.base import ReferenceGate
-    from grader.checks.graph import run
-    from grader.inputs import Case
+    from grader.judge.checks.base import ReferenceGate
+    from grader.judge.checks.graph import run
+    from grader.judge.inputs import Case
     g = fma.graphs["fanout"]
     a, b, up = 2.0, -3.0, 0.5
     case = Case([np.float64(a), np.float64(b)], [np.float64(up)], "example")

@@ -5,7 +5,8 @@ so the sweep stays fast.
 """
 import pytest
 
-from grader import load, rubric, score
+from grader import load
+from grader.judge import rubric, score
 from grader.sandbox import Zygote
 
 SEEDS = range(100, 125)

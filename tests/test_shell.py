@@ -1,5 +1,5 @@
 """The sandbox's IPython shell skips its token transforms (the tokenizing that is
-half the time of a cell) when they would find nothing to do (grader/sandbox/child.py:
+half the time of a cell) when they would find nothing to do (grader/sandbox/child/child.py:
 plain_python). Skipping must never change what runs: every cell here is transformed
 by the shell's manager and by a fresh, unchanged IPython one, and the two must agree."""
 import contextlib
@@ -13,7 +13,7 @@ import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "grader" / "sandbox"))
+sys.path.insert(0, str(ROOT / "grader" / "sandbox" / "child"))
 import child  # noqa: E402
 
 # Cells IPython changes: escapes, help, magic assignments, prompts (even inside strings),

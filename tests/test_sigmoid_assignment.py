@@ -12,7 +12,10 @@ import nbformat
 import pytest
 import yaml
 
-from grader import cli, load, release, report, rubric, score, validate
+from grader import cli, load
+from grader.authoring import release, validate
+from grader.report import results as report
+from grader.judge import rubric, score
 import reference.gates as ref
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,8 +13,11 @@ import numpy as np
 import pytest
 import yaml
 
-from grader import load, report, rubric, score
-from grader.sandbox import Limits, folder_usage, wire
+from grader import load
+from grader.report import results as report
+from grader.judge import rubric, score
+from grader.sandbox import Limits, folder_usage
+from grader.sandbox.child import wire
 from test_attacks import (ALL, ALLOW, ATTACKS, BPGRADE, RUB, TINY, assert_marks, attack,
                           baseline, cli_env, feedback, item, submission)
 from test_attacks import watch as _watch  # noqa: F401  (the fixture `watch`)
@@ -315,7 +318,7 @@ def test_finite_differences_in_float32_get_no_float32_allowance(watched, tier):
 
 def test_float32_round_off_slack_comes_from_the_reference():
     """The robust float32 estimate includes what forward keeps, one ulp off."""
-    from grader.checks.base import ReferenceGate
+    from grader.judge.checks.base import ReferenceGate
     from reference.gates import SigmoidGate
     x = np.float64(9.0)
     gates = [ReferenceGate(SigmoidGate, np.float32, nudge=n) for n in (0, 1, -1)]

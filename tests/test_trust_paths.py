@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import batch, classlist, gradebook, gradescope, report
+from grader.batch import grading as batch, classlist, gradebook
+from grader.authoring import gradescope
+from grader.report import results as report
 from grader import cli as cli_module
 
 DATA = Path(__file__).parent / "data"
@@ -194,7 +196,7 @@ def test_batch_warnings_and_summary_show_no_control_characters(graded, tmp_path,
 
 
 def book_rubric():
-    from grader import rubric
+    from grader.judge import rubric
     return rubric.load(SHORT)
 
 
@@ -436,7 +438,7 @@ def test_run_autograder_ignores_a_grader_beside_the_submission(tmp_path):
     (root / "submission" / "grader" / "gradescope.py").write_text(hostile)
     sub = root / "submission"
     # the same files do hijack an ordinary `python -m` run from the submission's folder
-    plain = subprocess.run([sys.executable, "-m", "grader.gradescope", "--help"], cwd=sub,
+    plain = subprocess.run([sys.executable, "-m", "grader.authoring.gradescope", "--help"], cwd=sub,
                            capture_output=True, text=True, timeout=60)
     assert marker.exists(), plain.stderr
     marker.unlink()
@@ -450,7 +452,7 @@ def test_run_autograder_ignores_a_grader_beside_the_submission(tmp_path):
 
 
 def test_other_entry_points_run_isolated():
-    assert '-I -m grader.gradescope' in gradescope.RUN_AUTOGRADER and "\ncd /\n" in gradescope.RUN_AUTOGRADER
+    assert '-I -m grader.authoring.gradescope' in gradescope.RUN_AUTOGRADER and "\ncd /\n" in gradescope.RUN_AUTOGRADER
     assert gradescope.SETUP_SH.count("python\" -I ") == 3
     assert " -m pip" not in gradescope.SETUP_SH.replace("-I -m pip", "")
     for wf in Path(__file__).parent.parent.glob("assignments/*/.github/workflows/*.yml"):

@@ -3,7 +3,7 @@
 The parent starts `child.py` in a fresh session, sends it the submission and
 reads back JSON lines. Everything it reads is untrusted: a reply line is
 size-capped, must be plain bounded JSON (`wire.plain`) answering the request in
-progress, and its answers are validated by `grader.probe`; student output is
+progress, and its answers are validated by `grader.judge.probe`; student output is
 capped and kept apart; only a count of calls done that rises within the batch
 restarts a call's timer; the scratch folder has a size cap.
 """
@@ -19,9 +19,10 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .spawn import Fresh, Zygote  # noqa: F401  (Zygote: for batch grading)
-from ..tempdirs import temp_dir
-from .wire import dumps, loads, plain
+from grader.sandbox.spawn import Fresh, Zygote  # noqa: F401  (Zygote: for batch grading)
+from grader.tempdirs import temp_dir
+from grader.sandbox.child.wire import dumps, loads, plain
+from grader.errors import OutOfTime, SandboxError, SandboxUnavailable
 
 MAX_REPLY = 8 << 20  # bytes in one reply line
 POLL = 0.05  # seconds between looks at the progress page and the scratch folder while waiting
@@ -45,23 +46,6 @@ class Limits:
     output_kb: int = 64
     scratch_mb: int = 100  # what the submission may add to its folder, in all
     scratch_files: int = 1000
-
-
-class SandboxUnavailable(Exception):
-    """The sandbox itself could not start: a fault of the machine, not the student."""
-
-
-class SandboxError(Exception):
-    """Student code failed in a way that costs the check in progress."""
-
-    def __init__(self, message, where=""):
-        super().__init__(message)
-        self.message = message
-        self.where = where
-
-
-class OutOfTime(SandboxError):
-    """The submission's time is up: this check and every later one get nothing."""
 
 
 def text(value, limit):

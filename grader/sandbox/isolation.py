@@ -28,8 +28,8 @@ import threading
 import weakref
 from pathlib import Path
 
-from ..tempdirs import temp_dir
-from .confine import landlock_abi
+from grader.tempdirs import temp_dir
+from grader.sandbox.child.confine import landlock_abi
 
 SANDBOX_UID = SANDBOX_GID = 64123  # unlikely to own anything else on the machine
 HIDDEN = ("grader", "reference", "rubrics")  # packages the child must not read
@@ -46,7 +46,7 @@ def boot_dir():
     if os.getpid() not in _boot:
         boot = temp_dir("boot-")
         for name in ("child.py", "confine.py", "wire.py"):
-            shutil.copyfile(Path(__file__).with_name(name), boot / name)
+            shutil.copyfile(Path(__file__).parent / "child" / name, boot / name)
             os.chmod(boot / name, 0o644)
         os.chmod(boot, 0o755)
         _boot[os.getpid()] = boot
@@ -206,7 +206,7 @@ def _env_int(env, name, allowed):
     if not text:
         return None
     if not text.isdigit() or int(text) not in allowed:
-        from ..load import UsageError
+        from grader.errors import UsageError
         raise UsageError("%s=%s: expected one of %s" % (name, text, ", ".join(
             map(str, list(allowed)[:4])) + (", ..." if len(allowed) > 4 else "")))
     return int(text)

@@ -16,9 +16,9 @@ import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from .confine import lower_priority
-from ..tempdirs import temp_dir
-from .isolation import Plan
+from grader.sandbox.child.confine import lower_priority
+from grader.tempdirs import temp_dir
+from grader.sandbox.isolation import Plan
 
 
 def child_env(home):

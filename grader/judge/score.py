@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .checks import CHECKS, Context, Outcome
-from .mistakes import diagnose
-from .probe import Wrong
-from .sandbox import Sandbox, SandboxError, text
-from .seeds import submission_digest
+from grader.judge.checks import CHECKS, Context, Outcome
+from grader.judge.mistakes import diagnose
+from grader.judge.probe import Wrong
+from grader.sandbox import Sandbox, SandboxError, text
+from grader.judge.seeds import submission_digest
 
 # When a student sees an item's result: at once, after the due date, once grades
 # are published, never.

@@ -7,8 +7,8 @@ without its suffix; `--id-pattern REGEX` takes it from the name instead (its
 group `id`, else its first group, else the whole match). Several files that
 map to one student are graded together as one folder, and reported.
 
-Finding the submissions is grader.classlist's job; where they are graded,
-grader.executors' (`grader.pool` worker processes, or a Dask cluster). Each
+Finding the submissions is grader.batch.classlist's job; where they are graded,
+grader.batch.executors' (`grader.batch.pool` worker processes, or a Dask cluster). Each
 result is committed to the gradebook as it finishes, so a killed run loses
 nothing graded, and the same command skips what is already graded.
 """
@@ -21,14 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-from . import gradebook as gradebook_mod
-from . import pool, seeds
-from . import rubric as rubric_mod
-from .load import UsageError
-from .report import safe_text
-from .classlist import MAX_STORED, BatchError, Inputs, listing, pack, submission_hash, unpack
-from .executors import EXECUTORS
-from .tempdirs import temp_dir
+from grader.batch import gradebook as gradebook_mod
+from grader.batch import pool
+from grader.judge import seeds
+from grader.judge import rubric as rubric_mod
+from grader.errors import UsageError
+from grader.report.results import safe_text
+from grader.batch.classlist import MAX_STORED, BatchError, Inputs, listing, pack, submission_hash, unpack
+from grader.batch.executors import EXECUTORS
+from grader.tempdirs import temp_dir
 
 SLOWEST = 5
 

@@ -1,7 +1,7 @@
 import numpy as np
 
-from ..probe import run
-from .base import check, forward_backward_calls
+from grader.judge.probe import run
+from grader.judge.checks.base import check, forward_backward_calls
 
 RTOL, RTOL32 = 1e-5, 1e-2  # finite differences are noisier than the reference
 EPS64, EPS32 = np.finfo(np.float64).eps, np.finfo(np.float32).eps

@@ -12,8 +12,8 @@ import json
 import sqlite3
 from pathlib import Path
 
-from . import __version__
-from .load import UsageError
+from grader import __version__
+from grader.errors import GradebookError, OutsideFolder
 
 FORMAT = 1
 
@@ -41,14 +41,6 @@ CREATE TABLE IF NOT EXISTS grades (
 CREATE INDEX IF NOT EXISTS grades_student ON grades (student, id);
 CREATE INDEX IF NOT EXISTS grades_file ON grades (student, file_sha256, rubric_sha256);
 """
-
-
-class GradebookError(UsageError):
-    """A gradebook that cannot be used for this run (exit 2)."""
-
-
-class OutsideFolder(UsageError):
-    """A per-student file whose path would leave its folder (exit 2)."""
 
 
 class GradebookFull(Exception):
@@ -230,7 +222,7 @@ class Gradebook:
 
     def results_path(self, folder, student):
         """FOLDER/STUDENT/results.json, refused unless the id is usable and the path stays in FOLDER."""
-        from .classlist import check_id  # classlist imports this module
+        from grader.batch.classlist import check_id  # classlist imports this module
         try:
             check_id(student)
         except ValueError as why:

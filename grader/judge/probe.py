@@ -11,17 +11,8 @@ import math
 
 import numpy as np
 
-from .sandbox import MAX_REPLY, SandboxError, text
-
-
-class Wrong(Exception):
-    """A student's answer that cannot be compared: wrong type, shape or count,
-    NaN, an exception, a crash. Its message is shown to the student."""
-
-    def __init__(self, message, where=""):
-        super().__init__(message)
-        self.message = message
-        self.where = where
+from grader.sandbox import MAX_REPLY, SandboxError, text
+from grader.errors import Wrong
 
 
 def encode(x):

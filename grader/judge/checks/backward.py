@@ -1,4 +1,4 @@
-from .base import check, forward_backward
+from grader.judge.checks.base import check, forward_backward
 
 
 @check("backward")

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import inputs
-from ..inputs import Case
-from ..compare import close, close_rows, reference_slack, round_off_slack
-from ..probe import StudentGate, Wrong, run
+from grader.judge import inputs
+from grader.judge.inputs import Case
+from grader.judge.compare import close, close_rows, reference_slack, round_off_slack
+from grader.judge.probe import StudentGate, Wrong, run
+from grader.errors import GraderFault
 
 CHECKS = {}
 
@@ -78,10 +79,6 @@ def float32_moved(run, robust=True):
     except GraderFault:  # not defined at |inputs| (a log, say)
         size = [np.abs(w) for w in want]
     return want, [w + np.maximum(wob, 4 * eps * m) for w, wob, m in zip(want, wobble, size)]
-
-
-class GraderFault(Exception):
-    """The rubric's own reference failed: no student should be graded on that."""
 
 
 @functools.lru_cache(maxsize=256)

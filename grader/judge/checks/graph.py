@@ -1,9 +1,9 @@
 import numpy as np
 
-from .. import inputs
-from ..probe import StudentGate, run as run_calls
-from ..inputs import Case
-from .base import check, float32_moved, per_case
+from grader.judge import inputs
+from grader.judge.probe import StudentGate, run as run_calls
+from grader.judge.inputs import Case
+from grader.judge.checks.base import check, float32_moved, per_case
 
 
 @check("graph")

@@ -20,9 +20,10 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from .gradebook import inside
-from .load import SKIP_DIRS, UsageError
-from .tempdirs import temp_dir
+from grader.batch.gradebook import inside
+from grader.load import SKIP_DIRS
+from grader.tempdirs import temp_dir
+from grader.errors import BatchError, ZipRefused
 
 SUFFIXES = (".py", ".ipynb")
 METADATA = "submission_metadata.yml"  # Gradescope's export: folder -> submitters
@@ -35,18 +36,6 @@ MAX_STORED = 8 << 20  # bytes of zipped submission kept in the gradebook for rep
 CHUNK = 1 << 20  # bytes copied at a time while extracting (and counted)
 ID_MAX = 200
 CANVAS = re.compile(r"^(?P<id>[A-Za-z]+)_(?:[Ll][Aa][Tt][Ee]_)?\d+_\d+_")  # login_LATE_userid_subid_name
-
-
-class BatchError(UsageError):
-    """Inputs that cannot be graded as given (exit 2)."""
-
-
-class ZipRefused(BatchError):
-    """A zip that is unreadable or breaks its limits; `why` is the reason without the name."""
-
-    def __init__(self, shown, why):
-        super().__init__("%s: %s" % (shown, why))
-        self.why = why
 
 
 @dataclass(frozen=True)
@@ -357,7 +346,7 @@ def compile_pattern(text):
 
 def listing(names, at_most=8, sep=", "):
     """Names for a message, control characters escaped (see report.safe_text)."""
-    from .report import safe_text  # report imports numpy: only when a message is made
+    from grader.report.results import safe_text  # report imports numpy: only when a message is made
     names = [safe_text(n, one_line=True) for n in names]
     return sep.join(names[:at_most]) + (" and %d more" % (len(names) - at_most) if len(names) > at_most else "")
 

@@ -31,12 +31,12 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
 
-from . import __version__
-from . import gradebook as gradebook_mod
-from .load import UsageError
+from grader import __version__
+from grader.batch import gradebook as gradebook_mod
+from grader.errors import ReportError
 
 try:
-    from .mistakes import DIAGNOSED  # the checks whose failures are diagnosed
+    from grader.judge.mistakes import DIAGNOSED  # the checks whose failures are diagnosed
 except ImportError:  # a grader without named mistakes
     DIAGNOSED = ("backward", "numerical", "state", "graph")
 
@@ -58,10 +58,6 @@ MISTAKE_LABELS = {
     "hard_coded": "hard-coded values",
 }
 UNNAMED = "no known mistake matches"
-
-
-class ReportError(UsageError):
-    """The report cannot be written as asked (exit 2)."""
 
 
 def esc(x):
@@ -577,7 +573,8 @@ def groups_of(student):
 
 def submission_file(student, gates, tmp):
     """(loaded, note): the graded file, unpacked from the gradebook, read as the grader read it."""
-    from . import classlist, load
+    from grader.batch import classlist
+    from grader import load
     blob = student.row["submission"]
     if blob is None:
         return None, "The gradebook does not hold this submission (it was too large to keep)."

@@ -26,15 +26,11 @@ import stat
 import sys
 from pathlib import Path
 
-from .load import UsageError
+from grader.errors import SecretError
 
 ENV_SECRET = "BPGRADE_SECRET"
 ENV_SECRET_FILE = "BPGRADE_SECRET_FILE"
 DEFAULT_NAME = "course.secret"
-
-
-class SecretError(UsageError):
-    """The course secret cannot be read or made (exit 2)."""
 
 
 class Secret:

@@ -36,8 +36,9 @@ import traceback
 import zipfile
 from pathlib import Path
 
-from . import __version__, seeds
-from .load import UsageError
+from grader import __version__
+from grader.judge import seeds
+from grader.errors import PackageError
 
 ROOT_ENV = "BPGRADE_AUTOGRADER_ROOT"
 DEFAULT_ROOT = "/autograder"
@@ -83,7 +84,7 @@ fi
 
 RUN_AUTOGRADER = r"""#!/usr/bin/env bash
 # Gradescope runs this for every submission: grade $ROOT/submission and write
-# $ROOT/results/results.json (see grader/gradescope.py in backprop-grader).
+# $ROOT/results/results.json (see grader/authoring/gradescope.py in backprop-grader).
 set -uo pipefail
 ROOT="${BPGRADE_AUTOGRADER_ROOT:-/autograder}"
 ROOT="$(cd "$ROOT" 2>/dev/null && pwd || printf %s "$ROOT")"  # absolute: the cd below must not change it
@@ -93,27 +94,33 @@ export BPGRADE_AUTOGRADER_ROOT="$ROOT"
 # is on sys.path, so a student's grader.py or grader/ beside us is never imported;
 # and we run from /, away from the student's files.
 cd /
-exec "$PY" -I -m grader.gradescope run --root "$ROOT"
+exec "$PY" -I -m grader.authoring.gradescope run --root "$ROOT"
 """
-
-
-class PackageError(UsageError):
-    """The package cannot be built as asked (exit 2)."""
 
 
 # ---------------------------------------------------------------------------- building the zip
 
 def source_tree():
     """The project checkout this grader runs from, or None (installed from a wheel)."""
-    top = Path(__file__).resolve().parent.parent
+    top = Path(__file__).resolve().parents[2]
     if (top / "pyproject.toml").is_file() and (top / "grader" / "__init__.py").is_file():
         return top
     return None
 
 
-IGNORED = shutil.ignore_patterns(".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__",
-                                 ".pytest_cache", "tests", "benchmarks", "*.sqlite", "*.sqlite-*",
-                                 "*.secret", "node_modules", ".ci", "report", "*.zip")
+IGNORED = shutil.ignore_patterns(".git", ".venv", "venv", "*.egg-info", "__pycache__", ".pytest_cache",
+                                 "*.sqlite", "*.sqlite-*", "*.secret", "node_modules", "*.zip")
+# at the top of the checkout only (grader/report/ is a package, a top report/ is output)
+TOP_IGNORED = {"build", "dist", "tests", "benchmarks", ".ci", "report"}
+
+
+def ignored(top):
+    top = Path(top).resolve()
+
+    def ignore(folder, names):
+        skip = set(IGNORED(folder, names))
+        return skip | (TOP_IGNORED & set(names) if Path(folder).resolve() == top else set())
+    return ignore
 
 
 def build_wheel(dest, source=None, stream=None):
@@ -129,7 +136,7 @@ def build_wheel(dest, source=None, stream=None):
                            "package index" % (PROJECT, __version__))
     with tempfile.TemporaryDirectory(prefix="bpgrade-wheel-") as tmp:
         copy = Path(tmp) / "src"
-        shutil.copytree(source, copy, ignore=IGNORED, symlinks=False)
+        shutil.copytree(source, copy, ignore=ignored(source), symlinks=False)
         out = Path(tmp) / "out"
         cmd = [sys.executable, "-I", "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "-q",
                "-w", str(out), str(copy)]
@@ -169,15 +176,15 @@ def check_wheel(path):
             names = zf.namelist()
     except zipfile.BadZipFile:
         raise PackageError("%s is not a readable wheel" % path) from None
-    if "grader/gradescope.py" not in names:
-        raise PackageError("%s has no grader/gradescope.py: it is too old to run on Gradescope" % path.name)
+    if "grader/authoring/gradescope.py" not in names:
+        raise PackageError("%s has no grader/authoring/gradescope.py: it is too old to run on Gradescope" % path.name)
     return path
 
 
 def package(output, rubric=None, secret=None, gradebook=None, wheel=None, bundle_wheel=True, stream=None):
     """Write the autograder zip to `output`. Returns a dict describing what went in."""
-    from . import executors
-    from . import rubric as rubric_mod
+    from grader.batch import executors
+    from grader.judge import rubric as rubric_mod
     stream = stream or sys.stderr
     rubric_path = rubric_mod.find(rubric)
     rub = rubric_mod.load(rubric_path)  # refuse a bad rubric here, not on Gradescope
@@ -268,7 +275,7 @@ class BadStudentId(ValueError):
 def student_id(metadata):
     """The student id from submission_metadata.json, as `bpgrade batch` reads an export
     (classlist.submitters_id, checked by classlist.check_id); None without one."""
-    from .classlist import check_id, submitters_id
+    from grader.batch.classlist import check_id, submitters_id
     sid = submitters_id((metadata or {}).get("users") if isinstance(metadata, dict) else None)
     if sid is None:
         return None
@@ -292,9 +299,11 @@ def run_autograder(root=None, stream=None):
     A failure of the grader itself still writes a results.json (score 0, saying
     so) so the student sees a reason; the exit code is then 1.
     """
-    from . import load, report, score
-    from . import rubric as rubric_mod
-    from .report import safe_text
+    from grader import load
+    from grader.report import results as report
+    from grader.judge import score
+    from grader.judge import rubric as rubric_mod
+    from grader.report.results import safe_text
     stream = stream or sys.stdout
     root = Path(root or os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
     source, results = root / "source", root / "results" / "results.json"
@@ -335,7 +344,7 @@ def run_autograder(root=None, stream=None):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m grader.gradescope",
+    p = argparse.ArgumentParser(prog="python -m grader.authoring.gradescope",
                                 description="Run inside a Gradescope autograder (see run_autograder).")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="grade ROOT/submission into ROOT/results/results.json")

@@ -29,8 +29,8 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from . import rubric as rubric_mod
-from .load import UsageError
+from grader.judge import rubric as rubric_mod
+from grader.errors import ReleaseError, UsageError
 
 PLACEHOLDER = ("# YOUR CODE HERE", "raise NotImplementedError()")
 # A marker is a comment line of its own. Any spelling of the words is taken as
@@ -43,14 +43,6 @@ NOTEBOOK_METADATA = ("kernelspec", "language_info", "title", "authors")
 CELL_METADATA = ("tags", "editable", "deletable", "collapsed", "scrolled", "jupyter", "name",
                  "slideshow")
 MIN_SECRET = 6  # shorter solution lines ("pass", "dx") are not searched for
-
-
-class ReleaseError(Exception):
-    """A source that cannot be released; the message says where."""
-
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
 
 
 class MarkerError(Exception):

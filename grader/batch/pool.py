@@ -18,8 +18,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from . import load, report, rubric, score, tempdirs
-from .sandbox import Zygote, isolation
+from grader import load, tempdirs
+from grader.report import results as report
+from grader.judge import rubric, score
+from grader.sandbox import Zygote, isolation
 
 
 @dataclass

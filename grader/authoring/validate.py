@@ -23,8 +23,11 @@ from pathlib import Path
 
 import nbformat
 
-from . import load, release, rubric as rubric_mod, score
-from .checks import CHECKS
+from grader import load
+from grader.errors import UsageError
+from grader.authoring import release
+from grader.judge import rubric as rubric_mod, score
+from grader.judge.checks import CHECKS
 
 # Gate methods each check kind calls (graph checks: on every gate of the graph).
 USES = {"forward": ("forward",)}
@@ -164,7 +167,7 @@ def validate(path, rubric_name=None, seed=None):
     """Rows for the assignment at PATH (a folder, or one source file)."""
     path = Path(path)
     if not path.exists():
-        raise load.UsageError("%s: no such file or directory" % path)
+        raise UsageError("%s: no such file or directory" % path)
     seed = score.new_seed() if seed is None else seed
     rows = []
     try:

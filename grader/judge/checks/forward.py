@@ -1,5 +1,5 @@
-from ..probe import run
-from .base import check
+from grader.judge.probe import run
+from grader.judge.checks.base import check
 
 
 @check("forward")

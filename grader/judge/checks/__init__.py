@@ -1,6 +1,6 @@
 """Check kinds. Each is a small function a rubric item names by `check:`."""
-from . import backward, format, forward, graph, numerical, state  # noqa: F401  (registers)
-from .base import CHECKS, Context, GraderFault, Outcome
+from grader.judge.checks import backward, format, forward, graph, numerical, state  # noqa: F401  (registers)
+from grader.judge.checks.base import CHECKS, Context, GraderFault, Outcome
 
 HINTS = {
     "format": "forward must return one value per output, and backward a list with one "

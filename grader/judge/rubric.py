@@ -13,10 +13,10 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from . import mistakes
-from .inputs import SPECIALS
-from .load import UsageError
-from .sandbox import Limits
+from grader.judge import mistakes
+from grader.judge.inputs import SPECIALS
+from grader.sandbox import Limits
+from grader.errors import RubricError, UsageError
 
 PACKAGED = files("rubrics")
 DEFAULTS = {
@@ -25,10 +25,6 @@ DEFAULTS = {
     "inputs": {"magnitude": [0.5, 4.0], "upstream": [0.5, 4.0], "min_gap": 0.1},
     "specials": list(SPECIALS),
 }
-
-
-class RubricError(Exception):
-    """A rubric that cannot be used (exit 2)."""
 
 
 @dataclass

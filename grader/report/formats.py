@@ -26,7 +26,7 @@ import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from . import report
+from grader.report import results as report
 
 FORMATS = ("text", "json", "junit", "markdown")
 EPSILON = 1e-9
@@ -316,7 +316,7 @@ def write_file(path, text):
 
 def emit(args, result, student):
     """Write the report as the options ask; the exit status (0, or 1 under --fail-under)."""
-    from .load import UsageError
+    from grader.errors import UsageError
     limit = getattr(args, "fail_under", None)
     if limit is not None:
         problem = check_threshold(limit, result, student)

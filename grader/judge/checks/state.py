@@ -1,6 +1,6 @@
-from ..compare import reference_slack
-from ..probe import run
-from .base import check
+from grader.judge.compare import reference_slack
+from grader.judge.probe import run
+from grader.judge.checks.base import check
 
 NOTES = ("forward was called twice; backward must use the second call's inputs",
          "two instances were used in turn; each backward must use its own instance's inputs",

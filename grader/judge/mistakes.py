@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .compare import close
-from .probe import Wrong, numbers
+from grader.judge.compare import close
+from grader.judge.probe import Wrong, numbers
 
 DIAGNOSED = ("backward", "numerical", "state", "graph")
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-9}  # a little looser than grading: float32 students

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import yaml
 
-from . import load, pool
-from . import rubric as rubric_mod
-from .classlist import BatchError, pack, unpack
-from .tempdirs import temp_dir
+from grader import load
+from grader.batch import pool
+from grader.judge import rubric as rubric_mod
+from grader.batch.classlist import BatchError, pack, unpack
+from grader.tempdirs import temp_dir
 
 DASK_CONNECT_TIMEOUT = "20s"
 

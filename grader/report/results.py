@@ -8,9 +8,9 @@ import re
 
 import numpy as np
 
-from . import __version__
-from .checks import HINTS
-from .mistakes import DIAGNOSED, EVIDENCE
+from grader import __version__
+from grader.judge.checks import HINTS
+from grader.judge.mistakes import DIAGNOSED, EVIDENCE
 
 OUTPUT_SHOWN = 4000  # characters of the student's own printing in a report
 

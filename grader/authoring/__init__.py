@@ -1,0 +1,1 @@
+"""For instructors: release, validate, and the Gradescope autograder builder."""

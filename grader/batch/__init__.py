@@ -1,0 +1,1 @@
+"""Grading a class: find the submissions, grade them in parallel, keep a gradebook."""

@@ -1,0 +1,100 @@
+"""Every error that leaves a module, rooted by what the command line does with it.
+
+- `UsageError`: exit 2. The instructor asked for something that cannot be done
+  (a missing file, a bad rubric, export, secret or gradebook); the message names
+  the file and the place in it.
+- `NotGraded`: exit 1, no grade. Grading could not run for reasons that are not
+  the student's (the sandbox did not start, a reference gate raised).
+- `StudentFault`: a graded zero for the check it touches, with `message` (shown
+  to the student) and `where` (a place in the student's code).
+
+This module imports nothing, so anything may import it.
+"""
+
+
+class UsageError(Exception):
+    """Exit 2: a request that cannot be carried out as given."""
+
+
+class NotGraded(Exception):
+    """Exit 1: no grade, rather than a wrong zero."""
+
+
+class StudentFault(Exception):
+    """The student's code failed a check in a way that costs that check."""
+
+    def __init__(self, message, where=""):
+        super().__init__(message)
+        self.message = message
+        self.where = where
+
+
+# ---- usage (exit 2)
+
+class RubricError(UsageError):
+    """A rubric that cannot be used."""
+
+
+class ReleaseError(UsageError):
+    """A source that cannot be released; the message says where."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+class BatchError(UsageError):
+    """Inputs that cannot be graded as given."""
+
+
+class ZipRefused(BatchError):
+    """A zip that is unreadable or breaks its limits; `why` is the reason without the name."""
+
+    def __init__(self, shown, why):
+        super().__init__("%s: %s" % (shown, why))
+        self.why = why
+
+
+class GradebookError(UsageError):
+    """A gradebook that cannot be used as asked."""
+
+
+class OutsideFolder(UsageError):
+    """A path that would leave the folder it is written into."""
+
+
+class SecretError(UsageError):
+    """The course secret cannot be read or made."""
+
+
+class PackageError(UsageError):
+    """The Gradescope package cannot be built as asked."""
+
+
+class ReportError(UsageError):
+    """The HTML report cannot be made as asked."""
+
+
+# ---- not graded (exit 1)
+
+class SandboxUnavailable(NotGraded):
+    """The sandbox itself could not start: a fault of the machine, not the student."""
+
+
+class GraderFault(NotGraded):
+    """The rubric's own reference failed: no student should be graded on that."""
+
+
+# ---- the student's (a graded zero for the check)
+
+class SandboxError(StudentFault):
+    """Student code failed in a way that costs the check in progress."""
+
+
+class OutOfTime(SandboxError):
+    """The submission's time is up: this check and every later one get nothing."""
+
+
+class Wrong(StudentFault):
+    """An answer that cannot be compared: wrong type, shape or count, NaN, an
+    exception, a crash. Its message is shown to the student."""

@@ -1,0 +1,1 @@
+"""Reporting: results.json, text, JUnit, Markdown and the HTML class report."""
