@@ -152,7 +152,7 @@ def generate(folder, n, hanging, seed=0, notebooks="assignment"):
 
 def bench_rubric(folder, name):
     """The rubric to grade with: the packaged one, or a copy with short limits."""
-    src = Path(subprocess.run([sys.executable, "-c", "from grader import rubric; "
+    src = Path(subprocess.run([sys.executable, "-c", "from grader.judge import rubric; "
                                "print(rubric.find(%r))" % (name or "gates")],
                               capture_output=True, text=True, check=True).stdout.strip())
     if name:

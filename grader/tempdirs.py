@@ -3,6 +3,8 @@ temporary folder. A killed grader (kill -9 skips all cleanup) leaves its
 folders behind, with copies of submissions in them; the next grader removes
 those whose pid no longer runs.
 """
+from __future__ import annotations
+
 import os
 import re
 import shutil
@@ -16,7 +18,7 @@ STALE = 3600  # seconds a dead grader's folder stays untouched before it is remo
 _swept = []
 
 
-def temp_dir(kind=""):
+def temp_dir(kind: str = "") -> Path:
     """A new folder `bpgrade-<kind><pid>-...` in the system's temporary folder.
     The first one a process makes also sweeps away what killed graders left."""
     if not _swept:
@@ -25,7 +27,7 @@ def temp_dir(kind=""):
     return Path(tempfile.mkdtemp(prefix="bpgrade-%s%d-" % (kind, os.getpid())))
 
 
-def sweep(folder=None, now=None):
+def sweep(folder: Path | None = None, now: float | None = None) -> None:
     """Remove the folders of graders that are gone: named with a pid that no
     longer runs, this user's, and untouched for STALE seconds."""
     now = time.time() if now is None else now
@@ -34,7 +36,7 @@ def sweep(folder=None, now=None):
             shutil.rmtree(path, ignore_errors=True)
 
 
-def remove_of(pid):
+def remove_of(pid: int) -> None:
     """Remove the folders of grader process `pid`, which has ended (a worker
     that died, or was killed when a batch stopped early)."""
     for path, owner, _ in folders(pattern="bpgrade-*%d-*" % pid):
@@ -42,7 +44,7 @@ def remove_of(pid):
             shutil.rmtree(path, ignore_errors=True)
 
 
-def folders(folder=None, pattern="bpgrade-*"):
+def folders(folder: Path | None = None, pattern: str = "bpgrade-*") -> list[tuple[Path, int, os.stat_result]]:
     """(path, pid, lstat) of each grader folder in `folder` (default: the system's
     temporary folder): real directories (not links) named like temp_dir's."""
     for path in Path(folder or tempfile.gettempdir()).glob(pattern):
@@ -55,7 +57,7 @@ def folders(folder=None, pattern="bpgrade-*"):
             yield path, int(found.group(1)), info
 
 
-def running(pid):
+def running(pid: int) -> bool:
     """Whether process `pid` runs (a zombie, ended but not yet reaped, does not)."""
     if os.path.isdir("/proc/self"):
         try:

@@ -36,7 +36,7 @@ import pytest
 from grader import cli, load
 from grader.report import results as report
 from grader.judge import rubric, score
-from grader.sandbox import MAX_REPLY, Limits, Zygote, isolation
+from grader.sandbox import MAX_REPLY, Limits, ForkServer, isolation
 
 TESTS = Path(__file__).parent
 ATTACKS = TESTS / "attacks"
@@ -551,15 +551,15 @@ def test_a_slow_call_gets_the_lowest_priority(watch, tmp_path, tier, spawner):
     its session too (with autogroup scheduling that is what sets its share), so a
     `while True` waits out its timeout on idle CPU, not the batch's; calls that
     answer at once, and the load, keep their priority."""
-    zygote = Zygote(ALLOW[tier]) if spawner == "fork server" else None
+    fork_server = ForkServer(ALLOW[tier]) if spawner == "fork server" else None
     own = float(os.nice(0))
     try:
-        slow, lowered = grade_watching_sessions(ATTACKS / "slow_calls.py", tier, zygote)
+        slow, lowered = grade_watching_sessions(ATTACKS / "slow_calls.py", tier, fork_server)
         fast, not_lowered = grade_watching_sessions(
-            submission(tmp_path, "slow_calls.py", {"fast": True}), tier, zygote)
+            submission(tmp_path, "slow_calls.py", {"fast": True}), tier, fork_server)
     finally:
-        if zygote is not None:
-            zygote.close()
+        if fork_server is not None:
+            fork_server.close()
     watch["tier"] = tier
     watch["results"] += [slow, fast]
     assert priorities(slow, "mul-backward") == {(19.0, own)}
@@ -729,19 +729,19 @@ def test_no_network_through_io_uring(watch, tier, tmp_path):
 
 @pytest.mark.parametrize("tier", CONFINED)
 def test_fork_server_cannot_be_killed(watch, tier):
-    """Batch grading forks each submission from a warm fork server (Zygote). The
+    """Batch grading forks each submission from a warm fork server (ForkServer). The
     attack kills its parent with tgkill and leaves a background process: that
     process must still die with the submission, and the next submission through
     the same spawner must grade normally."""
-    zygote = Zygote(ALLOW[tier])
+    fork_server = ForkServer(ALLOW[tier])
     named_before = named()
     try:
-        result = attack(watch, ATTACKS / "zygote_killer.py", tier, spawner=zygote)
+        result = attack(watch, ATTACKS / "fork_server_killer.py", tier, spawner=fork_server)
         assert result.score <= sum(baseline("swapped").values())
-        assert grade(GOOD, tier, spawner=zygote).score == 100
+        assert grade(GOOD, tier, spawner=fork_server).score == 100
         assert settle(named() - named_before) == set(), "a process of the submission survived"
     finally:
-        zygote.close()
+        fork_server.close()
         kill_new(named_before)
 
 

@@ -628,7 +628,7 @@ def test_resume_after_kill_9(tmp_path):
     assert 3 <= len(before) < n
     left = sorted(tmp.glob("bpgrade-*"))  # kill -9 skips cleanup: the grader's folders stay
     assert {re.sub(r"-\d+-\w+$", "", p.name) for p in left} == {"bpgrade-batch", "bpgrade-boot",
-                                                                 "bpgrade-zygote"}
+                                                                 "bpgrade-forkserver"}
     pids = {int(tempdirs.LEFTOVER.fullmatch(p.name).group(1)) for p in left}
     deadline = time.monotonic() + 30  # the workers go with the batch, a moment later
     while any(tempdirs.running(pid) for pid in pids) and time.monotonic() < deadline:

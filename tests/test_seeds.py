@@ -7,7 +7,7 @@ import pytest
 
 from grader import load
 from grader.judge import rubric, score
-from grader.sandbox import Zygote
+from grader.sandbox import ForkServer
 
 SEEDS = range(100, 125)
 
@@ -43,8 +43,8 @@ SWAPPED = FLOAT64.replace("[self.y * dz, self.x * dz]", "[self.x * dz, self.y * 
 
 
 @pytest.fixture(scope="module")
-def zygote():
-    z = Zygote()
+def fork_server():
+    z = ForkServer()
     yield z
     z.close()
 
@@ -54,33 +54,33 @@ def rub():
     return rubric.load(rubric.find("gates"))
 
 
-def sweep(tmp_path, rub, zygote, source):
+def sweep(tmp_path, rub, fork_server, source):
     path = tmp_path / "gates.py"
     path.write_text(source)
     loaded = load.load(path)
-    return {seed: score.grade(loaded, rub, seed=seed, spawner=zygote) for seed in SEEDS}
+    return {seed: score.grade(loaded, rub, seed=seed, spawner=fork_server) for seed in SEEDS}
 
 
 @pytest.mark.parametrize("source", [FLOAT64, FLOAT32], ids=["float64", "float32"])
-def test_correct_gates_get_full_marks_for_every_seed(tmp_path, rub, zygote, source):
-    for seed, result in sweep(tmp_path, rub, zygote, source).items():
+def test_correct_gates_get_full_marks_for_every_seed(tmp_path, rub, fork_server, source):
+    for seed, result in sweep(tmp_path, rub, fork_server, source).items():
         failed = [r.item.id for r in result.items if not r.outcome.passed]
         assert failed == [], "seed %d: %s" % (seed, failed)
         assert result.score == rub.max_score
 
 
-def test_swapped_inputs_lose_the_same_items_for_every_seed(tmp_path, rub, zygote):
+def test_swapped_inputs_lose_the_same_items_for_every_seed(tmp_path, rub, fork_server):
     outcomes = {seed: sorted(r.item.id for r in result.items if not r.outcome.passed)
-                for seed, result in sweep(tmp_path, rub, zygote, SWAPPED).items()}
+                for seed, result in sweep(tmp_path, rub, fork_server, SWAPPED).items()}
     assert set(map(tuple, outcomes.values())) == {
         ("graph-random", "graph-slide", "mul-backward", "mul-numerical")}
 
 
-def test_same_seed_same_result(tmp_path, rub, zygote):
+def test_same_seed_same_result(tmp_path, rub, fork_server):
     path = tmp_path / "gates.py"
     path.write_text(SWAPPED)
     loaded = load.load(path)
-    a, b = (score.grade(loaded, rub, seed=5, spawner=zygote) for _ in range(2))
+    a, b = (score.grade(loaded, rub, seed=5, spawner=fork_server) for _ in range(2))
     for ra, rb in zip(a.items, b.items):
         assert ra.outcome.trials == rb.outcome.trials
         assert [f.inputs for f in ra.outcome.failures] == [f.inputs for f in rb.outcome.failures]

@@ -26,10 +26,10 @@ def folder(tmp_path, name, age=2 * tempdirs.STALE):
 
 def test_a_gone_graders_old_folders_are_removed_and_nothing_else(tmp_path):
     dead, alive = gone_pid(), os.getpid()
-    removed = [folder(tmp_path, "bpgrade-zygote-%d-abc" % dead), folder(tmp_path, "bpgrade-%d-x_1" % dead),
+    removed = [folder(tmp_path, "bpgrade-forkserver-%d-abc" % dead), folder(tmp_path, "bpgrade-%d-x_1" % dead),
                folder(tmp_path, "bpgrade-batch-%d-q" % dead)]
     kept = [folder(tmp_path, "bpgrade-boot-%d-abc" % alive),  # its grader still runs
-            folder(tmp_path, "bpgrade-zygote-%d-new" % dead, age=60),  # touched a minute ago
+            folder(tmp_path, "bpgrade-forkserver-%d-new" % dead, age=60),  # touched a minute ago
             folder(tmp_path, "bpgrade-cpu-k2j4l5"), folder(tmp_path, "bpgrade-a1b2c3d4"),  # no pid
             folder(tmp_path, "other-%d-abc" % dead)]
     (tmp_path / ("bpgrade-boot-%d-file" % dead)).write_text("not a folder")

@@ -163,10 +163,10 @@ class CountingSpawner:
 
 @pytest.mark.parametrize("tier", ALL)
 def test_no_child_is_started_once_the_time_is_up(watched, tmp_path, tier):
-    from grader.sandbox import Fresh
+    from grader.sandbox import FreshInterpreter
     rub = rubric.load(small_rubric(tmp_path, {}, ["mul-format", "mul-forward", "mul-backward",
                                                   "add-format", "add-forward"]))
-    spawner = CountingSpawner(Fresh(ALLOW[tier]))
+    spawner = CountingSpawner(FreshInterpreter(ALLOW[tier]))
     limits = Limits(call_timeout=1, load_timeout=3, submission_timeout=2.5)
     result = attack(watched, ATTACKS / "parent_never_returns.py", tier, rub, limits, spawner)
     out = [r.outcome.error for r in result.items]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from grader import load, tempdirs
 from grader.report import results as report
 from grader.judge import rubric, score
-from grader.sandbox import Zygote, isolation
+from grader.sandbox import ForkServer, isolation
 
 
 @dataclass
@@ -45,18 +45,18 @@ class Graded:
 
 
 _rubrics = {}
-_zygote = []
-_zygote_lock = threading.Lock()
+_fork_servers = []
+_fork_server_lock = threading.Lock()
 THREADS = 3  # gradings at once in each worker process, not counting slow ones
 SLOW_ROOM = 4  # at most this many times THREADS gradings at once, slow ones included
 
 
-def zygote():
+def fork_server():
     """This process's warm fork server, shared by its threads."""
-    with _zygote_lock:
-        if not _zygote:
-            _zygote.append(Zygote())
-        return _zygote[0]
+    with _fork_server_lock:
+        if not _fork_servers:
+            _fork_servers.append(ForkServer())
+        return _fork_servers[0]
 
 
 def grade_task(task, rubric_path, on_slow=None):
@@ -66,7 +66,7 @@ def grade_task(task, rubric_path, on_slow=None):
     try:
         loaded = load.load(task.path, class_names=list(rub.gates))
         loaded.notes = list(task.notes) + loaded.notes
-        results = report.gradescope(score.grade(loaded, rub, seed=task.seed, spawner=zygote(),
+        results = report.gradescope(score.grade(loaded, rub, seed=task.seed, spawner=fork_server(),
                                                 on_slow=on_slow))
         return Graded(task, results, time.monotonic() - start)
     except Exception as exc:  # a grader fault must not lose the rest of the batch
@@ -181,7 +181,7 @@ class Worker:
 def _work(tasks, results, rubric_path, threads):
     """A worker process: grades each task it is sent in a thread of its own,
     until it gets None (the batch sends at most `threads` tasks that are not slow)."""
-    _zygote.clear()  # the batch process's own server (if any) is not ours to use
+    _fork_servers.clear()  # the batch process's own server (if any) is not ours to use
     try:
         ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: go with the batch
     except (OSError, AttributeError):
@@ -210,6 +210,6 @@ def _work(tasks, results, rubric_path, threads):
             if item is None:
                 break
             gradings.submit(grade, *item)
-    for server in _zygote:
+    for server in _fork_servers:
         server.close()
     isolation.remove_boot_dir()  # multiprocessing ends this process with os._exit: no atexit

@@ -7,6 +7,8 @@ progress, and its answers are validated by `grader.judge.probe`; student output 
 capped and kept apart; only a count of calls done that rises within the batch
 restarts a call's timer; the scratch folder has a size cap.
 """
+from __future__ import annotations
+
 import mmap
 import os
 import re
@@ -18,8 +20,9 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterator, NoReturn, Sequence
 
-from grader.sandbox.spawn import Fresh, Zygote  # noqa: F401  (Zygote: for batch grading)
+from grader.sandbox.spawn import FreshInterpreter, ForkServer  # noqa: F401  (ForkServer: for batch grading)
 from grader.tempdirs import temp_dir
 from grader.sandbox.child.wire import dumps, loads, plain
 from grader.errors import OutOfTime, SandboxError, SandboxUnavailable
@@ -48,7 +51,7 @@ class Limits:
     scratch_files: int = 1000
 
 
-def text(value, limit):
+def text(value: object, limit: int) -> str | None:
     """A string field of a reply, cut to `limit`; None when it is not a string."""
     return value[:limit] if type(value) is str else None
 
@@ -63,7 +66,7 @@ class Sandbox:
         self.loaded = loaded
         self.on_slow = on_slow  # called when a load or call is found slow (see PATIENCE)
         self.limits = limits or Limits()
-        self.spawner = spawner or Fresh(allow)
+        self.spawner = spawner or FreshInterpreter(allow)
         self.report = None  # the first load report
         self.isolation = {}
         self.output = bytearray()  # what the student's code printed while loading
@@ -104,7 +107,7 @@ class Sandbox:
 
     # -- lifecycle ----------------------------------------------------------
 
-    def start(self):
+    def start(self) -> dict:
         """Start the loader and load the submission; returns the load report."""
         if self._child is not None:
             return self.report
@@ -115,7 +118,7 @@ class Sandbox:
         except OSError as exc:
             raise SandboxUnavailable("the sandbox could not start (%s)" % exc) from None
         self._buf = b""
-        config = dict(self.loaded.config(), limits=asdict(self.limits), isolation=self.plan.child)
+        config = dict(self.loaded.config(), limits=asdict(self.limits), isolation=self.plan.config)
         self._loading = self.report is None
         self._send(config)
         try:  # no student code has run yet: a failure here is the machine's
@@ -145,7 +148,7 @@ class Sandbox:
         return self.report
 
     @contextmanager
-    def check(self):
+    def check(self) -> Iterator[Session]:
         """A session for one check, with a fresh CPU budget and no old objects
         (in a new child, loaded again, if the last one died)."""
         self.start()
@@ -311,26 +314,27 @@ class Clock:
         self.end = min(self.start + timeout, self.last)
         self.lower_at = self.start + timeout * patience if patience else None
 
-    def advance(self, count):
+    def advance(self, count: object) -> None:
         """The child says `count` calls are done; believed only when it rises."""
         if type(count) is int and self.done < count <= len(self.steps):
             self.done = count
             self.end = min(time.monotonic() + self.timeout, self.last)
 
-    def step(self, doing):
+    def step(self, doing: str) -> str:
         """The call of the batch that is running: the one after those done."""
         return self.steps[self.done] if self.done < len(self.steps) else doing
 
 
-def unreadable(doing):
+def unreadable(doing: str) -> str:
     return "%s gave an answer the grader could not read" % doing
 
 
-def out_of_time(limits):
+def out_of_time(limits: Limits) -> str:
     return "the time for grading this submission (%g s) ran out" % limits.submission_timeout
 
 
-def folder_usage(root, max_size=float("inf"), max_files=float("inf")):
+def folder_usage(root: Path, max_size: float = float("inf"),
+                 max_files: float = float("inf")) -> tuple[int, int]:
     """(bytes, files and folders) under `root`, links not followed; it stops
     counting as soon as either passes its cap. A file's bytes are the larger of
     its size and the disk it holds."""
@@ -354,7 +358,7 @@ def folder_usage(root, max_size=float("inf"), max_files=float("inf")):
     return size, files
 
 
-def progress_page():
+def progress_page() -> tuple[int, memoryview] | None:
     """(fd, counter): a page shared with the child, or None where there is none."""
     try:
         fd = os.memfd_create("bpgrade-progress", os.MFD_CLOEXEC)
@@ -374,7 +378,7 @@ class Session:
         self.started = False  # the first request starts the check in the child
         self.log = []  # (gate, method, args, raw answer) in call order, for diagnosis
 
-    def request(self, msg, doing, steps=()):
+    def request(self, msg: dict, doing: str, steps: Sequence[str] = ()) -> dict:
         """Send one request; `steps` names each call of a batch, for messages."""
         box = self.sandbox
         if box._progress is not None:
@@ -384,20 +388,20 @@ class Session:
         box._send(msg)
         return box._receive(box.limits.call_timeout, doing, steps, PATIENCE["call"])
 
-    def unreadable(self, doing):
+    def unreadable(self, doing: str) -> NoReturn:
         """A reply whose fields are out of protocol: kill the child (later replies
         would be out of step); the SandboxError to raise."""
         self.sandbox._kill()
         return SandboxError(unreadable(doing))
 
 
-def exit_message(status, doing):
+def exit_message(status: int | None, doing: str) -> str:
     if status is not None and status < 0:
         return signal_message(-status, doing)
     return "%s ended the process (exit code %s)" % (doing, status)
 
 
-def signal_message(signum, doing):
+def signal_message(signum: int, doing: str) -> str:
     if signum == signal.SIGXCPU:
         return "%s used up its CPU time" % doing
     if signum == signal.SIGXFSZ:

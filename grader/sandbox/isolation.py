@@ -10,6 +10,8 @@ Every tier also gets whatever of Landlock and seccomp the kernel offers.
 BPGRADE_ISOLATION=1|2|3 caps the tier and BPGRADE_LANDLOCK_ABI=N the Landlock
 ABI used (0: none), to see what an older or weaker host would give.
 """
+from __future__ import annotations
+
 import ast
 import atexit
 import ctypes.util
@@ -27,6 +29,7 @@ import tempfile
 import threading
 import weakref
 from pathlib import Path
+from typing import IO, Collection, Mapping, Sequence
 
 from grader.tempdirs import temp_dir
 from grader.sandbox.child.confine import landlock_abi
@@ -41,7 +44,7 @@ DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
 _boot = {}  # pid -> the boot folder that process made
 
 
-def boot_dir():
+def boot_dir() -> Path:
     """A readable folder holding only the child's files, one per process."""
     if os.getpid() not in _boot:
         boot = temp_dir("boot-")
@@ -54,7 +57,7 @@ def boot_dir():
     return _boot[os.getpid()]
 
 
-def remove_boot_dir():
+def remove_boot_dir() -> None:
     """At exit; a worker process that ends with os._exit calls it itself."""
     boot = _boot.pop(os.getpid(), None)
     if boot is not None:
@@ -62,7 +65,7 @@ def remove_boot_dir():
 
 
 @functools.lru_cache(maxsize=None)
-def hidden_dirs():
+def hidden_dirs() -> list[Path]:
     """Every copy of the grader's packages: the one imported here and any installed
     copy in a site folder (running from a checkout with the package also installed
     leaves the installed reference gates in site-packages)."""
@@ -79,13 +82,13 @@ def hidden_dirs():
     return sorted(found)
 
 
-def own_site_folders():
+def own_site_folders() -> set[str]:
     """This interpreter's own site folders."""
     paths = sysconfig.get_paths()
     return {paths["purelib"], paths["platlib"], *site.getsitepackages()}
 
 
-def site_folders():
+def site_folders() -> set[str]:
     """Its own site folders and the site folders on sys.path (where copies of the
     grader may be installed)."""
     return own_site_folders() | {p for p in sys.path
@@ -93,7 +96,7 @@ def site_folders():
 
 
 @functools.lru_cache(maxsize=None)
-def python_roots():
+def python_roots() -> list[str]:
     """The folders the child's Python imports from: exactly the sys.path of
     `python -I` (the standard library, site folders and what their .pth files
     add), never the grader's working folder or PYTHONPATH (run from /, that
@@ -107,13 +110,13 @@ def python_roots():
     return sorted({str(Path(r).resolve()) for r in roots if r and os.path.isdir(r)})
 
 
-def child_sys_path():
+def child_sys_path() -> list[str]:
     out = subprocess.run([sys.executable, "-I", "-c", "import sys; print(repr(sys.path))"],
                          capture_output=True, text=True, timeout=30, cwd="/", env={})
     return [p for p in ast.literal_eval(out.stdout.strip() or "[]") if p and p != "/"]
 
 
-def split_tree(root, hidden, read, listing):
+def split_tree(root: Path | str, hidden: list[Path], read: list[str], listing: list[str]) -> None:
     """Allow `root` for reading, minus the hidden folders beneath it. Paths are
     resolved first: a rule follows links (a venv's lib64 -> lib held everything)."""
     root = Path(root).resolve()
@@ -133,7 +136,7 @@ def split_tree(root, hidden, read, listing):
 
 
 @functools.lru_cache(maxsize=None)
-def readable():
+def readable() -> tuple[list[str], list[str]]:
     """Folders the child may read and folders it may only list (computed once)."""
     hidden, read, listing = hidden_dirs(), [], []
     for root in list(SYSTEM) + python_roots() + linked_from(python_roots()):
@@ -143,7 +146,7 @@ def readable():
     return sorted(set(read)), sorted(set(listing))
 
 
-def linked_from(roots):
+def linked_from(roots: list[str]) -> list[str]:
     """Targets of symbolic links at the top of the import folders (a package
     linked into site-packages lives elsewhere, and the sandbox must reach it)."""
     found = []
@@ -157,7 +160,7 @@ def linked_from(roots):
     return found
 
 
-def outermost(paths):
+def outermost(paths: list[str]) -> list[str]:
     """Drop paths that lie inside another one of the list."""
     kept = []
     for p in sorted(set(paths)):
@@ -166,20 +169,20 @@ def outermost(paths):
     return kept
 
 
-def landlock_rules(scratch):
+def landlock_rules(scratch: Path) -> dict[str, list[str]]:
     read, listing = readable()
     return {"read": read, "list": listing, "write": [str(scratch), "/dev/null"]}
 
 
 @functools.lru_cache(maxsize=None)
-def capabilities():
+def capabilities() -> dict:
     """What this machine offers, probed once per process."""
     return {"bwrap": bwrap_works(), "root": os.geteuid() == 0,
             "uid_drop": os.geteuid() == 0 and readable_by_others(python_roots() + [sys.executable]),
             "landlock": landlock_abi(), "seccomp": libseccomp()}
 
 
-def libseccomp():
+def libseccomp() -> str:
     """libseccomp's name for the loader, or "" (looked up once: it runs ldconfig)."""
     return ctypes.util.find_library("seccomp") or ""
 
@@ -187,7 +190,7 @@ def libseccomp():
 ENV_TIER, ENV_ABI = "BPGRADE_ISOLATION", "BPGRADE_LANDLOCK_ABI"
 
 
-def forced(caps, environ=None):
+def forced(caps: dict, environ: Mapping[str, str] | None = None) -> dict:
     """`caps` less what BPGRADE_ISOLATION and BPGRADE_LANDLOCK_ABI take away."""
     env = os.environ if environ is None else environ
     caps = dict(caps)
@@ -201,7 +204,7 @@ def forced(caps, environ=None):
     return caps
 
 
-def _env_int(env, name, allowed):
+def _env_int(env: Mapping[str, str], name: str, allowed: Sequence[int]) -> int | None:
     text = env.get(name, "").strip()
     if not text:
         return None
@@ -212,7 +215,7 @@ def _env_int(env, name, allowed):
     return int(text)
 
 
-def bwrap_works():
+def bwrap_works() -> bool:
     exe = shutil.which("bwrap")
     if not exe:
         return False
@@ -223,7 +226,7 @@ def bwrap_works():
         return False
 
 
-def readable_by_others(paths):
+def readable_by_others(paths: list[str]) -> bool:
     """True when an unprivileged uid can reach and read every path."""
     for p in paths:
         p = Path(p).resolve()
@@ -242,7 +245,7 @@ UIDS = 4096  # sandbox uids: SANDBOX_UID + 1 ... SANDBOX_UID + UIDS
 _claims_lock = threading.Lock()
 
 
-def claim_uid():
+def claim_uid() -> tuple[int, IO]:
     """(uid, lock file): a sandbox uid no other grading on this machine holds,
     whatever process it is in. The claim is a lock on a file in a folder only
     root can enter; it ends when the file is closed, or its process dies."""
@@ -267,7 +270,8 @@ def claim_uid():
 class Plan:
     """How one submission's child is started and confined."""
 
-    def __init__(self, scratch, allow=None, outer=None, server=False):
+    def __init__(self, scratch: Path | str, allow: Collection[str] | None = None,
+                 outer: Plan | None = None, server: bool = False):
         """`outer`: the plan of the fork server this loader is forked from;
         `server`: this plan starts a fork server (its scratch is a root of folders)."""
         caps = forced(capabilities())
@@ -281,14 +285,14 @@ class Plan:
         if caps["uid_drop"] and not self.in_bwrap and not server:
             self.uid, claim = claim_uid()
             weakref.finalize(self, claim.close)
-        self.child = {"uid": self.uid, "gid": SANDBOX_GID if self.uid else None,
+        self.config = {"uid": self.uid, "gid": SANDBOX_GID if self.uid else None,
                       "seccomp": caps["seccomp"], "landlock_abi": caps["landlock"],
                       "landlock": landlock_rules(self.scratch) if caps["landlock"] else None}
         if self.uid is not None and not server:
             for p in [self.scratch] + list(self.scratch.rglob("*")):
                 os.chown(p, self.uid, SANDBOX_GID)
 
-    def argv(self, child_args):
+    def argv(self, child_args: list[str]) -> list[str]:
         python = [sys.executable, "-I", "-B", str(self.boot / "child.py")] + child_args
         if not self.bwrap:
             return python
@@ -311,7 +315,7 @@ class Plan:
                 "--bind", str(self.scratch), str(self.scratch), "--chdir", str(self.scratch)]
         return cmd + ["--"] + python
 
-    def tier(self, layers):
+    def tier(self, layers: list[str]) -> int:
         """The tier that really ran, from the layers the child confirmed."""
         if self.in_bwrap:
             return 3
@@ -320,7 +324,7 @@ class Plan:
         landlock = any(layer.startswith("landlock") for layer in layers)
         return 2 if landlock and "seccomp" in layers else 1
 
-    def kill_leftovers(self):
+    def kill_leftovers(self) -> None:
         """With a dropped uid, kill every process that uid still has."""
         if self.uid is None:
             return

@@ -1,10 +1,12 @@
 """Ways to start a submission's loader process.
 
-`Fresh` starts a new interpreter per submission (simple; ~0.2 s of start-up).
-`Zygote` keeps one warm, confined interpreter that has imported NumPy and
+`FreshInterpreter` starts a new interpreter per submission (simple; ~0.2 s of start-up).
+`ForkServer` keeps one warm, confined interpreter that has imported NumPy and
 IPython, and forks a loader per submission (milliseconds). Either way the
 loader confines itself from its config before any student code runs.
 """
+from __future__ import annotations
+
 import atexit
 import json
 import os
@@ -15,13 +17,14 @@ import socket
 import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from grader.sandbox.child.confine import lower_priority
 from grader.tempdirs import temp_dir
 from grader.sandbox.isolation import Plan
 
 
-def child_env(home):
+def child_env(home: Path | str) -> dict[str, str]:
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
             "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1",
             "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -35,12 +38,12 @@ class Child:
         self.to, self.frm, self.log, self._kill, self._lower = to, frm, log, kill, lower
         self.lowered = False
 
-    def lower_priority(self):
+    def lower_priority(self) -> None:
         if not self.lowered:
             self.lowered = True
             self._lower()
 
-    def kill(self, grace=0.0, status=True):
+    def kill(self, grace: float = 0.0, status: bool = True) -> int | None:
         """Kill the loader's process group; with `status`, return its exit code
         (-N for signal N), else don't wait for it to go."""
         status = self._kill(grace, status)
@@ -52,23 +55,23 @@ class Child:
         return status
 
 
-def pipes():
+def pipes() -> tuple[tuple[int, int, int], tuple[int, int, int]]:
     r_in, w_in = os.pipe()
     r_out, w_out = os.pipe()
     log_r, log_w = os.pipe()
     return (r_in, w_out, log_w), (w_in, r_out, log_r)
 
 
-class Fresh:
+class FreshInterpreter:
     root = None  # scratch folders go in the system's temporary folder
 
     def __init__(self, allow=None):
         self.allow = allow
 
-    def plan(self, scratch):
+    def plan(self, scratch: Path) -> Plan:
         return Plan(scratch, self.allow)
 
-    def start(self, plan, scratch, progress=None):
+    def start(self, plan: Plan, scratch: Path, progress: int | None = None) -> Child:
         (r_in, w_out, log_w), (w_in, r_out, log_r) = pipes()
         extra = () if progress is None else (progress,)
         proc = subprocess.Popen(
@@ -93,7 +96,7 @@ class Fresh:
 
         return Child(w_in, r_out, log_r, kill, lambda: lower_priority(proc.pid))
 
-    def close(self):
+    def close(self) -> None:
         pass
 
 
@@ -106,21 +109,21 @@ _new_launcher()
 os.register_at_fork(after_in_child=_new_launcher)  # a forked process has no such thread
 
 
-class Zygote:
+class ForkServer:
     """A warm fork server, started once per grading process and shared by its
     threads (a request and its reply are one at a time)."""
 
     def __init__(self, allow=None):
         self.allow = allow
         self._lock = threading.RLock()
-        self.root = temp_dir("zygote-")
+        self.root = temp_dir("forkserver-")
         os.chmod(self.root, 0o711)
         self.outer = Plan(self.root, allow, server=True)
         self._proc = None
         self._started = 0  # servers started so far: a loader belongs to one of them
         atexit.register(self.close)
 
-    def plan(self, scratch):
+    def plan(self, scratch: Path) -> Plan:
         return Plan(scratch, self.allow, outer=self.outer)
 
     def _ensure(self):
@@ -131,8 +134,8 @@ class Zygote:
         # --die-with-parent follows the thread that started it, and the thread
         # asking now may be done before the others sharing the server
         self._proc = _launcher.submit(
-            subprocess.Popen, self.outer.argv(["--zygote", str(theirs.fileno()),
-                                                   self.outer.child["seccomp"] or ""]),
+            subprocess.Popen, self.outer.argv(["--fork-server", str(theirs.fileno()),
+                                                   self.outer.config["seccomp"] or ""]),
             pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, cwd=self.root, env=child_env(self.root),
             start_new_session=True).result()
@@ -157,7 +160,7 @@ class Zygote:
             raise OSError("the fork server exited")
         return json.loads(reply)
 
-    def start(self, plan, scratch, progress=None):
+    def start(self, plan: Plan, scratch: Path, progress: int | None = None) -> Child:
         theirs, ours = pipes()
         try:
             fds = theirs + (() if progress is None else (progress,))
@@ -205,7 +208,7 @@ class Zygote:
                 pass
         return Child(*ours, kill, lower)
 
-    def close_server(self):
+    def close_server(self) -> None:
         with self._lock:
             proc, self._proc = self._proc, None
         if proc is not None:
@@ -216,6 +219,6 @@ class Zygote:
             proc.wait()
             self.sock.close()
 
-    def close(self):
+    def close(self) -> None:
         self.close_server()
         shutil.rmtree(self.root, ignore_errors=True)

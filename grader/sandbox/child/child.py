@@ -22,7 +22,7 @@ import types
 import numpy as np  # before any limit, so that limits measure the student
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the two standalone helpers:
-import confine  # noqa: E402,F401  (imported from sys.modules by run and zygote)
+import confine  # noqa: E402,F401  (imported from sys.modules by run and fork_server)
 from wire import dumps, loads  # noqa: E402
 sys.path.pop(0)
 sys.modules.pop("wire")  # a student's own wire.py must still import (run drops confine)
@@ -370,7 +370,7 @@ def run(in_fd, out_fd, progress_fd=None):
     serve(namespace, lambda: conf.limit_check(config["limits"]))
 
 
-def zygote(sock_fd, seccomp_library=""):
+def fork_server(sock_fd, seccomp_library=""):
     """Warm fork server: heavy imports once, then one loader per submission.
 
     Requests arrive on a SEQPACKET socket: {"op": "spawn", "dir": scratch} with
@@ -454,8 +454,8 @@ def _die_with_parent():
 
 
 def main():
-    if sys.argv[1] == "--zygote":
-        zygote(int(sys.argv[2]), *sys.argv[3:4])
+    if sys.argv[1] == "--fork-server":
+        fork_server(int(sys.argv[2]), *sys.argv[3:4])
     else:
         run(*map(int, sys.argv[1:4]))
 

@@ -9,6 +9,8 @@ installation minus the grader, write only the scratch folder); seccomp (no
 sockets, exec, kill, ptrace, new sessions; per check also no fork). The audit
 hook only turns refusals into friendly messages: it is not a defence.
 """
+from __future__ import annotations
+
 import ctypes
 import errno
 import os
@@ -28,7 +30,7 @@ def _set(which, soft, hard=None):
 LOWEST = 19  # the nice value of a loader that spins
 
 
-def lower_priority(pid):
+def lower_priority(pid: int) -> None:
     """Give process `pid`, its process group and its session the lowest CPU
     priority. With autogroup scheduling (Linux's default for desktops and many
     servers) each session is scheduled as a group and its nice value, not the
@@ -56,7 +58,7 @@ def _virtual_size():
     return 0
 
 
-def confine(config):
+def confine(config: dict) -> list[str]:
     """Apply every layer the parent asked for; return what took hold."""
     limits, wanted = config["limits"], config.get("isolation", {})
     _set(resource.RLIMIT_CORE, 0)
@@ -86,7 +88,7 @@ def confine(config):
     return layers
 
 
-def limit_check(limits):
+def limit_check(limits: dict) -> None:
     """At each check: a fresh CPU budget (under the submission's hard limit)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
@@ -94,7 +96,7 @@ def limit_check(limits):
     _set(resource.RLIMIT_CPU, soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard)
 
 
-def drop_capabilities():
+def drop_capabilities() -> bool:
     """Give up every capability (root keeps its uid, not its powers). True if
     this process now has none."""
     if sys.platform != "linux":
@@ -164,14 +166,14 @@ class _PathBeneath(ctypes.Structure):
     _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
 
-def landlock_abi(cap=None):
+def landlock_abi(cap: int | None = None) -> int:
     """The kernel's Landlock ABI (0: none), at most `cap`: a test or an
     instructor can make the grader use only an older kernel's rules."""
     abi = max(_libc.syscall(_SYS_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1)), 0)
     return abi if cap is None else min(abi, cap)
 
 
-def landlock(rules, cap=None):
+def landlock(rules: dict, cap: int | None = None) -> int:
     """rules: {"read": [paths], "list": [dirs], "write": [paths]}. Returns the
     ABI enforced, 0 if none."""
     abi = landlock_abi(cap)
@@ -296,12 +298,12 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def prepare(path):
+def prepare(path: str) -> None:
     """Build the filter once (a fork server does, for every loader it forks)."""
     program(path)
 
 
-def seccomp(path):
+def seccomp(path: str) -> bool:
     """Make the system calls above fail. True if the filter loaded."""
     bpf = program(path)
     if not bpf:
@@ -313,7 +315,7 @@ def seccomp(path):
     return _libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) == 0
 
 
-def program(path):
+def program(path: str) -> bytes:
     """The filter as BPF bytes, built with libseccomp (b"" if it cannot be)."""
     if path not in _programs:
         _programs[path] = _build(path) if path else b""

@@ -12,6 +12,8 @@ would give, or ValueError (for nesting too deep to parse, too).
 uses, nested and sized within bounds. Student code can write any bytes to
 the reply pipe, so nothing else of the parent touches a reply before it.
 """
+from __future__ import annotations
+
 import json
 import re
 
@@ -24,7 +26,7 @@ SAFE_INT = 2 ** 53  # integers a float holds exactly
 _SURROGATE = re.compile("[\ud800-\udfff]")  # unwritable as UTF-8 (results.json)
 
 
-def dumps(obj):
+def dumps(obj: object) -> bytes:
     """`obj` as one line of bytes."""
     try:
         data = orjson.dumps(obj)
@@ -35,7 +37,7 @@ def dumps(obj):
     return (json.dumps(obj) + "\n").encode()
 
 
-def loads(line):
+def loads(line: bytes) -> object:
     """One line read back; ValueError when it is not JSON (or nests too deep)."""
     try:
         return orjson.loads(line)
@@ -47,7 +49,7 @@ def loads(line):
         raise ValueError("nested too deeply") from None
 
 
-def plain(obj):
+def plain(obj: object) -> bool:
     """True when `obj` holds only what the protocol sends: str (short, valid
     UTF-8), float, int (within SAFE_INT), bool, None, list and dict (string
     keys), at most MAX_DEPTH deep and MAX_NODES items in all. Iterative: any
