@@ -4,7 +4,7 @@ attack.json names "targets" (files outside the scratch folder). For each that
 opens read-only: fchmod to 06777, fchown, futimens, fsetxattr, the inode-flag
 ioctl (FS_IOC_SETFLAGS), a read-only open with O_TRUNC (Landlock before ABI 3
 checks no write for it), and a hard link into the scratch folder written
-through. Prints SUCCEEDED or blocked.
+through. Prints SUCCEEDED when a target really changed, else blocked.
 MultiplyGate.backward repeats the attempt, then returns wrong gradients.
 """
 import ctypes
@@ -22,14 +22,27 @@ except (OSError, ValueError, KeyError):
     TARGETS = []
 
 
-def tried(name, fn):
+def state(path):
+    """What a metadata change would show (None when the file cannot be seen)."""
+    try:
+        st = os.stat(path)
+        return (st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns, st.st_nlink,
+                sorted(os.listxattr(path)))
+    except OSError:
+        return None
+
+
+def tried(name, fn, path=None):
+    """Run one route; SUCCEEDED only when the target really changed."""
+    path = path or name.rsplit(" ", 1)[-1]
+    before = state(path)
     try:
         r = fn()
-        if isinstance(r, int) and r < 0:
-            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
-        print("SUCCEEDED %s" % name)
+        error = os.strerror(ctypes.get_errno()) if isinstance(r, int) and r < 0 else ""
     except BaseException as exc:
-        print("blocked %s: %s" % (name, exc))
+        error = str(exc)
+    changed = before is not None and state(path) != before
+    print("%s %s: %s" % ("SUCCEEDED" if changed else "blocked", name, error or "no change"))
 
 
 def attack():
