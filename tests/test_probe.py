@@ -20,7 +20,7 @@ NAMES = ["dx", "dy"]
 
 def wire(value):
     """What the grader receives for a student's answer."""
-    child._budget[0] = 0
+    child._s.budget = 0
     return lines.loads(lines.dumps(child.encode(value)))
 
 

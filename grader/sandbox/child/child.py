@@ -29,42 +29,51 @@ sys.modules.pop("wire")  # a student's own wire.py must still import (run drops 
 
 MAX_VALUES = 100_000  # numbers in one answer
 MAX_BATCH = 300_000  # numbers in all the answers to one request (~6 MB of JSON)
-_budget = [0]  # numbers encoded for the current request
-
-
-class TooLarge(Exception):
-    pass
 MAX_ITEMS = 64  # items in one list or tuple
 MAX_DEPTH = 4
 
-_in = None
-_out_fd = None
-_objects = {}
-_code_names = {}  # compiled filename -> "cell N" or file name
+
+class TooLarge(Exception):
+    """An answer past MAX_BATCH numbers: never encoded whole."""
 
 
-_pending = [b""]  # bytes read but not yet handled
-_seq = [None]  # the number of the request being answered
-_done = [None]  # the shared page's counter of calls done, when there is one
+class _State:
+    """Everything this process keeps between requests, in one place."""
+
+    def __init__(self):
+        self.fd_in = self.fd_out = None  # the pipes from and to the grader
+        self.pending = b""  # bytes read but not yet handled
+        self.seq = None  # the number of the request being answered
+        self.done = None  # the shared page's counter of calls done, when there is one
+        self.budget = 0  # numbers encoded for the current request
+        self.objects = {}  # gate id -> the student's instance, for the current check
+        self.code_names = {}  # compiled filename -> "cell N" or file name
+        self.cell = 0  # the notebook cell being run
+        self.warnings = []  # what loading the notebook reported
+
+
+_s = _State()
+
+
 
 
 def send(obj):
-    if _seq[0] is not None and "n" not in obj:
-        obj = dict(obj, n=_seq[0])
+    if _s.seq is not None and "n" not in obj:
+        obj = dict(obj, n=_s.seq)
     data = dumps(obj)
     while data:
-        data = data[os.write(_out_fd, data):]
+        data = data[os.write(_s.fd_out, data):]
 
 
 def recv():
-    while b"\n" not in _pending[0]:
-        chunk = os.read(_in, 1 << 16)
+    while b"\n" not in _s.pending:
+        chunk = os.read(_s.fd_in, 1 << 16)
         if not chunk:
             return None
-        _pending[0] += chunk
-    line, _pending[0] = _pending[0].split(b"\n", 1)
+        _s.pending += chunk
+    line, _s.pending = _s.pending.split(b"\n", 1)
     msg = loads(line)
-    _seq[0] = msg.get("n")
+    _s.seq = msg.get("n")
     return msg
 
 
@@ -114,8 +123,8 @@ def encode(v, depth=0):
 
 
 def _spend(n):
-    _budget[0] += n
-    if _budget[0] > MAX_BATCH:
+    _s.budget += n
+    if _s.budget > MAX_BATCH:
         raise TooLarge()
 
 
@@ -128,7 +137,7 @@ def decode(a):
 def describe_error(exc):
     """One line: the exception and where in the student's code it was raised."""
     if isinstance(exc, SyntaxError):
-        name = _code_names.get(exc.filename, os.path.basename(str(exc.filename)))
+        name = _s.code_names.get(exc.filename, os.path.basename(str(exc.filename)))
         where = "%s, line %s" % (name, exc.lineno) if exc.lineno else name
         return {"error": "%s: %s" % (type(exc).__name__, exc.msg), "where": where}
     if isinstance(exc, SystemExit):
@@ -140,8 +149,8 @@ def describe_error(exc):
         text = "%s: %s" % (type(exc).__name__, detail) if detail else type(exc).__name__
     where = ""
     for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename in _code_names:
-            where = "%s, line %d" % (_code_names[frame.filename], frame.lineno)
+        if frame.filename in _s.code_names:
+            where = "%s, line %d" % (_s.code_names[frame.filename], frame.lineno)
     return {"error": text, "where": where}
 
 
@@ -151,7 +160,7 @@ def load_module(path, name):
     module = types.ModuleType(name)
     module.__file__ = os.path.abspath(path)
     sys.modules[name] = module
-    _code_names[module.__file__] = os.path.basename(path)
+    _s.code_names[module.__file__] = os.path.basename(path)
     warnings = []
     try:
         with open(path, encoding="utf-8-sig") as f:
@@ -162,7 +171,6 @@ def load_module(path, name):
     return module.__dict__, warnings
 
 
-_notebook = {"cell": 0, "warnings": []}  # the notebook being loaded
 
 
 def make_shell():
@@ -177,8 +185,8 @@ def make_shell():
     shell = InteractiveShell.instance(colors="nocolor", config=config)
 
     def skip_shell(shown):
-        _notebook["warnings"].append({
-            "stage": "load", "where": "cell %d" % _notebook["cell"],
+        _s.warnings.append({
+            "stage": "load", "where": "cell %d" % _s.cell,
             "error": "shell command `%s` was skipped: running programs is not allowed during "
                      "grading" % shown.strip()[:80]})
         return SList()
@@ -242,24 +250,24 @@ def warm_shell():
     for source in ("1 + 1", "%%time\nx = 1", "def f(:", "1 / 0", "print(x)", "%timeit -n1 1"):
         shell.run_cell(source, store_history=True)
     shell.reset(new_session=False)
-    _notebook["warnings"].clear()
-    _code_names.clear()
+    _s.warnings.clear()
+    _s.code_names.clear()
 
 
 def load_notebook(cells):
     from IPython.core.interactiveshell import InteractiveShell
     shell = InteractiveShell._instance or make_shell()
-    warnings = _notebook["warnings"] = []
+    warnings = _s.warnings = []
     for number, source in cells:
-        _notebook["cell"] = number
+        _s.cell = number
         shell.execution_count = number
         result = shell.run_cell(source, store_history=True)
         for filename, count in shell.compile._filename_map.items():
-            _code_names.setdefault(filename, "cell %d" % count)
+            _s.code_names.setdefault(filename, "cell %d" % count)
         exc = result.error_before_exec or result.error_in_exec
-        if isinstance(exc, SyntaxError) and exc.filename not in _code_names:
+        if isinstance(exc, SyntaxError) and exc.filename not in _s.code_names:
             exc.filename = "cell %d" % number
-            _code_names[exc.filename] = exc.filename
+            _s.code_names[exc.filename] = exc.filename
         if exc is not None:
             err = describe_error(exc)
             if not err["where"]:
@@ -278,7 +286,7 @@ def serve(namespace, new_check):
             _flush()
             os._exit(0)
         if msg.get("check"):  # the first request of a check
-            _objects.clear()
+            _s.objects.clear()
             new_check()
         try:
             reply = handle(namespace, msg)
@@ -290,12 +298,12 @@ def serve(namespace, new_check):
 def handle(namespace, msg):
     if msg["op"] == "calls":  # make the new gates, then the calls; count each step done
         new, values = msg.get("new", [])[:10000], []
-        _budget[0] = 0
+        _s.budget = 0
         for i, (obj, name) in enumerate(new):
             if name not in namespace:
                 return {"missing": i}
             try:
-                _objects[obj] = namespace[name]()
+                _s.objects[obj] = namespace[name]()
             except BaseException as exc:
                 return dict(describe_error(exc), failed_new=i)
             _step_done(i + 1)
@@ -312,8 +320,8 @@ def handle(namespace, msg):
 
 
 def _step_done(count):
-    if _done[0] is not None:
-        _done[0][0] = count
+    if _s.done is not None:
+        _s.done[0] = count
     else:
         send({"progress": count})
 
@@ -323,10 +331,10 @@ def call(obj, method, raw_args):
         if type(a) is not float:
             break
     else:  # plain numbers only (the common call): nothing to decode or watch
-        return encode(getattr(_objects[obj], method)(*raw_args))
+        return encode(getattr(_s.objects[obj], method)(*raw_args))
     args = [a if type(a) is float else decode(a) for a in raw_args]
     arrays = [(a, a.copy()) for a in args if type(a) is not float]  # kept to spot changes
-    value = encode(getattr(_objects[obj], method)(*args))
+    value = encode(getattr(_s.objects[obj], method)(*args))
     if any(not np.array_equal(a, s) for a, s in arrays):
         value = {"t": "mutated"}
     return value
@@ -344,11 +352,10 @@ def _flush():
 
 def run(in_fd, out_fd, progress_fd=None):
     """Confine this process, load the submission, then serve the checks."""
-    global _in, _out_fd
-    _in, _out_fd = in_fd, out_fd
+    _s.fd_in, _s.fd_out = in_fd, out_fd
     if progress_fd is not None:
         import mmap
-        _done[0] = memoryview(mmap.mmap(progress_fd, 8)).cast("q")
+        _s.done = memoryview(mmap.mmap(progress_fd, 8)).cast("q")
         os.close(progress_fd)
     config = recv()
     conf = sys.modules["confine"]
