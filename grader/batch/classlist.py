@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
+from grader.batch import lms_names
 from grader.batch.gradebook import inside
 from grader.load import SKIP_DIRS
 from grader.tempdirs import temp_dir
@@ -35,7 +36,6 @@ MAX_MEMBER = 64 << 20  # bytes in one zip member, at most
 MAX_STORED = 8 << 20  # bytes of zipped submission kept in the gradebook for replay
 CHUNK = 1 << 20  # bytes copied at a time while extracting (and counted)
 ID_MAX = 200
-CANVAS = re.compile(r"^(?P<id>[A-Za-z]+)_(?:[Ll][Aa][Tt][Ee]_)?\d+_\d+_")  # login_LATE_userid_subid_name
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,11 @@ class Entry:
     path: Path  # what is graded: a file, or a folder
     source: str  # where it came from, for people: "export.zip:submission_1"
     notes: list = field(default_factory=list)  # shown to the student with the results
+    lms: str = ""  # the LMS whose export it came from: canvas, moodle, blackboard, d2l, gradescope
+    display: str = ""  # the student's name as the export shows it
+    submitted_at: str = ""  # ISO 8601, when the export says
+    late: bool | None = None  # None: the export does not say
+    fields: dict = field(default_factory=dict)  # other ids the export carries (lms_names.Name.fields)
 
 
 # ---------------------------------------------------------------------------- student ids
@@ -119,6 +124,7 @@ class Inputs:
         self.entries, self.warnings = [], []
         self._dups, self._unmatched, self._bad_ids = {}, [], []
         self._zips = 0  # student zips extracted, each to its own folder
+        self.submitted = {}  # Gradescope folder: created_at
         try:
             self._discover([Path(p) for p in paths], list_file)
         except BaseException:
@@ -218,10 +224,14 @@ class Inputs:
         """Entries of a folder with one entry per student. `refused`: {name: why} of
         entries of an export left unextracted (too large): graded as empty, with the reason."""
         names, refused = names or {}, refused or {}
+        listed = [p for p in sorted(root.iterdir())
+                  if not (p.name in SKIP_DIRS or p.name.startswith(".") or p.name == METADATA)]
+        if self.pattern is None and not names:
+            rec = lms_names.detect([(p.name, p.is_dir() and not p.is_symlink()) for p in listed])
+            if rec is not None:
+                return self._lms_dir(rec, listed, prefix, refused)
         candidates, skipped = [], []  # (path to grade, notes, name in the inputs, id when no pattern)
-        for p in sorted(root.iterdir()):
-            if p.name in SKIP_DIRS or p.name.startswith(".") or p.name == METADATA:
-                continue
+        for p in listed:
             stem = p.name if p.is_dir() else p.stem
             if p.name in refused:
                 candidates.append((*self._refused(p.name, prefix, refused[p.name]), p.name, stem))
@@ -239,11 +249,6 @@ class Inputs:
                                      len(skipped), "y" if len(skipped) == 1 else "ies",
                                      prefix.rstrip("/:") or str(root),
                                      "is" if len(skipped) == 1 else "are", listing(skipped)))
-        lms = [name for _, _, name, _ in candidates if CANVAS.match(name)]
-        if self.pattern is None and len(lms) >= max(2, len(candidates) // 2):
-            self.warnings.append("%d names look like an LMS export (%s); if several files belong to "
-                                 "one student, pass --id-pattern '%s'"
-                                 % (len(lms), lms[0], CANVAS.pattern))
         groups = {}
         for p, notes, name, stem in candidates:
             if self.pattern is None and name in names:
@@ -263,7 +268,99 @@ class Inputs:
                 entry = self._group(sid, [p for p, _, _ in members], prefix)
                 entry.notes += [n for _, _, notes in members for n in notes]
                 entries.append(entry)
+        if names:  # a Gradescope export
+            for e in entries:
+                e.lms = "gradescope"
+                e.submitted_at = self.submitted.get(Path(e.source.rpartition(":")[2]).name, "")
         return entries
+
+    def _lms_dir(self, rec, listed, prefix, refused):
+        """Entries of an export folder named the way `rec`'s LMS names its files
+        (lms_names): ids from the names, a student's files grouped under their own names,
+        the latest attempt kept, text and other non-code entries skipped and reported."""
+        shown = prefix.rstrip("/:") or "the folder"
+        parsed, skipped, infos = [], [], {}
+        for p in listed:
+            if p.name in rec.metadata:
+                continue
+            if p.is_symlink():
+                skipped.append((p.name, "a link"))
+                continue
+            n = rec.parse(p.name, p.is_dir())
+            if n is None:
+                skipped.append((p.name, "not named as %s names its files" % lms_names.TITLES[rec.lms]))
+            elif n.kind == "info":
+                infos[(n.student, n.submitted_at)] = p
+            else:
+                parsed.append((p, n))
+        self._blackboard_infos(parsed, infos)
+        by_student = {}
+        for p, n in parsed:
+            by_student.setdefault(n.student, []).append((p, n))
+        entries = []
+        for sid, items in by_student.items():
+            latest = max(n.submitted_at for _, n in items)
+            for p, n in items:
+                if n.submitted_at != latest:
+                    skipped.append((p.name, "an earlier attempt than %s's of %s" % (sid, latest)))
+                elif n.kind != "code":
+                    skipped.append((p.name, n.why))
+            code = [(p, n) for p, n in items if n.submitted_at == latest and n.kind == "code"]
+            sid = self._checked(sid, prefix + code[0][0].name if code else prefix + items[0][0].name)
+            if sid is None or not code:
+                continue
+            entry = self._lms_entry(sid, code, prefix, refused)
+            if entry is None:
+                continue
+            ns = [n for _, n in items if n.submitted_at == latest]
+            entry.lms, entry.submitted_at = rec.lms, latest
+            entry.display = next((n.display for n in ns if n.display), "")
+            entry.late = any(n.late for n in ns) if any(n.late is not None for n in ns) else None
+            for n in ns:
+                for k, v in n.fields.items():  # several files: their ids joined
+                    old = entry.fields.get(k)
+                    entry.fields[k] = v if old in (None, v) else "%s,%s" % (old, v)
+            entries.append(entry)
+        self.warnings.append("%s: a %s export (named as %s names its files): %d student(s)"
+                             % (shown, lms_names.TITLES[rec.lms], lms_names.TITLES[rec.lms], len(entries)))
+        for name, why in skipped:
+            self.warnings.append("%s%s: skipped: %s" % (prefix, name, why))
+        return entries
+
+    def _lms_entry(self, sid, code, prefix, refused):
+        """One student's Entry from their code items [(path, Name)] in an LMS export."""
+        if len(code) == 1:
+            p, n = code[0]
+            if p.name in refused:
+                folder, notes = self._refused(p.name, prefix, refused[p.name])
+                return Entry(sid, folder, prefix + p.name, notes)
+            if p.is_file() and p.suffix.lower() == ".zip":
+                folder, notes = self._student_zip(p, prefix)
+                return Entry(sid, folder, prefix + p.name, notes)
+            return Entry(sid, p, prefix + p.name)
+        if any(p.is_dir() or p.name in refused for p, _ in code):
+            self._dups.setdefault(sid, []).extend(prefix + p.name for p, _ in code)
+            return None
+        return self._group(sid, [p for p, _ in code], prefix, [n.own_name for _, n in code])
+
+    def _blackboard_infos(self, parsed, infos):
+        """Blackboard's attempt .txt files: the student's name, the username when it holds a
+        '_' (the file names alone cannot tell), and each file's original name."""
+        for (user, when), path in infos.items():
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            display, username, originals = lms_names.blackboard_info(text)
+            for p, n in parsed:
+                prefix_user = "%s_%s" % (n.fields.get("blackboard_assignment", ""), n.student)
+                if n.submitted_at != when or not prefix_user.endswith("_" + username):
+                    continue
+                if username and n.student != username and len(username) > len(n.student):
+                    n.student = username
+                if n.student == (username or user):
+                    n.display = display or n.display
+                    n.own_name = originals.get(p.name, n.own_name)
 
     def _refused(self, name, prefix, why):
         """(empty folder, notes) for an export entry that was not extracted."""
@@ -272,12 +369,14 @@ class Inputs:
         folder.mkdir(parents=True)
         return folder, ["%s was not extracted: %s" % (name, why)]
 
-    def _group(self, sid, files, prefix):
-        """Several files for one student: graded together as one folder."""
+    def _group(self, sid, files, prefix, own_names=None):
+        """Several files for one student: graded together as one folder, under the names the
+        student gave them when they are known and usable."""
         folder = inside(self.tmp / "grouped", sid)
         folder.mkdir(parents=True)
-        wanted = [self._remainder(p.name) for p in files]
-        if len(set(wanted)) < len(wanted) or not all(wanted):
+        wanted = own_names or [self._remainder(p.name) for p in files]
+        if (len(set(wanted)) < len(wanted) or not all(wanted)
+                or any("/" in w or "\\" in w or w.startswith(".") for w in wanted)):
             wanted = [p.name for p in files]
         for p, name in zip(files, wanted):
             shutil.copyfile(p, folder / name)
@@ -298,7 +397,7 @@ class Inputs:
         dest = self.tmp / ("zip%d" % len(list(self.tmp.glob("zip*"))))
         root, refused = extract_export(path, dest)
         rel = root.relative_to(dest).as_posix()
-        names = gradescope_ids(root, self.warnings, self._bad_ids)
+        names = gradescope_ids(root, self.warnings, self._bad_ids, self.submitted)
         return self._class_dir(root, "%s:%s" % (path.name, rel + "/" if rel != "." else ""), names,
                                refused)
 
@@ -351,12 +450,12 @@ def listing(names, at_most=8, sep=", "):
     return sep.join(names[:at_most]) + (" and %d more" % (len(names) - at_most) if len(names) > at_most else "")
 
 
-def gradescope_ids(root, warnings, bad=None):
+def gradescope_ids(root, warnings, bad=None, submitted=None):
     """{folder: student id} from Gradescope's submission_metadata.yml, if there is one.
 
     The id is each submitter's SID, else email, else name; a group's ids are joined by '+'
     (submitters_id). An unusable id is added to `bad` ("file: folder: id: why"), or
-    raised as a BatchError without it.
+    raised as a BatchError without it. `submitted`, when given, gets {folder: created_at}.
     """
     meta = root / METADATA
     if not meta.is_file():
@@ -374,6 +473,9 @@ def gradescope_ids(root, warnings, bad=None):
         if sid is None:
             continue
         folder = str(key).lstrip(":")
+        created = value.get("created_at") if isinstance(value, dict) else None
+        if submitted is not None and created:
+            submitted[folder] = created.isoformat() if hasattr(created, "isoformat") else str(created)
         try:
             out[folder] = check_id(sid)
         except ValueError as why:

@@ -7,8 +7,10 @@ per student (latest submission) and one Gradescope results.json per student.
 """
 import csv
 import datetime
+import fcntl
 import io
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -28,7 +30,7 @@ CREATE TABLE IF NOT EXISTS grades (
     seed INTEGER NOT NULL,
     score REAL NOT NULL,
     max_score REAL NOT NULL,
-    checks TEXT NOT NULL,          -- JSON: [{id, score, max_score, status}]
+    checks TEXT NOT NULL,          -- JSON: [{id, score, max_score, status, kind, mistake}]
     results TEXT NOT NULL,         -- JSON: the whole Gradescope results.json
     notes TEXT NOT NULL,           -- JSON list: several files, what was graded
     error TEXT NOT NULL,           -- set when the grader itself failed (retried next run)
@@ -40,7 +42,34 @@ CREATE TABLE IF NOT EXISTS grades (
 );
 CREATE INDEX IF NOT EXISTS grades_student ON grades (student, id);
 CREATE INDEX IF NOT EXISTS grades_file ON grades (student, file_sha256, rubric_sha256);
+""" + """
+-- who each student is in the LMS export they came from (the latest batch that saw them)
+CREATE TABLE IF NOT EXISTS students (
+    student TEXT PRIMARY KEY,
+    lms TEXT NOT NULL,             -- canvas, moodle, blackboard, d2l, gradescope; '' for a plain folder
+    name TEXT NOT NULL,            -- as the export shows it
+    submitted_at TEXT NOT NULL,    -- as the export states it ('' when it does not)
+    late INTEGER,                  -- 1, 0, or NULL when the export does not say
+    fields TEXT NOT NULL,          -- JSON: other ids the export carries
+    source TEXT NOT NULL,
+    seen_at TEXT NOT NULL
+);
+-- grades sent to an LMS (bpgrade push): what was sent, for which graded row
+CREATE TABLE IF NOT EXISTS pushes (
+    id INTEGER PRIMARY KEY,
+    target TEXT NOT NULL,          -- e.g. canvas https://school.instructure.com course 12 assignment 34
+    student TEXT NOT NULL,
+    grade_id INTEGER NOT NULL,     -- grades.id of the row whose score was sent
+    score REAL NOT NULL,
+    previous TEXT NOT NULL,        -- what the LMS had before ('' for nothing)
+    pushed_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pushes_target ON pushes (target, student, id);
 """
+
+
+class GradebookBusy(GradebookError):
+    """Another batch is grading into the gradebook (exit 2)."""
 
 
 class GradebookFull(Exception):
@@ -48,13 +77,23 @@ class GradebookFull(Exception):
 
 
 class Gradebook:
-    def __init__(self, path, rubric=None, secret=None, create=True):
+    def __init__(self, path, rubric=None, secret=None, create=True, lock=False):
         """Open (or create) the gradebook at `path`.
 
         With `rubric`, the gradebook must belong to that rubric (or be new).
-        Without, it must exist (for export and replay).
+        Without, it must exist (for export and replay). With `lock` (bpgrade batch),
+        first take its BatchLock (GradebookBusy when another batch holds it), kept until close().
         """
         self.path = Path(path)
+        self.lock = BatchLock(self.path).acquire() if lock else None
+        try:
+            self._open(path, rubric, secret, create)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, path, rubric, secret, create):
+        self.db = None
         if not create and not self.path.is_file():
             raise GradebookError("%s: no such gradebook" % self.path)
         if self.path.is_dir():
@@ -77,6 +116,12 @@ class Gradebook:
         self.meta = dict(self.db.execute("SELECT key, value FROM meta").fetchall()) if tables else {}
         if tables and "rubric_sha256" not in self.meta:
             raise GradebookError("%s: the gradebook has no rubric recorded" % self.path)
+        if tables and not {"students", "pushes"} <= tables:  # made before these tables existed
+            try:
+                self.db.executescript(SCHEMA)
+            except sqlite3.DatabaseError as exc:
+                raise GradebookError("%s: cannot add the students and pushes tables (%s)"
+                                     % (self.path, exc)) from None
         if rubric is not None:
             self._bind(rubric, bool(tables))
         elif not tables:
@@ -140,7 +185,9 @@ class Gradebook:
         results = graded.results
         extra = results.get("extra_data") or {}
         checks = [{"id": (t.get("extra_data") or {}).get("id"), "score": t.get("score"),
-                   "max_score": t.get("max_score"), "status": t.get("status")}
+                   "max_score": t.get("max_score"), "status": t.get("status"),
+                   "kind": (t.get("extra_data") or {}).get("kind"),
+                   "mistake": (t.get("extra_data") or {}).get("mistake")}
                   for t in results.get("tests", [])]
         tier = (extra.get("isolation") or {}).get("tier")
         row = (graded.task.student, source, file_sha256, self.rubric_sha256, graded.task.seed,
@@ -157,6 +204,33 @@ class Gradebook:
         except sqlite3.OperationalError as exc:
             raise GradebookFull("cannot write to the gradebook %s (%s)" % (self.path, exc)) from None
         return cur.lastrowid
+
+    def record_students(self, entries):
+        """Remember who each found student is in the export they came from (classlist.Entry)."""
+        rows = [(e.student, e.lms, e.display, e.submitted_at,
+                 None if e.late is None else int(bool(e.late)), json.dumps(e.fields, sort_keys=True),
+                 e.source, now()) for e in entries]
+        try:
+            with self.db:
+                self.db.executemany("INSERT OR REPLACE INTO students VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        except sqlite3.OperationalError as exc:
+            raise GradebookFull("cannot write to the gradebook %s (%s)" % (self.path, exc)) from None
+
+    def identities(self):
+        """{student: row of the students table} (lms, name, submitted_at, late, fields)."""
+        return {r["student"]: r for r in self.db.execute("SELECT * FROM students ORDER BY student")}
+
+    def last_push(self, target, student):
+        """The latest push of this student's grade to `target`, or None."""
+        return self.db.execute("SELECT * FROM pushes WHERE target = ? AND student = ? ORDER BY id DESC LIMIT 1",
+                               (target, student)).fetchone()
+
+    def record_push(self, target, student, grade_id, score, previous):
+        """A grade that the LMS accepted; committed at once, so a push cut short sends nothing twice."""
+        with self.db:
+            self.db.execute("INSERT INTO pushes (target, student, grade_id, score, previous, pushed_at) "
+                            "VALUES (?, ?, ?, ?, ?, ?)", (target, student, grade_id, float(score),
+                                                          "" if previous is None else str(previous), now()))
 
     # -- reading ---------------------------------------------------------------
 
@@ -235,7 +309,85 @@ class Gradebook:
         return [s for s, r in self.latest().items() if r["error"]]
 
     def close(self):
-        self.db.close()
+        if getattr(self, "db", None) is not None:
+            self.db.close()
+        if self.lock is not None:
+            self.lock.release()
+
+
+class BatchLock:
+    """One `bpgrade batch` at a time per gradebook: an flock on GRADEBOOK.lock, holding the pid.
+
+    The kernel drops the lock when its process dies (kill -9 too), so the lock file a killed
+    batch leaves is simply locked again by the next one; the pid in it is only for messages.
+    A batch that ends normally removes the file (after checking, when it took the lock, that
+    the file it locked is still the one at that path)."""
+
+    def __init__(self, gradebook):
+        self.path = Path(str(gradebook) + ".lock")
+        self.fd = None
+        self.previous = None  # the pid that a killed batch left in the file, if any
+
+    def acquire(self):
+        for _ in range(20):
+            fd = self._open()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = read_pid(fd)
+                os.close(fd)
+                raise GradebookBusy("another bpgrade batch%s is grading into %s; wait for it to finish, or "
+                                    "stop it, then run this again" % (" (pid %d)" % holder if holder else "",
+                                                                     str(self.path)[:-len(".lock")])) from None
+            if self._same_file(fd):
+                break
+            os.close(fd)  # removed by the batch that held it, between our open and our lock: again
+        else:
+            raise GradebookError("%s: cannot take the lock (the file keeps changing)" % self.path)
+        self.previous = read_pid(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, ("%d\n" % os.getpid()).encode(), 0)
+        self.fd = fd
+        return self
+
+    def _open(self):
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        except OSError as exc:
+            raise GradebookError("%s: cannot create the lock file (%s)" % (self.path, exc.strerror)) from None
+
+    def _same_file(self, fd):
+        try:
+            a, b = os.fstat(fd), os.stat(self.path)
+        except OSError:
+            return False
+        return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+    def release(self):
+        if self.fd is None:
+            return
+        if self._same_file(self.fd):
+            try:
+                self.path.unlink()  # while still locked: a batch that opened it meanwhile sees it gone
+            except OSError:
+                pass
+        os.close(self.fd)  # closing the last descriptor drops the flock
+        self.fd = None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def read_pid(fd):
+    try:
+        text = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
 
 
 def write_atomic(path, text):

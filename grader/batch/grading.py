@@ -120,7 +120,7 @@ def run(inputs=(), rubric=None, gradebook="grades.sqlite", csv=None, results_dir
     rub = rubric_mod.load(rubric_path)
     if executor not in EXECUTORS:
         raise BatchError("unknown executor %r (choose from %s)" % (executor, ", ".join(EXECUTORS)))
-    book = gradebook_mod.Gradebook(gradebook, rubric=rub)
+    book = gradebook_mod.Gradebook(gradebook, rubric=rub, lock=True)  # one batch at a time (exit 2)
     try:
         key = seeds.load(secret, gradebook)
         if not book.check_secret(key):
@@ -129,6 +129,7 @@ def run(inputs=(), rubric=None, gradebook="grades.sqlite", csv=None, results_dir
         with Inputs(inputs, id_pattern, list_file) as found:
             for w in found.warnings:
                 stream.write("bpgrade: warning: %s\n" % safe_text(w, one_line=True))
+            book.record_students(found.entries)  # who they are in the LMS export, for grades out
             return _grade(found.entries, rub, rubric_path, book, key, regrade, jobs, executor,
                           scheduler, progress, stream, csv, results_dir)
     finally:
@@ -258,11 +259,14 @@ def first_problem(row):
 
 # ---------------------------------------------------------------------------- export, replay
 
-def export(gradebook, csv=None, results_dir=None, stream=None):
+def export(gradebook, csv=None, results_dir=None, stream=None, lms_args=None):
+    from grader.report import lms
     stream = stream or sys.stderr
     book = gradebook_mod.Gradebook(gradebook, create=False)
     try:
-        if csv is None and results_dir is None:
+        if lms_args is not None and lms.wanted(lms_args):
+            lms.export(book, lms_args, stream)  # --canvas-csv, --moodle-csv
+        elif csv is None and results_dir is None:
             sys.stdout.write(safe_text(book.csv_text()))
         if csv:
             n = book.export_csv(csv)
@@ -422,7 +426,7 @@ def run_batch(args):
     report = run(args.inputs, args.rubric, args.gradebook, args.csv, args.results_dir, args.jobs,
                  args.regrade, args.id_pattern, args.list_file, args.secret, args.executor,
                  args.scheduler, args.progress)
-    sys.stderr.write(safe_text(report.text))
+    sys.stdout.write(safe_text(report.text))  # the summary; progress and warnings are on stderr
     return report.exit_code
 
 
@@ -430,7 +434,9 @@ def export_args(cmd):
     cmd.add_argument("--gradebook", default="grades.sqlite", help="the gradebook (default: grades.sqlite)")
     cmd.add_argument("--csv", help="one row per student (default: to standard output)")
     cmd.add_argument("--results-dir", help="write DIR/STUDENT/results.json (Gradescope format)")
-    cmd.set_defaults(run=lambda args: export(args.gradebook, args.csv, args.results_dir))
+    from grader.report import lms
+    lms.add_export_args(cmd)
+    cmd.set_defaults(run=lambda args: export(args.gradebook, args.csv, args.results_dir, lms_args=args))
 
 
 def replay_args(cmd):
