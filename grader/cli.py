@@ -23,12 +23,41 @@ def add_submission_args(cmd):
     cmd.add_argument("--seed", type=int, help="grading seed, to reproduce a run exactly")
 
 
-def grade_one(args):
-    rub = rubric.load(rubric.find(args.rubric))
+def grade_one(args, rubric_path=None):
+    rub = rubric.load(rubric_path or rubric.find(args.rubric))
     loaded = load.load(args.submission, class_names=list(rub.gates))
     result = score.grade(loaded, rub, seed=args.seed)
     warn_isolation(result.isolation)
     return result
+
+
+def check_rubric(args):
+    """The rubric a self-check uses, said on standard error: --rubric; else the
+    assignment's own (a student kit's, or a rubric.yaml beside the submission);
+    else the packaged default. In a kit, the kit's seed (its checks are recorded there)."""
+    from grader.kit import find_rubric, kit_for
+    if args.rubric:
+        path = rubric.find(args.rubric)
+        kit = kit_for(path) if path.is_file() else None
+        said = str(path)
+    else:
+        found = find_rubric(args.submission)
+        if found is None:
+            try:
+                path = rubric.find("gates")
+            except UsageError:
+                raise UsageError("%s: no rubric.yaml beside it or in the working directory; "
+                                 "pass --rubric FILE" % args.submission) from None
+            kit, said = None, "%s (the packaged default: no rubric.yaml beside %s)" % (path, args.submission)
+        else:
+            path, kit, said = found.rubric, found.kit, found.describe()
+    if kit:
+        if args.seed is not None and args.seed != kit.get("seed"):
+            raise UsageError("--seed %d: this kit's checks are recorded at its own seed (%s); "
+                             "run without --seed" % (args.seed, kit.get("seed")))
+        args.seed = kit.get("seed")
+    print("bpgrade: rubric %s" % safe_text(said, one_line=True), file=sys.stderr)
+    return path
 
 
 def warn_isolation(isolation):
@@ -52,30 +81,45 @@ def add_grade(sub):
 
 
 def add_check(sub):
-    cmd = sub.add_parser("check", help="self-check: readable feedback on the visible checks")
+    cmd = sub.add_parser(
+        "check", help="self-check: readable feedback on the visible checks",
+        description="Grade SUBMISSION with the visible checks of the assignment's rubric: "
+                    "--rubric, else a student kit's rubric or a rubric.yaml beside the "
+                    "submission (or in the working directory), else the packaged default. "
+                    "The rubric used is named on standard error.")
     add_submission_args(cmd)
     cmd.add_argument("-o", "--output", dest="results", metavar="PATH",
                      help="where to write the --format output (default: standard output)")
+    cmd.add_argument("--result-json", metavar="PATH",
+                     help="also write the student's results.json to PATH (visible checks: score, "
+                          "max_score, tests[]; hidden ones only counted), e.g. for a CI job to publish")
     formats.add_args(cmd, default="text")
 
     def run(args):
-        return formats.emit(args, grade_one(args), student=True)
+        result = grade_one(args, check_rubric(args))
+        if args.result_json:
+            from pathlib import Path
+            Path(args.result_json).write_text(formats.json_text(result, student=True), encoding="utf-8")
+        return formats.emit(args, result, student=True)
     cmd.set_defaults(run=run)
 
 
 def add_release(sub):
     cmd = sub.add_parser(
-        "release", help="write the student version of a source notebook or module",
+        "release", help="build the student kit: student notebook and module, rubric, offline self-check, CI",
         description="Replace each ### BEGIN SOLUTION / ### END SOLUTION region with a "
-                    "placeholder, clear outputs and metadata, and write the student files. "
-                    "SOURCE is a notebook (the modules beside it with solution regions are "
-                    "released too), a module, or a folder; source.ipynb is released under "
-                    "its folder's name. Exit status 2 for a source that cannot be released.")
+                    "placeholder, clear outputs and metadata, and write the student files; "
+                    "then the kit around them: the student rubric (visible checks only), the "
+                    "reference's answers recorded at the kit's inputs (no reference code), a "
+                    "student wheel of the grader, and CI templates. SOURCE is a notebook (the "
+                    "modules beside it with solution regions are released too), a module, or a "
+                    "folder; source.ipynb is released under its folder's name. Exit status 2 "
+                    "for a source that cannot be released.")
     cmd.add_argument("source", help="source notebook, module, or assignment folder")
     cmd.add_argument("-o", "--output", required=True, help="folder for the student files")
     cmd.add_argument("--rubric", help="rubric (default: rubric.yaml beside the source, else gates)")
     cmd.add_argument("--student-rubric", metavar="PATH",
-                     help="also write the rubric without its hidden checks to PATH")
+                     help="where in the kit to write the student rubric (default: OUTPUT/rubric.yaml)")
 
     def run(args):
         from grader.authoring import release
@@ -117,6 +161,12 @@ def add_replay(sub):
         "replay", help="grade a student's graded submission again with its recorded seed; compare"))
 
 
+def add_push(sub):
+    from grader.batch import canvas
+    canvas.push_args(sub.add_parser(
+        "push", help="send a gradebook's grades to an LMS through its API (Canvas); a dry run unless --send"))
+
+
 def add_gradescope_package(sub):
     from grader.authoring import gradescope
     gradescope.package_args(sub.add_parser(
@@ -130,7 +180,7 @@ def add_report(sub):
         "report", help="static HTML class summary and per-student feedback pages from a gradebook"))
 
 
-COMMANDS = [add_grade, add_check, add_release, add_validate, add_batch, add_export, add_replay,
+COMMANDS = [add_grade, add_check, add_release, add_validate, add_batch, add_export, add_push, add_replay,
             add_gradescope_package, add_report]
 
 

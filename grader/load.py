@@ -12,7 +12,6 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
 from grader.errors import UsageError
 
 MAX_FILE = 20 << 20  # bytes
@@ -30,6 +29,7 @@ class Loaded:
     notes: list = field(default_factory=list)  # things the student should know
     markdown: str = ""  # markdown text, to spot code that will not run
     root: Path = None  # directory copied into the sandbox
+    siblings: list = field(default_factory=list)  # .py files beside a file given alone (importable, as in Jupyter)
 
     @property
     def name(self):
@@ -51,6 +51,12 @@ class Loaded:
     def copy_to(self, scratch):
         if self.root is not None:
             copy_tree(self.root, scratch)
+        budget = MAX_COPY
+        for p in self.siblings:  # a file given alone: the modules beside it, as Jupyter would import them
+            size = p.stat().st_size
+            if size <= budget and not (scratch / p.name).exists():
+                budget -= size
+                shutil.copyfile(p, scratch / p.name)
         if self.kind == "module" and not self.problem:
             target = scratch / self.relative
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -76,6 +82,9 @@ def load(path, class_names=()):
         loaded = read_module(path)
     loaded.notes = notes + loaded.notes
     loaded.root = root
+    if root is None:
+        loaded.siblings = [p for p in sorted(path.parent.glob("*.py"))
+                           if p != path and not p.is_symlink() and p.is_file()]
     return loaded
 
 
@@ -107,7 +116,7 @@ def choose_file(folder, class_names):
 def scan(path, class_names, module_names):
     """(gate classes the file's text defines, sibling modules it imports), read
     line by line so that a huge file never sits in memory. It is not run."""
-    classes = [re.compile(r"class\s+%s\b" % re.escape(n)) for n in class_names]
+    classes = [class_pattern([n]) for n in class_names]
     imports = {m: re.compile(r"(from\s+%s\s+import|import\s+%s\b)" % (re.escape(m), re.escape(m)))
                for m in module_names if m != path.stem}
     defined, imported, size = set(), set(), 0
@@ -123,6 +132,21 @@ def scan(path, class_names, module_names):
     except OSError:
         pass
     return len(defined), imported
+
+
+def cell_source(cell: dict) -> str:
+    """A notebook cell's source as one string (the format allows a list of lines)."""
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def class_pattern(names: list, at: str = "anywhere") -> re.Pattern:
+    """A pattern for "this code defines class NAME" (any of `names`; group 1 is the
+    name), read as text. `at`: "anywhere" in a line (finding the file or cell that
+    may define it, leniently), "line" at the start of a line, indented or not, or
+    "top" at the start of a line only (a module's top level). Use with re.M."""
+    prefix = {"anywhere": "", "line": "^[ \t]*", "top": "^"}[at]
+    return re.compile(r"%sclass\s+(%s)\b" % (prefix, "|".join(map(re.escape, names))), re.M)
 
 
 def read_text(path, python=False):
@@ -173,6 +197,8 @@ def read_notebook(path):
     text, problem = read_text(path)
     if problem:
         return Loaded(path, "notebook", problem=problem)
+    import nbformat  # here: reading code as text (cell_source, class_pattern) needs none of it
+
     invalid = {}  # reads() validates once and leaves the error here
     try:
         with warnings.catch_warnings():  # notebooks without cell ids are fine
@@ -187,8 +213,7 @@ def read_notebook(path):
                      % invalid["ValidationError"].message[:120])
     cells, markdown, number = [], [], 0
     for cell in nb.get("cells", []):
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else str(source)
+        source = cell_source(cell)
         if cell.get("cell_type") == "code":
             number += 1
             cells.append((number, source))

@@ -2,6 +2,10 @@
 
     pytest --bpgrade gates.ipynb [--bpgrade-rubric RUBRIC] [--bpgrade-seed N]
 
+Without --bpgrade-rubric the assignment's rubric is used, as by `bpgrade check`: a
+student kit's, or a rubric.yaml beside the submission (or in the working directory);
+the header names it. In a kit, the seed is the kit's.
+
 Each visible rubric item is one test item, `gates.ipynb::<item id>`; a failed item's
 failure message is the grader's feedback (report.details(), as in results.json). Hidden
 items are one more test, `gates.ipynb::hidden-checks`, whose message gives only a count.
@@ -38,7 +42,8 @@ def pytest_addoption(parser):
                     help="grade SUBMISSION (a .ipynb notebook, a .py module or a folder): one "
                          "test per visible rubric item, the feedback as the failure message")
     group.addoption("--bpgrade-rubric", metavar="RUBRIC", default=None,
-                    help="rubric YAML file or packaged rubric name (default: gates)")
+                    help="rubric YAML file or packaged rubric name (default: the assignment's: a "
+                         "student kit's, or rubric.yaml beside the submission; else gates)")
     group.addoption("--bpgrade-seed", metavar="N", type=int, default=None,
                     help="grading seed, to reproduce a run exactly (default: a random one, "
                          "shown in the header)")
@@ -92,15 +97,33 @@ def pytest_configure(config):
     if not path.exists():
         raise pytest.UsageError("--bpgrade %s: no such file or directory" % given)
     seed = config.getoption("bpgrade_seed")
+    rubric, kit = assignment_rubric(config.getoption("bpgrade_rubric"), path, config.invocation_params.dir)
+    if kit:
+        if seed is not None and seed != kit.get("seed"):
+            raise pytest.UsageError("--bpgrade-seed %d: this kit's checks are recorded at its own seed (%s); "
+                                    "run without --bpgrade-seed" % (seed, kit.get("seed")))
+        seed = kit.get("seed")
     if seed is None:
         from grader.judge.score import new_seed
         seed = new_seed()
-    config.stash[target_key] = Target(path.resolve(), config.getoption("bpgrade_rubric"), seed)
+    config.stash[target_key] = Target(path.resolve(), rubric, seed)
     if not config.option.file_or_dir:  # `pytest --bpgrade x`: grade x, nothing else
         config.args[:] = [str(path)]
     elif all(Path(config.invocation_params.dir, a.split("::")[0]).resolve() != path.resolve()
              for a in config.args):
         config.args.append(str(path))
+
+
+def assignment_rubric(given, submission, start):
+    """(rubric, kit manifest or None): --bpgrade-rubric, else the assignment's own (a
+    student kit's, or a rubric.yaml beside the submission or in the working
+    directory), else None (the packaged default)."""
+    from grader.kit import find_rubric, kit_for
+    if given:
+        path = Path(start, given)
+        return given, kit_for(path) if path.is_file() else None
+    found = find_rubric(submission, Path(start))
+    return (str(found.rubric), found.kit) if found else (None, None)
 
 
 def pytest_report_header(config):

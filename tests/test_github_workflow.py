@@ -4,16 +4,17 @@
 steps as a runner would (bash -eo pipefail, the workflow's env, $GITHUB_STEP_SUMMARY set)
 in that repository, with a fresh Python environment standing in for setup-python:
 
-- "Install the grader" installs a wheel of this checkout. Offline, so pip gets
-  PIP_NO_INDEX, PIP_NO_DEPS and PIP_IGNORE_INSTALLED, and the dependencies come from
-  this test environment through a .pth file;
+- the kit is committed to a new git repository and cloned, as a student's repository;
+- "Install the grader" installs the student wheel the kit carries. Here pip gets
+  PIP_NO_INDEX and PIP_NO_DEPS, and the dependencies come from this test environment
+  through a .pth file (tests/test_kit.py installs the same wheel with its dependencies
+  in a fresh environment);
 - "Check the gates" must append the Markdown table to the step summary, write the JUnit
   file the upload step names, and fail the step under FAIL_UNDER.
 The `uses:` steps (checkout, setup-python, upload-artifact) cannot run here; their
 settings are checked instead.
 """
-import base64
-import hashlib
+import json
 import os
 import re
 import shutil
@@ -21,7 +22,6 @@ import subprocess
 import sys
 import sysconfig
 import xml.etree.ElementTree as ET
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -34,6 +34,7 @@ from grader.judge import rubric
 ROOT = Path(__file__).parent.parent
 ASSIGNMENT = ROOT / "assignments" / "gates"
 TEMPLATE = ASSIGNMENT / ".github" / "workflows" / "check.yml"
+GITLAB = ASSIGNMENT / ".gitlab-ci.yml"
 
 
 def load_workflow(path):
@@ -55,50 +56,16 @@ def test_template_shape():
     assert env["SUBMISSION"] == "gates.ipynb" and env["FAIL_UNDER"] == "100%"
     s = steps(wf)
     assert list(s) == ["actions/checkout", "actions/setup-python", "Install the grader",
-                       "Check the gates", "Upload the JUnit report"]
-    upload = s["Upload the JUnit report"]
+                       "Check the gates", "Upload the reports"]
+    upload = s["Upload the reports"]
     assert upload["uses"].startswith("actions/upload-artifact@")
     assert upload["if"] == "always()"  # the report is uploaded when the check fails too
-    assert upload["with"]["path"] == "${{ env.JUNIT }}"
+    assert upload["with"]["path"].split() == ["${{", "env.JUNIT", "}}", "${{", "env.RESULT", "}}"]
+    assert ".bpgrade/wheels/" in s["Install the grader"]["run"]  # never an index that lacks the grader
     check = s["Check the gates"]["run"]
     assert '--junit "$JUNIT"' in check and "--format markdown" in check
     for step in s.values():  # the run steps use plain shell variables: simulated as is
         assert "${{" not in step.get("run", "")
-
-
-def make_wheel(out_dir):
-    """A wheel of this checkout, from what pyproject.toml says (packages, dependencies,
-    scripts and entry points), built without setuptools or a network."""
-    tomllib = pytest.importorskip("tomllib")
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    meta = project["project"]
-    import grader
-    name = "backprop_grader-%s" % grader.__version__
-    path = out_dir / ("%s-py3-none-any.whl" % name)
-    records = []
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        def add(arcname, data):
-            data = data.encode() if isinstance(data, str) else data
-            z.writestr(arcname, data)
-            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
-            records.append("%s,sha256=%s,%d" % (arcname, digest.decode(), len(data)))
-        for package in project["tool"]["setuptools"]["packages"]:
-            folder = ROOT.joinpath(*package.split("."))
-            for f in sorted(folder.iterdir()):
-                if f.is_file() and f.suffix in (".py", ".yaml", ".json"):
-                    add(f.relative_to(ROOT).as_posix(), f.read_bytes())
-        info = name + ".dist-info"
-        add(info + "/METADATA", "Metadata-Version: 2.1\nName: %s\nVersion: %s\n%s" % (
-            meta["name"], grader.__version__,
-            "".join("Requires-Dist: %s\n" % d for d in meta["dependencies"])))
-        add(info + "/WHEEL", "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n"
-                             "Tag: py3-none-any\n")
-        groups = dict(meta.get("entry-points", {}), console_scripts=meta["scripts"])
-        add(info + "/entry_points.txt", "".join(
-            "[%s]\n%s\n" % (group, "".join("%s = %s\n" % kv for kv in entries.items()))
-            for group, entries in groups.items()))
-        z.writestr(info + "/RECORD", "\n".join(records + [info + "/RECORD,,"]) + "\n")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -106,10 +73,15 @@ def runner(tmp_path_factory):
     """A released student repository and a fresh Python environment where the workflow's
     install step has run."""
     tmp = tmp_path_factory.mktemp("gha")
-    repo = tmp / "repo"
-    code = cli.main(["release", str(ASSIGNMENT), "-o", str(repo),
-                     "--student-rubric", str(repo / "rubric.yaml")])
+    kit = tmp / "kit"
+    code = cli.main(["release", str(ASSIGNMENT), "-o", str(kit)])
     assert code == 0
+    git = ["git", "-c", "user.name=T", "-c", "user.email=t@example.edu"]
+    subprocess.run(git + ["init", "-q", str(kit)], check=True)
+    subprocess.run(git + ["add", "-A"], cwd=kit, check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "kit"], cwd=kit, check=True)
+    repo = tmp / "repo"
+    subprocess.run(["git", "clone", "-q", str(kit), str(repo)], check=True)
     venv = tmp / "python"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
                    timeout=120)
@@ -118,16 +90,14 @@ def runner(tmp_path_factory):
         capture_output=True, text=True, check=True).stdout.strip())
     ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     (site_dir / "deps-from-tests.pth").write_text("\n".join(sorted(ours)) + "\n")
-    wheel = make_wheel(tmp)
     env = dict(os.environ, PATH=str(venv / "bin") + os.pathsep + os.environ["PATH"],
-               PIP_NO_INDEX="1", PIP_NO_DEPS="1", PIP_IGNORE_INSTALLED="1",
+               PIP_NO_INDEX="1", PIP_NO_DEPS="1",
                PIP_DISABLE_PIP_VERSION_CHECK="1", CI="true", GITHUB_ACTIONS="true",
                GITHUB_STEP_SUMMARY=str(tmp / "summary.md"))
     env.pop("VIRTUAL_ENV", None)
     env.pop("PYTHONHOME", None)
     workflow = load_workflow(repo / ".github" / "workflows" / "check.yml")
     env.update({k: str(v) for k, v in workflow["env"].items()})
-    env["BPGRADE_PACKAGE"] = str(wheel)  # an instructor's setting: a wheel instead of an index
     state = {"repo": repo, "venv": venv, "env": env, "workflow": workflow, "tmp": tmp}
     proc = run_step(state, "Install the grader")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -145,8 +115,17 @@ def run_step(state, name, **env):
 
 def test_release_copies_the_workflow(runner):
     assert (runner["repo"] / ".github" / "workflows" / "check.yml").read_bytes() == TEMPLATE.read_bytes()
-    assert {p.name for p in runner["repo"].iterdir()} == {".github", "gates.ipynb", "gates.py",
-                                                          "rubric.yaml"}
+    assert (runner["repo"] / ".gitlab-ci.yml").read_bytes() == GITLAB.read_bytes()
+    assert {p.name for p in runner["repo"].iterdir()} == {".git", ".github", ".gitlab-ci.yml", ".bpgrade",
+                                                          "gates.ipynb", "gates.py", "rubric.yaml"}
+
+
+def test_shipped_templates_are_the_built_in_ones():
+    from grader.authoring import kit
+    for folder, submission in ((ASSIGNMENT, "gates.ipynb"),
+                               (ROOT / "assignments" / "sigmoid-neuron", "sigmoid_neuron.ipynb")):
+        for name in kit.TEMPLATES:
+            assert (folder / name).read_text() == kit.template(name, submission)
 
 
 def test_install_step_gives_a_bpgrade_command(runner):
@@ -205,7 +184,28 @@ def test_finished_notebook_passes_the_check(runner):
     assert added.startswith("### ✅ ")
     assert "| | **Score on visible checks** | **%g / %g** |" % (total, total) in added
     assert root.get("failures") == "0" and root.get("tests") == str(len(student.items))
+    result = json.loads((runner["repo"] / runner["env"]["RESULT"]).read_text())
+    assert result["score"] == result["max_score"] == total
+    assert [t["name"] for t in result["tests"]] == [i.name for i in student.items]
 
+
+def test_gitlab_script_runs_from_the_clone(runner):
+    """.gitlab-ci.yml's script lines, one after another in one shell, as GitLab's runner does."""
+    job = yaml.safe_load((runner["repo"] / ".gitlab-ci.yml").read_text())["bpgrade-check"]
+    script = "\n".join(job["script"])
+    path = runner["tmp"] / "gitlab.sh"
+    path.write_text(script)
+    env = dict(runner["env"], **{k: str(v) for k, v in job["variables"].items()})
+    env["FAIL_UNDER"] = ""
+    env.pop("GITHUB_STEP_SUMMARY", None)
+    proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(path)], cwd=runner["repo"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "### ❌ " in proc.stdout  # the released template does not pass yet (pip spoke first)
+    assert set(job["artifacts"]["paths"]) >= {"result.json", "bpgrade-junit.xml"}
+    assert job["artifacts"]["reports"]["junit"] == "bpgrade-junit.xml"
+    result = json.loads((runner["repo"] / "result.json").read_text())
+    assert 0 < result["score"] < result["max_score"] and result["extra_data"]["hidden"]["checks"] == 0
 
 def test_fail_under_can_be_turned_off(runner):
     proc = run_step(runner, "Check the gates", FAIL_UNDER="")
@@ -223,4 +223,4 @@ def test_release_refuses_a_workflow_with_solution_text(tmp_path, capsys):
     code = cli.main(["release", str(source), "-o", str(tmp_path / "out")])
     assert code == 2
     assert "solution text in a workflow" in capsys.readouterr().err
-    assert not (tmp_path / "out" / ".github").exists()
+    assert not (tmp_path / "out" / ".github").exists() and not (tmp_path / "out" / ".bpgrade").exists()

@@ -27,7 +27,7 @@ import nbformat
 import pytest
 
 from grader import cli as cli_module
-from grader.authoring import gradescope
+from grader.authoring import wheel as wheels
 from grader import load
 from grader.report import results as report
 from grader.judge import rubric, score, seeds
@@ -55,19 +55,10 @@ def write_secret(folder):
     return p
 
 
-def checkout_state():
-    """What a build in place would leave in the checkout (`pip install .` leaves build/)."""
-    return sorted(str(p) for p in ROOT.glob("build/**/*")) + sorted(
-        str(p) for p in ROOT.glob("*.egg-info"))
-
-
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
-    """The grader's wheel, built once from this checkout."""
-    before = checkout_state()
-    built = gradescope.build_wheel(tmp_path_factory.mktemp("wheel"))
-    assert checkout_state() == before  # the checkout was copied, not built in place
-    return built
+    """The grader's wheel, built once from the installed package files."""
+    return wheels.build(tmp_path_factory.mktemp("wheel"))
 
 
 @pytest.fixture(scope="module")
@@ -172,19 +163,34 @@ def test_wheel_holds_the_grader_and_its_data(wheel):
     assert "Requires-Dist: numpy" in meta and "Requires-Dist: nbconvert" in meta
 
 
-def test_no_wheel_installs_from_the_index(tmp_path):
+def test_package_writes_nothing_until_it_can_succeed(tmp_path, monkeypatch):
+    """No course.secret (and no zip) is left behind by a package that cannot be built."""
+    monkeypatch.chdir(tmp_path)
+    for k in ("BPGRADE_SECRET", "BPGRADE_SECRET_FILE"):
+        monkeypatch.delenv(k, raising=False)
+    assert cli_module.main(["gradescope-package", "--rubric", "nope.yaml"]) == 2
+    assert cli_module.main(["gradescope-package", "--wheel", "missing.whl"]) == 2
+    assert cli_module.main(["gradescope-package", "--requirements", "missing.txt"]) == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_assignment_rubric_and_requirements_by_default(tmp_path, monkeypatch, wheel):
+    assignment = tmp_path / "a"
+    shutil.copytree(ROOT / "assignments" / "gates", assignment)
+    (assignment / "requirements.txt").write_text("matplotlib\n")
     secret = write_secret(tmp_path)
-    out = tmp_path / "ag.zip"
-    info = gradescope.package(out, "gates", secret=str(secret), bundle_wheel=False,
-                              stream=open(os.devnull, "w"))
-    with zipfile.ZipFile(out) as zf:
-        assert not [n for n in zf.namelist() if n.startswith("wheels/")]
-        setup = zf.read("setup.sh").decode()
-        assert json.loads(zf.read("bpgrade.json"))["wheel"] is None
-        assert zf.read("gates.yaml") == (ROOT / "rubrics" / "gates.yaml").read_bytes()
-    from grader import __version__
-    assert '"backprop-grader==%s"' % __version__ in setup
-    assert info["config"]["rubric"] == "gates.yaml"
+    monkeypatch.chdir(assignment)
+    assert cli_module.main(["gradescope-package", "--secret", str(secret), "--wheel", str(wheel)]) == 0
+    with zipfile.ZipFile(assignment / "autograder.zip") as zf:
+        assert zf.read("rubric.yaml") == (assignment / "rubric.yaml").read_bytes()
+        assert zf.read("requirements.txt") == b"matplotlib\n"
+    monkeypatch.chdir(tmp_path)
+    assert cli_module.main(["gradescope-package", str(assignment), "-o", "b.zip", "--secret", str(secret),
+                            "--wheel", str(wheel)]) == 0
+    with zipfile.ZipFile(tmp_path / "b.zip") as zf:
+        assert zf.read("rubric.yaml") == (assignment / "rubric.yaml").read_bytes()
+        assert zf.read("requirements.txt") == b"matplotlib\n"
+        assert "-r \"$SOURCE/requirements.txt\"" in zf.read("setup.sh").decode()
 
 
 def test_package_usage_errors(tmp_path, capsys, wheel):

@@ -366,8 +366,12 @@ def test_module_template_keeps_given_code(released):
 
 
 def test_student_rubric_has_the_visible_checks_only(tmp_path, rub):
-    kept, removed = release.student_rubric(rub, tmp_path / "student" / "rubric.yaml")
+    from grader.authoring import kit
+    cli.main(["release", str(ASSIGNMENT), "-o", str(tmp_path / "student")])
+    kept, removed = kit.student_rubric(rub, tmp_path / "student" / "rubric.yaml",
+                                       tmp_path / "student" / ".bpgrade" / "answers.py")
     student = rubric.load(tmp_path / "student" / "rubric.yaml")
+    assert {g.reference.__module__ for g in student.gates.values()} == {"grader.kit.replay"}
     assert removed == ["graph-random"]
     assert [i.id for i in student.items] == kept == [i.id for i in rub.items if not i.hidden]
     assert not any(i.hidden for i in student.items)
@@ -415,9 +419,32 @@ def test_cli_release_writes_notebook_module_and_student_rubric(tmp_path, capsys)
     code = cli.main(["release", str(ASSIGNMENT / "source.ipynb"), "-o", str(out),
                      "--student-rubric", str(out / "rubric.yaml")])
     assert code == 0
-    assert sorted(p.name for p in out.iterdir()) == [".github", "gates.ipynb", "gates.py", "rubric.yaml"]
-    assert "graph-random" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == [".bpgrade", ".github", ".gitlab-ci.yml", "gates.ipynb",
+                                                     "gates.py", "rubric.yaml"]
+    assert "hidden, not included: 1" in capsys.readouterr().out
     assert "graph-random" not in (out / "rubric.yaml").read_text()
+
+
+def test_folder_release_leaves_test_submissions_out(tmp_path, capsys):
+    source = tmp_path / "assignment"
+    shutil.copytree(ASSIGNMENT, source)
+    for name in ("test_gates.py", "student_correct.py", "wrong_submission.py"):
+        shutil.copy(ASSIGNMENT / "gates.py", source / name)
+    assert cli.main(["release", str(source), "-o", str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.py")) == ["gates.py"]
+
+
+def test_a_course_gate_kit_names_no_path_outside_it(tmp_path, capsys):
+    """A course's own reference file (course/ref.py) stays out of the kit, and the kit's
+    rubric names nothing outside the kit."""
+    out = tmp_path / "kit"
+    assert cli.main(["release", str(ROOT / "tests" / "gates" / "instructor"), "-o", str(out)]) == 0
+    text = (out / "rubric.yaml").read_text()
+    assert "course/ref.py" not in text and "../" not in text
+    assert not list(out.rglob("ref.py"))
+    assert cli.main(["check", str(out / "tanh.py")]) == 0
+    err = capsys.readouterr().err
+    assert "the student kit for tanh-neuron" in err
 
 
 def test_cli_release_bad_source_exit_2_with_the_cell(tmp_path, capsys):

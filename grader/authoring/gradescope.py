@@ -2,9 +2,9 @@
 
 The zip (Gradescope unpacks it into /autograder/source) holds:
 
-    setup.sh          installs backprop-grader into /autograder/venv: the bundled
-                      wheel when there is one, else the same version from the
-                      package index
+    setup.sh          installs backprop-grader into /autograder/venv from the
+                      bundled wheel (built from the installed grader: no source
+                      checkout needed), then requirements.txt when there is one
     run_autograder    grades /autograder/submission and writes
                       /autograder/results/results.json
     RUBRIC.yaml       the rubric, byte for byte (so its sha256 matches `bpgrade
@@ -12,7 +12,8 @@ The zip (Gradescope unpacks it into /autograder/source) holds:
     course.secret     the course secret: each student's seed is
                       HMAC(secret, assignment, student id), as in `bpgrade batch`
     bpgrade.json      what the package was built with (rubric file, versions)
-    wheels/*.whl      the grader, when bundled
+    wheels/*.whl      the grader (with reference/: grading needs it)
+    requirements.txt  the packages the course's notebooks import (optional)
 
 The student id is read from /autograder/submission_metadata.json as `bpgrade
 batch` reads a Gradescope export: each submitter's sid, else email, else name,
@@ -27,8 +28,6 @@ $BPGRADE_SETUP_NO_APT=1 keeps setup.sh from calling apt-get.
 import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +37,7 @@ from pathlib import Path
 
 from grader import __version__
 from grader.judge import seeds
-from grader.errors import PackageError
+from grader.errors import PackageError, SecretError
 
 ROOT_ENV = "BPGRADE_AUTOGRADER_ROOT"
 DEFAULT_ROOT = "/autograder"
@@ -48,8 +47,8 @@ PROJECT = "backprop-grader"
 
 SETUP_SH = r"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image.
-# It installs backprop-grader __VERSION__ into $ROOT/venv: from the bundled
-# wheel when there is one, otherwise from the package index.
+# It installs backprop-grader __VERSION__ into $ROOT/venv from the bundled wheel
+# (its dependencies from the package index), then the course's requirements.txt.
 set -euo pipefail
 ROOT="${BPGRADE_AUTOGRADER_ROOT:-/autograder}"
 SOURCE="$ROOT/source"
@@ -72,12 +71,15 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 shopt -s nullglob
 wheels=("$SOURCE"/wheels/*.whl)
-if [ ${#wheels[@]} -gt 0 ]; then
-    echo "setup.sh: installing the bundled ${wheels[0]##*/}"
-    "$VENV/bin/python" -I -m pip install --disable-pip-version-check -q "${wheels[0]}"
-else
-    echo "setup.sh: installing __PROJECT__==__VERSION__ from the package index"
-    "$VENV/bin/python" -I -m pip install --disable-pip-version-check -q "__PROJECT__==__VERSION__"
+if [ ${#wheels[@]} -ne 1 ]; then
+    echo "setup.sh: expected one wheel in $SOURCE/wheels, found ${#wheels[@]}: rebuild the autograder zip" >&2
+    exit 1
+fi
+echo "setup.sh: installing the bundled ${wheels[0]##*/}"
+"$VENV/bin/python" -I -m pip install --disable-pip-version-check -q "${wheels[0]}"
+if [ -f "$SOURCE/requirements.txt" ]; then
+    echo "setup.sh: installing the course's packages (requirements.txt)"
+    "$VENV/bin/python" -I -m pip install --disable-pip-version-check -q -r "$SOURCE/requirements.txt"
 fi
 "$VENV/bin/python" -I -c 'import grader; print("setup.sh: backprop-grader", grader.__version__, "installed")'
 """
@@ -100,71 +102,6 @@ exec "$PY" -I -m grader.authoring.gradescope run --root "$ROOT"
 
 # ---------------------------------------------------------------------------- building the zip
 
-def source_tree():
-    """The project checkout this grader runs from, or None (installed from a wheel)."""
-    top = Path(__file__).resolve().parents[2]
-    if (top / "pyproject.toml").is_file() and (top / "grader" / "__init__.py").is_file():
-        return top
-    return None
-
-
-IGNORED = shutil.ignore_patterns(".git", ".venv", "venv", "*.egg-info", "__pycache__", ".pytest_cache",
-                                 "*.sqlite", "*.sqlite-*", "*.secret", "node_modules", "*.zip")
-# at the top of the checkout only (grader/report/ is a package, a top report/ is output)
-TOP_IGNORED = {"build", "dist", "tests", "benchmarks", ".ci", "report"}
-
-
-def ignored(top):
-    top = Path(top).resolve()
-
-    def ignore(folder, names):
-        skip = set(IGNORED(folder, names))
-        return skip | (TOP_IGNORED & set(names) if Path(folder).resolve() == top else set())
-    return ignore
-
-
-def build_wheel(dest, source=None, stream=None):
-    """Build the backprop-grader wheel from the checkout into `dest`; returns its path.
-
-    The checkout is copied first, so building leaves no build/ or egg-info in it.
-    """
-    stream = stream or sys.stderr
-    source = Path(source) if source else source_tree()
-    if source is None:
-        raise PackageError("this grader is not running from a source checkout, so there is no wheel "
-                           "to build: pass --wheel FILE, or --no-wheel to install %s %s from the "
-                           "package index" % (PROJECT, __version__))
-    with tempfile.TemporaryDirectory(prefix="bpgrade-wheel-") as tmp:
-        copy = Path(tmp) / "src"
-        shutil.copytree(source, copy, ignore=ignored(source), symlinks=False)
-        out = Path(tmp) / "out"
-        cmd = [sys.executable, "-I", "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "-q",
-               "-w", str(out), str(copy)]
-        # build in this environment when it has a recent setuptools (fast, no index needed)
-        proc = subprocess.run(cmd + ["--no-build-isolation"] if has_setuptools() else cmd,
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise PackageError("pip wheel failed for %s:\n%s" % (source, (proc.stderr or proc.stdout)[-2000:]))
-        found = sorted(out.glob("*.whl"))
-        if len(found) != 1:
-            raise PackageError("pip wheel made %d wheels in %s, expected 1" % (len(found), out))
-        Path(dest).mkdir(parents=True, exist_ok=True)
-        target = Path(dest) / found[0].name
-        shutil.copyfile(found[0], target)
-    return target
-
-
-def has_setuptools():
-    try:
-        import setuptools
-    except ImportError:
-        return False
-    try:
-        return int(setuptools.__version__.split(".")[0]) >= 68
-    except ValueError:
-        return False
-
-
 def check_wheel(path):
     path = Path(path)
     if not path.is_file():
@@ -181,34 +118,73 @@ def check_wheel(path):
     return path
 
 
-def package(output, rubric=None, secret=None, gradebook=None, wheel=None, bundle_wheel=True, stream=None):
-    """Write the autograder zip to `output`. Returns a dict describing what went in."""
+def assignment_rubric(assignment=None, rubric=None):
+    """--rubric; else the rubric.yaml of ASSIGNMENT (or of the working directory
+    when it is an assignment folder); else the packaged default."""
+    if rubric:
+        return rubric
+    folder = Path(assignment) if assignment else Path.cwd()
+    if assignment and not folder.is_dir():
+        raise PackageError("%s: not an assignment folder" % assignment)
+    for name in ("rubric.yaml", "rubric.yml"):
+        if (folder / name).is_file():
+            return str(folder / name)
+    if assignment:
+        raise PackageError("%s: no rubric.yaml in the assignment folder; pass --rubric" % assignment)
+    return None
+
+
+def package(output, rubric=None, secret=None, gradebook=None, wheel=None, stream=None, assignment=None,
+            requirements=None):
+    """Write the autograder zip to `output`. Returns a dict describing what went in.
+
+    Nothing is written (no zip, no course.secret) until everything that goes in
+    has been read and checked."""
+    from grader.authoring import wheel as wheels
     from grader.batch import executors
     from grader.judge import rubric as rubric_mod
     stream = stream or sys.stderr
-    rubric_path = rubric_mod.find(rubric)
-    rub = rubric_mod.load(rubric_path)  # refuse a bad rubric here, not on Gradescope
-    bundle = executors.rubric_bundle(rubric_path)
-    key = seeds.load(secret, gradebook)
     output = Path(output)
     if output.is_dir():
         raise PackageError("%s is a folder: give the zip file to write, e.g. -o autograder.zip" % output)
-    config = {
-        "format": 1,
-        "rubric": bundle["name"],
-        "rubric_sha256": rub.sha256,
-        "assignment": rub.assignment,
-        "grader_version": __version__,
-        "secret": SECRET_NAME,
-        "secret_fingerprint": key.fingerprint,
-        "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "wheel": None,
-    }
+    rubric_path = rubric_mod.find(assignment_rubric(assignment, rubric))
+    rub = rubric_mod.load(rubric_path)  # refuse a bad rubric here, not on Gradescope
+    bundle = executors.rubric_bundle(rubric_path)
+    folder = Path(assignment) if assignment else (
+        Path.cwd() if rubric is None and any((Path.cwd() / n).is_file() for n in ("rubric.yaml", "rubric.yml"))
+        else None)
+    if requirements is None and folder is not None and (folder / "requirements.txt").is_file():
+        requirements = folder / "requirements.txt"
+    reqs = None
+    if requirements is not None:
+        try:
+            reqs = Path(requirements).read_bytes()
+        except OSError as exc:
+            raise PackageError("%s: cannot read the requirements (%s)" % (requirements, exc.strerror)) from None
+    try:
+        key = seeds.load(secret, gradebook, create=False)
+        new_secret = None
+    except SecretError:
+        if secret or os.environ.get(seeds.ENV_SECRET) or os.environ.get(seeds.ENV_SECRET_FILE):
+            raise
+        new_secret = seeds.default_file(gradebook or "grades.sqlite")  # made once the zip is ready
+        key = None
     with tempfile.TemporaryDirectory(prefix="bpgrade-package-") as tmp:
-        wheel_path = None
-        if bundle_wheel:
-            wheel_path = check_wheel(wheel) if wheel else build_wheel(tmp, stream=stream)
-            config["wheel"] = "wheels/" + wheel_path.name
+        wheel_path = check_wheel(wheel) if wheel else wheels.build(tmp, student=False)
+        if new_secret is not None:
+            key = seeds.make_file(new_secret)
+        config = {
+            "format": 1,
+            "rubric": bundle["name"],
+            "rubric_sha256": rub.sha256,
+            "assignment": rub.assignment,
+            "grader_version": __version__,
+            "secret": SECRET_NAME,
+            "secret_fingerprint": key.fingerprint,
+            "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "wheel": "wheels/" + wheel_path.name,
+            "requirements": "requirements.txt" if reqs is not None else None,
+        }
         members = [
             ("setup.sh", fill(SETUP_SH).encode(), 0o755),
             ("run_autograder", RUN_AUTOGRADER.encode(), 0o755),
@@ -217,8 +193,9 @@ def package(output, rubric=None, secret=None, gradebook=None, wheel=None, bundle
             (CONFIG, (json.dumps(config, indent=2) + "\n").encode(), 0o644),
         ]
         members += [(rel, data, 0o644) for rel, data in sorted(bundle["files"].items())]
-        if wheel_path is not None:
-            members.append((config["wheel"], wheel_path.read_bytes(), 0o644))
+        members.append((config["wheel"], wheel_path.read_bytes(), 0o644))
+        if reqs is not None:
+            members.append(("requirements.txt", reqs, 0o644))
         output.parent.mkdir(parents=True, exist_ok=True)
         partial = output.with_name(output.name + ".tmp")
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the secret
@@ -229,10 +206,10 @@ def package(output, rubric=None, secret=None, gradebook=None, wheel=None, bundle
                 info.compress_type = zipfile.ZIP_DEFLATED
                 zf.writestr(info, data)
         partial.replace(output)
-    stream.write("bpgrade: %s: Gradescope autograder for %r (rubric %s, %s), grader %s %s\n"
-                 % (output, rub.assignment, bundle["name"], "%d item(s), %g points"
-                    % (len(rub.items), rub.max_score), __version__,
-                    "bundled as " + config["wheel"] if config["wheel"] else "from the package index"))
+    stream.write("bpgrade: %s: Gradescope autograder for %r (rubric %s, %s), grader %s bundled as %s%s\n"
+                 % (output, rub.assignment, rubric_path, "%d item(s), %g points"
+                    % (len(rub.items), rub.max_score), __version__, config["wheel"],
+                    ", with the course's requirements.txt" if reqs is not None else ""))
     stream.write("bpgrade: the zip holds the course secret from %s (fingerprint %s): share it only with "
                  "course staff\n" % (key.origin, key.fingerprint))
     return {"path": output, "config": config, "members": [m[0] for m in members]}
@@ -243,27 +220,32 @@ def fill(template):
 
 
 def package_args(cmd):
-    cmd.description = ("Build a Gradescope autograder zip: setup.sh (installs backprop-grader), "
+    cmd.description = ("Build a Gradescope autograder zip: setup.sh (installs the bundled grader wheel, "
+                       "built from this installation, and the course's requirements), "
                        "run_autograder (grades /autograder/submission into "
                        "/autograder/results/results.json), the rubric and the course secret. "
                        "Seeds are HMAC(secret, assignment, student id), as in `bpgrade batch`.")
+    cmd.add_argument("assignment", nargs="?",
+                     help="assignment folder: its rubric.yaml and requirements.txt (default: the "
+                          "working directory's rubric.yaml, if any)")
     cmd.add_argument("-o", "--output", default="autograder.zip",
                      help="the zip to write (default: autograder.zip)")
-    cmd.add_argument("--rubric", help="rubric YAML file or packaged rubric name (default: gates)")
+    cmd.add_argument("--rubric", help="rubric YAML file or packaged rubric name (default: the "
+                                      "assignment's rubric.yaml, else gates)")
+    cmd.add_argument("--requirements", metavar="FILE",
+                     help="packages the course's notebooks import (pip requirements file), installed "
+                          "by setup.sh (default: the assignment's requirements.txt, if any)")
     cmd.add_argument("--secret", metavar="FILE",
                      help="course secret (default: $%s, $%s, or course.secret next to the gradebook, "
                           "created on first use)" % (seeds.ENV_SECRET, seeds.ENV_SECRET_FILE))
     cmd.add_argument("--gradebook", default="grades.sqlite",
                      help="where the default course.secret is looked for: next to this gradebook "
                           "(default: grades.sqlite)")
-    wheel = cmd.add_mutually_exclusive_group()
-    wheel.add_argument("--wheel", metavar="FILE",
-                       help="bundle this backprop-grader wheel (default: build one from this checkout)")
-    wheel.add_argument("--no-wheel", action="store_true",
-                       help="bundle no wheel: setup.sh installs %s %s from the package index"
-                            % (PROJECT, __version__))
+    cmd.add_argument("--wheel", metavar="FILE",
+                     help="bundle this backprop-grader wheel (default: one built from this installation)")
     cmd.set_defaults(run=lambda args: (package(args.output, args.rubric, args.secret, args.gradebook,
-                                               args.wheel, not args.no_wheel), 0)[1])
+                                               args.wheel, assignment=args.assignment,
+                                               requirements=args.requirements), 0)[1])
 
 
 # ---------------------------------------------------------------------------- on Gradescope

@@ -20,14 +20,12 @@ Bad input is a `ReleaseError` naming the file, the cell and the line.
 import ast
 import base64
 import binascii
-import os
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-import yaml
 
 from grader.judge import rubric as rubric_mod
 from grader.errors import ReleaseError, UsageError
@@ -43,6 +41,9 @@ NOTEBOOK_METADATA = ("kernelspec", "language_info", "title", "authors")
 CELL_METADATA = ("tags", "editable", "deletable", "collapsed", "scrolled", "jupyter", "name",
                  "slideshow")
 MIN_SECRET = 6  # shorter solution lines ("pass", "dx") are not searched for
+# Files in an assignment folder that are never released, markers or not: tests and
+# test submissions (a folder release takes only the sources, see `sources`).
+TEST_NAME = re.compile(r"^(test_.*|.*_test\.py|conftest\.py|.*(submission|correct|wrong|buggy|student).*)$", re.I)
 
 
 class MarkerError(Exception):
@@ -402,7 +403,7 @@ def sources(path, rub=None):
     else:
         raise UsageError("%s: not a notebook (.ipynb), a module (.py) or a folder" % path)
     for p in sorted(folder.iterdir()):
-        if (p.is_file() and p not in chosen and not p.name.startswith(".")
+        if (p.is_file() and p not in chosen and not p.name.startswith(".") and not TEST_NAME.match(p.name)
                 and p.suffix.lower() in ((".ipynb", ".py") if path.is_dir() else (".py",))
                 and p.resolve() not in private and has_markers(p)):
             chosen.append(p)
@@ -466,55 +467,9 @@ def write(items, out_dir):
     return written
 
 
-def student_rubric(rub, out_path):
-    """Write `rub` without its hidden items. Returns (kept ids, removed ids)."""
-    data = yaml.safe_load(Path(rub.path).read_text(encoding="utf-8"))
-    checks = data.get("checks", [])
-    kept = [c for c in checks if c.get("visibility", "visible") == "visible"]
-    removed = [c["id"] for c in checks if c not in kept]
-    if not kept:
-        raise ReleaseError("%s: every check is hidden; a student rubric would be empty" % rub.path)
-    data["checks"] = kept
-    out_path = Path(out_path)
-    if out_path.exists() and out_path.resolve() == Path(rub.path).resolve():
-        raise UsageError("%s: the student rubric would overwrite the rubric itself" % out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    for gate in data.get("gates", {}).values():
-        target, _, cls = gate["reference"].rpartition(":")
-        if target.endswith(".py") and not os.path.isabs(target):
-            moved = os.path.relpath((Path(rub.path).parent / target).resolve(), out_path.parent.resolve())
-            gate["reference"] = "%s:%s" % (Path(moved).as_posix(), cls)
-    header = ("# Student rubric for %s: the visible checks only (%d hidden check%s left out).\n"
-              "# Written by `bpgrade release` from %s; edit that file, not this one.\n"
-              % (data["assignment"], len(removed), "" if len(removed) == 1 else "s", Path(rub.path).name))
-    out_path.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100),
-                        encoding="utf-8")
-    rubric_mod.load(out_path)  # what we wrote must be a usable rubric
-    return [c["id"] for c in kept], removed
-
-
-def copy_workflows(path, out_dir, items=()):
-    """Copy the assignment folder's GitHub Actions workflows (.github/workflows/*.yml, such
-    as the `bpgrade check` template) into the release. Returns the files written."""
-    path = Path(path)
-    folder = (path if path.is_dir() else path.parent) / ".github" / "workflows"
-    sources = sorted(p for p in folder.glob("*") if p.is_file() and p.suffix in (".yml", ".yaml"))
-    secret_texts = set().union(*[item.secrets for item in items])
-    written = []
-    for src in sources:
-        text = read_source(src)
-        leaks = find_leaks(text, secret_texts, src.name)
-        if leaks:
-            raise ReleaseError("%s: solution text in a workflow: %r" % (src, leaks[0][1]))
-        target = Path(out_dir) / ".github" / "workflows" / src.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-        written.append(target)
-    return written
-
-
 def run(args):
-    """The `bpgrade release` command."""
+    """The `bpgrade release` command: the student files and the kit around them."""
+    from grader.authoring import kit
     rub = rubric_mod.load(find_rubric(args.source, args.rubric))
     if args.student_rubric and Path(args.student_rubric).resolve() == Path(rub.path).resolve():
         raise UsageError("%s: the student rubric would overwrite the rubric itself" % args.student_rubric)
@@ -526,12 +481,7 @@ def run(args):
                 target, item.kind, len(item.regions), "" if len(item.regions) == 1 else "s"))
             for note in item.notes:
                 print("bpgrade: warning: %s" % note, file=sys.stderr)
-        for target in copy_workflows(args.source, args.output, items):
-            print("wrote %s (GitHub Actions workflow)" % target)
-        if args.student_rubric:
-            kept, removed = student_rubric(rub, args.student_rubric)
-            print("wrote %s (student rubric: %d visible checks; hidden, not included: %s)"
-                  % (args.student_rubric, len(kept), ", ".join(removed) or "none"))
+        kit.build(args.source, args.output, rub, items, args.student_rubric)
     except ReleaseError as exc:
         print("bpgrade: error: %s" % exc.message, file=sys.stderr)
         return 2
