@@ -8,6 +8,7 @@ import atexit
 import hashlib
 import os
 import shutil
+import sys
 import threading
 from itertools import islice
 from pathlib import Path
@@ -18,9 +19,11 @@ from grader import load
 from grader.batch import pool
 from grader.judge import rubric as rubric_mod
 from grader.batch.classlist import BatchError, pack, unpack
+from grader.report.results import safe_text
 from grader.tempdirs import temp_dir
 
 DASK_CONNECT_TIMEOUT = "20s"
+WORKERS_TIMEOUT = 30  # seconds to wait for a first worker to join the scheduler
 
 
 # ---------------------------------------------------------------------------- executors
@@ -50,14 +53,90 @@ def dask_executor(tasks, rubric_path, jobs=None, scheduler=None):
             client = Client(cluster)
     except (OSError, TimeoutError, ValueError) as exc:
         raise BatchError("cannot reach the Dask scheduler at %s (%s)" % (scheduler, exc)) from None
+    try:
+        check_workers(client, scheduler or "a local cluster")
+    except BaseException:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+        raise
     return _dask_results(client, cluster, as_completed, tasks, rubric_path)
+
+
+# ---------------------------------------------------------------------------- worker checks
+
+# Run on every worker before the batch. Defined from source, so Dask sends the
+# function itself: a worker without the grader can still run it and say so.
+_PROBE = """
+def probe():
+    import socket, sys
+    found = {"host": socket.gethostname(), "python": sys.version.split()[0]}
+    try:
+        import grader
+        from grader.sandbox import isolation
+        caps = isolation.forced(isolation.capabilities())
+    except Exception as exc:
+        found["error"] = "%s: %s" % (type(exc).__name__, exc)
+        return found
+    found.update(version=grader.__version__, bwrap=bool(caps["bwrap"]),
+                 landlock=int(caps["landlock"]), seccomp=bool(caps["seccomp"]))
+    return found
+"""
+
+
+def worker_probe():
+    """The check each worker runs: what it has of the grader and of isolation."""
+    namespace = {"__name__": "bpgrade_worker_probe"}
+    exec(_PROBE, namespace)
+    return namespace["probe"]
+
+
+def probe_tier(found):
+    """The isolation tier a worker's report says it can give."""
+    if found.get("bwrap"):
+        return 3
+    return 2 if found.get("landlock") and found.get("seccomp") else 1
+
+
+def check_workers(client, where, stream=None):
+    """Before grading: every worker has this grader (same version); say which
+    isolation each gives. A worker that cannot grade is a usage error (exit 2)
+    naming the worker and what is missing, rather than "lost dependencies" later."""
+    stream = stream or sys.stderr
+    try:
+        client.wait_for_workers(1, timeout=WORKERS_TIMEOUT)
+    except (TimeoutError, OSError) as exc:
+        raise BatchError("no Dask worker joined %s within %d s (%s)" % (where, WORKERS_TIMEOUT, exc)) from None
+    from grader import __version__
+    problems = []
+    for worker, found in sorted(client.run(worker_probe(), on_error="return").items()):
+        name = "%s (%s)" % (worker, found.get("host", "?")) if isinstance(found, dict) else worker
+        if not isinstance(found, dict):
+            problems.append("%s: the check could not run (%s: %s)" % (name, type(found).__name__, found))
+        elif "error" in found:
+            problems.append("%s: the grader cannot be imported there (%s); install it in the "
+                            "worker's environment: pip install backprop-grader" % (name, found["error"]))
+        elif found["version"] != __version__:
+            problems.append("%s: grader %s, but this is %s; install the same version"
+                            % (name, found["version"], __version__))
+        else:
+            tier = probe_tier(found)
+            missing = [] if tier == 3 else ["bubblewrap (apt-get install bubblewrap)"] + (
+                [] if tier == 2 else ["Landlock and seccomp (Linux >= 5.13, libseccomp)"])
+            print("bpgrade: dask worker %s: isolation tier %d%s" % (
+                safe_text(name, one_line=True), tier, "" if not missing else "; missing: " + ", ".join(missing)),
+                file=stream)
+    if problems:
+        raise BatchError("Dask workers that cannot grade:\n  " + "\n  ".join(
+            safe_text(p, one_line=True) for p in problems))
 
 
 def _dask_results(client, cluster, as_completed, tasks, rubric_path):
     try:
         rub = rubric_mod.load(rubric_path)
         bundle = client.scatter(rubric_bundle(rubric_path), broadcast=True, hash=False)
-        window = max(4, 2 * sum(client.nthreads().values()))
+        # room for slow gradings, which leave their worker thread (see remote_grade)
+        window = max(8, 2 * pool.SLOW_ROOM * sum(client.nthreads().values()))
         todo = iter(tasks)
         pending, running = {}, as_completed()
 
@@ -142,10 +221,36 @@ def remote_grade(payload, bundle):
     try:
         path = unpack(payload["blob"], tmp)
         task = pool.Task(payload["student"], str(path), payload["seed"], payload["notes"])
-        graded = pool.grade_task(task, rubric_path)
+        graded = pool.grade_task(task, rubric_path, on_slow=step_aside)
         return graded.results, graded.duration, graded.error
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+_seceded = threading.local()
+
+
+def step_aside():
+    """A grading found slow (a hang, most likely) leaves the worker's thread pool,
+    as it leaves its slot in the local pool: it waits out its timeout at the
+    lowest priority while the worker takes the next task."""
+    if getattr(_seceded, "task", None) is _current_task():
+        return
+    try:
+        from distributed import secede
+        secede()
+        _seceded.task = _current_task()
+    except Exception:  # not in a Dask task (or an older Dask): keep the slot
+        pass
+
+
+def _current_task():
+    try:
+        from distributed import get_worker
+        from distributed.worker import thread_state
+        return (id(get_worker()), getattr(thread_state, "key", None))
+    except Exception:
+        return None
 
 
 EXECUTORS = {"local": local_executor, "dask": dask_executor}
