@@ -167,12 +167,6 @@ def add_push(sub):
         "push", help="send a gradebook's grades to an LMS through its API (Canvas); a dry run unless --send"))
 
 
-def add_push(sub):
-    from grader.batch import canvas
-    canvas.push_args(sub.add_parser(
-        "push", help="send a gradebook's grades to an LMS through its API (Canvas); a dry run unless --send"))
-
-
 def add_gradescope_package(sub):
     from grader.authoring import gradescope
     gradescope.package_args(sub.add_parser(
