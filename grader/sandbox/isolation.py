@@ -215,15 +215,29 @@ def _env_int(env: Mapping[str, str], name: str, allowed: Sequence[int]) -> int |
     return int(text)
 
 
+TMP_SIZE = 64 << 20  # bytes of /tmp inside bubblewrap (memory: it is a tmpfs)
+
+
 def bwrap_works() -> bool:
+    return bool(bwrap_tmp())
+
+
+@functools.lru_cache(maxsize=None)
+def bwrap_tmp() -> list[str]:
+    """How bubblewrap makes the sandbox's /tmp: a size-capped tmpfs where this
+    bwrap can cap it (0.9 and later), else a plain one; [] without a usable bwrap.
+    (Landlock keeps it unwritable anyway; the cap is for hosts without Landlock.)"""
     exe = shutil.which("bwrap")
     if not exe:
-        return False
-    try:
-        return subprocess.run([exe, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
-                               "true"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+        return []
+    for tmp in (["--size", str(TMP_SIZE), "--tmpfs", "/tmp"], ["--tmpfs", "/tmp"]):
+        try:
+            if subprocess.run([exe, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/"]
+                              + tmp + ["true"], capture_output=True, timeout=10).returncode == 0:
+                return tmp
+        except (OSError, subprocess.TimeoutExpired):
+            return []
+    return []
 
 
 def readable_by_others(paths: list[str]) -> bool:
@@ -298,7 +312,7 @@ class Plan:
             return python
         cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--cap-drop", "ALL",
                "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID),
-               "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+               "--proc", "/proc", "--dev", "/dev"] + bwrap_tmp()
         # the same view as the Landlock rules: folders holding a hidden package
         # are recreated empty and filled entry by entry, so the grader, the
         # reference and the rubrics do not exist in the sandbox at all
