@@ -21,12 +21,22 @@ class NotGraded(Exception):
 
 
 class StudentFault(Exception):
-    """The student's code failed a check in a way that costs that check."""
+    """The student's code failed a check in a way that costs that check.
 
-    def __init__(self, message, where=""):
+    Besides the sentence, it carries facts as fields (`judge.facts`): `kind` (a
+    bad answer, an exception, a missing class, a timeout...), `exception` (the
+    type the student's code raised, if any) and `missing` (the class that is not
+    defined, for a missing class)."""
+    kind = "sandbox"
+
+    def __init__(self, message: str, where: str = "", kind: str = "", exception: str = "",
+                 missing: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.where = where
+        self.kind = kind or type(self).kind
+        self.exception = exception
+        self.missing = missing
 
 
 # ---- usage (exit 2)
@@ -38,7 +48,7 @@ class RubricError(UsageError):
 class ReleaseError(UsageError):
     """A source that cannot be released; the message says where."""
 
-    def __init__(self, message):
+    def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
@@ -50,7 +60,7 @@ class BatchError(UsageError):
 class ZipRefused(BatchError):
     """A zip that is unreadable or breaks its limits; `why` is the reason without the name."""
 
-    def __init__(self, shown, why):
+    def __init__(self, shown: str, why: str) -> None:
         super().__init__("%s: %s" % (shown, why))
         self.why = why
 
@@ -93,8 +103,10 @@ class SandboxError(StudentFault):
 
 class OutOfTime(SandboxError):
     """The submission's time is up: this check and every later one get nothing."""
+    kind = "out_of_time"
 
 
 class Wrong(StudentFault):
     """An answer that cannot be compared: wrong type, shape or count, NaN, an
     exception, a crash. Its message is shown to the student."""
+    kind = "bad_answer"

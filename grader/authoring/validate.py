@@ -15,7 +15,6 @@ In one run, for every source file (notebook or module with solution regions):
 It prints one table row per finding and exits 1 when any row failed.
 """
 import json
-import re
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -27,11 +26,8 @@ from grader import load
 from grader.errors import UsageError
 from grader.authoring import release
 from grader.judge import rubric as rubric_mod, score
+from grader.judge.check_kinds import KINDS, runs_nothing
 from grader.judge.checks import CHECKS
-
-# Gate methods each check kind calls (graph checks: on every gate of the graph).
-USES = {"forward": ("forward",)}
-BOTH = ("forward", "backward")
 
 
 @dataclass
@@ -46,12 +42,12 @@ def needs_student_code(item, rub):
     gates = [item.gate] if item.gate else rub.graphs[item.graph].gates
     given = set(rub.given)
     return any(g not in given and "%s.%s" % (g, m) not in given
-               for g in gates for m in USES.get(item.check, BOTH))
+               for g in gates for m in KINDS[item.check].calls)
 
 
 def min_trials(item):
     """How many cases the item runs, or a reason it runs none (the rubric loader's rule)."""
-    return rubric_mod.runs_nothing(item.check, item.trials, item.specials, item.examples)
+    return runs_nothing(item.check, item.trials, item.specials, item.examples)
 
 
 def reachability(rub, items):
@@ -68,7 +64,7 @@ def reachability(rub, items):
         gates = [item.gate] if item.gate else rub.graphs[item.graph].gates
         for gate in gates:
             for name, text in code.items():
-                if not re.search(r"^class\s+%s\b" % re.escape(gate), text, re.M):
+                if not load.class_pattern([gate], at="top").search(text):
                     problems.append("%s: %s is not defined in %s" % (item.id, gate, name))
     return sorted(set(problems))
 
@@ -79,7 +75,7 @@ def code_text(item):
     if item.kind == "module":
         return text
     nb = nbformat.reads(text, as_version=4, capture_validation_error={})
-    return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    return "\n".join(load.cell_source(c) for c in nb.cells if c.cell_type == "code")
 
 
 def grade(path, rub, seed):
@@ -104,22 +100,17 @@ def check_solution(result, name):
     return Row("solution " + name, not problems, detail + (": " + "; ".join(problems) if problems else ""))
 
 
-def placeholder_error(error, where, placeholders):
-    """The error is the NotImplementedError of a `raise NotImplementedError()`
-    placeholder (when the grader says where it was raised, that line)."""
-    return (re.match(r"(\S+ raised )?NotImplementedError\b", error or "") is not None
-            and (not where or where in placeholders))
-
-
-WARNING = re.compile(r"^(cell \d+, line \d+|.+?\.py, line \d+|cell \d+): (.*)$", re.S)
+def placeholder_error(fault, placeholders):
+    """`fault` (an outcome or a load warning) is the NotImplementedError of a
+    `raise NotImplementedError()` placeholder (when the grader says where it was
+    raised, that line)."""
+    return fault.exception == "NotImplementedError" and (not fault.where or fault.where in placeholders)
 
 
 def check_template(result, item, rub):
     problems, given_pass, student_zero = [], [], 0
     for w in result.warnings:  # first: the likely cause of what follows
-        m = WARNING.match(w)  # "cell 3, line 12: NotImplementedError: "
-        where, error = (m.group(1), m.group(2)) if m else ("", w)
-        if not placeholder_error(error, where, item.placeholders):
+        if not placeholder_error(w, item.placeholders):
             problems.append("given code failed while loading: %s" % w)
     for r in result.items:
         if needs_student_code(r.item, rub):
@@ -128,7 +119,7 @@ def check_template(result, item, rub):
                                 "in the rubric, or put it in a solution region)" % r.item.id)
             else:
                 student_zero += 1
-                if not placeholder_error(r.outcome.error, r.outcome.where, item.placeholders):
+                if not placeholder_error(r.outcome, item.placeholders):
                     problems.append("%s fails for another reason than the placeholder: %s%s" % (
                         r.item.id, r.outcome.error or "wrong values",
                         " (%s)" % r.outcome.where if r.outcome.where else ""))

@@ -248,12 +248,12 @@ def one_line(text):
 
 
 def first_problem(row):
-    """The first 'problem:' line of a result (timeouts, crashes), for the slowest list."""
+    """The first test's `problem` (timeouts, crashes), for the slowest list."""
     results = json.loads(row["results"])
     for t in results.get("tests", []):
-        for line in str(t.get("output", "")).splitlines():
-            if line.startswith("problem:"):
-                return line[len("problem:"):].strip()[:90]
+        text = (t.get("extra_data") or {}).get("problem")
+        if text:
+            return text[:90]
     return ("score %g" % row["score"]) if not row["error"] else row["error"][:90]
 
 

@@ -7,39 +7,18 @@ only when the suspect reproduces *every* backward answer the student gave.
 A suspect never sees the student's code; it runs in the trusted parent.
 """
 import itertools
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
+from grader.judge.check_kinds import diagnosed
 from grader.judge.compare import close
+from grader.judge.mistake_kinds import EVIDENCE, declared, rule_id, rule_pairs, sentence
 from grader.judge.probe import Wrong, numbers
 
-DIAGNOSED = ("backward", "numerical", "state", "graph")
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-9}  # a little looser than grading: float32 students
-EVIDENCE = 3  # backward answers a suspect must reproduce before it is named
-
-SENTENCES = {
-    "forgot_upstream": "It looks like the upstream gradient was not multiplied in.",
-    "swapped_inputs": "It looks like the gradients are swapped: each input got the other "
-                      "input's gradient.",
-    "sign_error": "It looks like a sign is wrong: {detail} the opposite sign.",
-    "rule_of_other_gate": "It looks like {gate} uses {other}'s rule for its gradients.",
-    "used_output": "It looks like the gate's output was used where an input belongs.",
-    "stale_cache": "It looks like backward uses the inputs of an earlier forward call, "
-                   "not the latest one.",
-    "shared_cache": "It looks like instances share their cached inputs (kept on the class or "
-                    "in a global), so one gate's backward used another gate's inputs.",
-    "accumulated": "It looks like backward adds to gradients kept from earlier calls "
-                   "(like self.dx += ...) instead of computing them afresh each time.",
-    "rounded": "It looks like values are cut or rounded (int() or round()); inputs and "
-               "gradients are real numbers, not whole numbers.",
-    "dropped_signs": "It looks like abs() dropped a sign; it is only right for positive values.",
-    "ignores_inputs": "backward gives the same local gradients whatever the inputs: it looks "
-                      "like it uses fixed values (notebook globals, or the slide's numbers) "
-                      "instead of the inputs cached by forward.",
-    "hard_coded": "backward returns the same values whatever the inputs: they look hard-coded "
-                  "(for example, the slide's worked example).",
-}
+_suspects = {}  # id(rubric) -> (weak reference to it, {gate name: suspects})
 
 
 @dataclass
@@ -179,67 +158,48 @@ class Declared(Suspect):
 def suspects(rubric, name):
     """(id, sentence, suspect class) for a gate: its reference's own mistakes
     first, then the general ones, most specific first (made once per rubric)."""
-    if name not in rubric.suspects:
-        rubric.suspects[name] = make_suspects(rubric, name)
-    return rubric.suspects[name]
+    entry = _suspects.get(id(rubric))
+    if entry is None or entry[0]() is not rubric:
+        key = id(rubric)
+        entry = _suspects[key] = (weakref.ref(rubric, lambda _, key=key: _suspects.pop(key, None)), {})
+    made = entry[1]
+    if name not in made:
+        made[name] = make_suspects(rubric, name)
+    return made[name]
 
 
 def make_suspects(rubric, name):
     gate = rubric.gates[name]
     n = len(gate.inputs)
-    found = [(mistake_id, sentence, type("Declared", (Declared,), {"wrong": wrong}))
-             for mistake_id, (sentence, wrongs) in declared(gate.reference).items()
+    found = [(mistake_id, said, type("Declared", (Declared,), {"wrong": wrong}))
+             for mistake_id, (said, wrongs) in declared(gate.reference).items()
              for wrong in wrongs]
-    found.append(("forgot_upstream", SENTENCES["forgot_upstream"], ForgotUpstream))
+    found.append(("forgot_upstream", sentence("forgot_upstream"), ForgotUpstream))
     if n > 1:
-        found.append(("swapped_inputs", SENTENCES["swapped_inputs"], Swapped))
+        found.append(("swapped_inputs", sentence("swapped_inputs"), Swapped))
     for k in range(1, n + 1):
         for flipped in itertools.combinations(range(n), k):
             detail = ("all gradients have" if k == n else
                       " and ".join(gate.grads[i] for i in flipped) + (" has" if k == 1 else " have"))
-            found.append(("sign_error", SENTENCES["sign_error"].format(detail=detail),
+            found.append(("sign_error", sentence("sign_error", detail=detail),
                           type("SignFlipped", (SignFlipped,), {"flipped": flipped})))
-    for other in rubric.gates.values():
-        if other.name != name and other.shapes == gate.shapes and other.outputs == gate.outputs:
-            found.append(("%s_rule_in_%s" % (short(other.name), short(name)),
-                          SENTENCES["rule_of_other_gate"].format(gate=name, other=other.name),
-                          type("OtherRule", (OtherRule,), {"other": other.reference})))
+    for other in rule_pairs(rubric.gates, name):
+        found.append((rule_id(other.name, name), sentence("rule_of_other_gate", gate=name, other=other.name),
+                      type("OtherRule", (OtherRule,), {"other": other.reference})))
     for k in range(1, n + 1):
         for replaced in itertools.combinations(range(n), k):
-            found.append(("used_output", SENTENCES["used_output"],
+            found.append(("used_output", sentence("used_output"),
                           type("UsedOutput", (UsedOutput,), {"replaced": replaced})))
-    found += [("stale_cache", SENTENCES["stale_cache"], StaleCache),
-              ("shared_cache", SENTENCES["shared_cache"], SharedCache),
-              ("accumulated", SENTENCES["accumulated"], Accumulated),
-              ("accumulated", SENTENCES["accumulated"], AccumulatedSinceForward)]
+    found += [("stale_cache", sentence("stale_cache"), StaleCache),
+              ("shared_cache", sentence("shared_cache"), SharedCache),
+              ("accumulated", sentence("accumulated"), Accumulated),
+              ("accumulated", sentence("accumulated"), AccumulatedSinceForward)]
     for base in (Transformed, TransformedOutput):
         for fn in [staticmethod(np.trunc)] + [rounding(d) for d in range(5)]:
-            found.append(("rounded", SENTENCES["rounded"], type("Rounded", (base,), {"fn": fn})))
-        found.append(("dropped_signs", SENTENCES["dropped_signs"],
+            found.append(("rounded", sentence("rounded"), type("Rounded", (base,), {"fn": fn})))
+        found.append(("dropped_signs", sentence("dropped_signs"),
                       type("Abs", (base,), {"fn": staticmethod(np.abs)})))
     return found
-
-
-def declared(reference):
-    """{id: (sentence, [gate classes])} from the reference class's `mistakes`: each
-    value is (sentence, a gate class with the mistake, or a list of such classes)."""
-    found = getattr(reference, "mistakes", None)
-    if not isinstance(found, dict):
-        return {}
-    return {str(k): (str(v[0]), list(v[1]) if isinstance(v[1], (list, tuple)) else [v[1]])
-            for k, v in found.items()}
-
-
-def short(name):
-    return (name[:-4] if name.endswith("Gate") else name).lower()
-
-
-def known_ids(rubric):
-    """Every mistake id a rubric's items can name (for hints per mistake)."""
-    ids = {"hard_coded", "ignores_inputs"}
-    for name in rubric.gates:
-        ids.update(i for i, _, _ in suspects(rubric, name))
-    return ids
 
 
 def diagnose(rubric, item, log):
@@ -247,7 +207,7 @@ def diagnose(rubric, item, log):
 
     Each gate is judged on its own calls (their inputs come from the log), and
     only a gate whose answers the reference does not reproduce is a suspect."""
-    if item.check not in DIAGNOSED or not log:
+    if not diagnosed(item.check) or not log:
         return None
     targets = [item.gate] if item.gate else sorted({g.cls for g, *_ in log})
     read = {}  # the student's answers as read for each suspect: the same every time
@@ -263,14 +223,14 @@ def diagnose(rubric, item, log):
 
 
 def named(rubric, log, target, read=None):
-    for mistake_id, sentence, suspect in suspects(rubric, target):
+    for mistake_id, said, suspect in suspects(rubric, target):
         if replays(rubric, log, target, suspect, read):
-            return Diagnosis(mistake_id, sentence)
+            return Diagnosis(mistake_id, said)
     answers = backward_answers(rubric, log, target)
     if len(answers) >= EVIDENCE and all(np.array_equal(g, answers[0][1]) for _, g in answers):
-        return Diagnosis("hard_coded", SENTENCES["hard_coded"])
+        return Diagnosis("hard_coded", sentence("hard_coded"))
     if ignores_inputs(answers):
-        return Diagnosis("ignores_inputs", SENTENCES["ignores_inputs"])
+        return Diagnosis("ignores_inputs", sentence("ignores_inputs"))
     return None
 
 

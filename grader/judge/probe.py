@@ -11,8 +11,10 @@ import math
 
 import numpy as np
 
+from grader.errors import OutOfTime, Wrong
+from grader.judge import facts
+from grader.judge.facts import exception_name
 from grader.sandbox import MAX_REPLY, SandboxError, text
-from grader.errors import Wrong
 
 
 def encode(x):
@@ -68,13 +70,30 @@ def run(calls):
     try:
         reply = session.request(msg, steps[0], steps)
     except SandboxError as exc:
-        raise Wrong(exc.message) from None
+        raise Wrong(exc.message, kind=sandbox_kind(exc)) from None
     values = read_reply(session, reply, make, steps)
     for value, step in zip(values, steps[len(make):]):
         if isinstance(value, dict) and value.get("t") == "mutated":
             raise Wrong("%s changed its input arrays in place" % step)
     calls[0][0].session.log.extend((g, m, args, v) for (g, m, args), v in zip(calls, values))
     return values
+
+
+def sandbox_kind(exc):
+    """The outcome kind (judge.facts) of a SandboxError. The sandbox raises one class
+    for timeouts, crashes and refusals, each with its own fixed sentence; this is
+    the one place that tells them apart (OutOfTime has a class of its own)."""
+    if isinstance(exc, OutOfTime):
+        return facts.OUT_OF_TIME
+    if " within " in exc.message:
+        return facts.TIMEOUT
+    if exc.message.endswith(")") and (" crashed the process (" in exc.message
+                                      or " ended the process (" in exc.message) \
+            or exc.message.endswith(" used up its CPU time"):
+        return facts.CRASH
+    if exc.message == "the submission did not load":
+        return facts.LOAD_FAILURE
+    return facts.SANDBOX
 
 
 def read_reply(session, reply, make, steps):
@@ -85,7 +104,7 @@ def read_reply(session, reply, make, steps):
     try:
         return answers(reply, make, steps, calls)
     except Unreadable:
-        raise Wrong(session.unreadable(calls[0] if calls else steps[0]).message) from None
+        raise Wrong(session.unreadable(calls[0] if calls else steps[0]).message, kind=facts.SANDBOX) from None
 
 
 def answers(reply, make, steps, calls):
@@ -93,20 +112,22 @@ def answers(reply, make, steps, calls):
     unreadable = Unreadable()
     if reply.get("missing") is not None:
         missing = index(reply["missing"], make, unreadable)
-        raise Wrong("%s is not defined in the submission" % make[missing].cls)
+        raise Wrong("%s is not defined in the submission" % make[missing].cls, kind=facts.MISSING_CLASS,
+                    missing=make[missing].cls)
     error, where = text(reply.get("error", ""), 300), text(reply.get("where", ""), 80)
     if error is None or where is None or type(reply.get("ok")) is not bool:
         raise unreadable
     if reply.get("failed_new") is not None:
         step = steps[index(reply["failed_new"], make, unreadable)]
-        raise Wrong("%s raised %s" % (step, error), where)
+        raise Wrong("%s raised %s" % (step, error), where, facts.EXCEPTION, exception_name(error))
     if not reply["ok"]:
         failed = reply.get("failed", 0)  # none: the request failed before any call
         step = calls[index(failed, calls, unreadable)] if calls else steps[0]
         if reply.get("too_large") is True:
             raise Wrong("%s produced an answer larger than %d MB" % (step, MAX_REPLY >> 20))
         error = error or "an error"
-        raise Wrong("%s %s" % (step, error if "sys.exit" in error else "raised " + error), where)
+        raise Wrong("%s %s" % (step, error if "sys.exit" in error else "raised " + error), where,
+                    facts.EXCEPTION, exception_name(error))
     values = reply.get("values")
     if type(values) is not list or len(values) != len(calls) or not readable(values):
         raise unreadable

@@ -7,16 +7,18 @@ import importlib
 import importlib.util
 import json
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from importlib.resources import files
 from pathlib import Path
 
 import jsonschema
 import yaml
 
-from grader.judge import mistakes
-from grader.judge.inputs import SPECIALS
-from grader.sandbox import Limits
 from grader.errors import RubricError, UsageError
+from grader.judge import visibility
+from grader.judge.check_kinds import runs_nothing
+from grader.judge.inputs import SPECIALS
+from grader.judge.mistake_kinds import known_ids
 
 PACKAGED = files("rubrics")
 DEFAULTS = {
@@ -74,8 +76,8 @@ class Item:
     mistakes: dict = field(default_factory=dict)  # mistake id -> hint
 
     @property
-    def hidden(self):
-        return self.visibility != "visible"
+    def hidden(self) -> bool:
+        return visibility.is_hidden(self.visibility)
 
 
 @dataclass
@@ -86,10 +88,15 @@ class Rubric:
     gates: dict
     graphs: dict
     items: list
-    limits: Limits
+    limit_settings: dict  # the rubric's `limits:` block, as written
     sha256: str
     given: list = field(default_factory=list)  # "Gate" or "Gate.method": code the template gives
-    suspects: dict = field(default_factory=dict, repr=False, compare=False)  # mistakes.suspects
+
+    @cached_property
+    def limits(self):
+        """The sandbox's `Limits` (imported here, so that reading a rubric does not start the sandbox's imports)."""
+        from grader.sandbox import Limits
+        return Limits(**self.limit_settings)
 
     @property
     def max_score(self):
@@ -227,9 +234,9 @@ def build(data, path, sha):
                               % (where, k, name.split(".")[0], ", ".join(gates)))
 
     rubric = Rubric(path, data["assignment"], data.get("title", data["assignment"]),
-                    gates, graphs, items, Limits(**data.get("limits", {})), sha,
+                    gates, graphs, items, dict(data.get("limits", {})), sha,
                     list(data.get("given", [])))
-    known = mistakes.known_ids(rubric)
+    known = known_ids(gates)
     for k, item in enumerate(items):
         for mistake_id in item.mistakes:
             if mistake_id not in known:
@@ -244,15 +251,6 @@ def merged(base, override):
     for key in ("tolerance", "inputs"):
         out[key] = dict(base[key], **override.get(key, {}))
     return out
-
-
-def runs_nothing(check, trials, specials, examples):
-    """Why an item would run no trial, or "" (format and state use no specials;
-    state pairs its random cases)."""
-    if check == "state" and trials < 2:
-        return "a state check needs at least 2 trials (cases are used in pairs)"
-    runs = trials + len(examples) + (len(specials) if check not in ("format", "state") else 0)
-    return "" if runs else "this item would run no trials"
 
 
 def reference_class(spec, rubric_path, at):

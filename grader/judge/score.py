@@ -16,15 +16,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from grader.errors import OutOfTime
+from grader.load import class_pattern
+from grader.judge import facts, visibility
 from grader.judge.checks import CHECKS, Context, Outcome
+from grader.judge.facts import LoadWarning
 from grader.judge.mistakes import diagnose
-from grader.judge.probe import Wrong
+from grader.judge.probe import Wrong, sandbox_kind
 from grader.sandbox import Sandbox, SandboxError, text
 from grader.judge.seeds import submission_digest
 
-# When a student sees an item's result: at once, after the due date, once grades
-# are published, never.
-REVEAL = {"visible": 0, "after_due_date": 1, "after_published": 2, "hidden": 3}
+REVEAL = visibility.REVEAL
 
 
 @dataclass
@@ -43,7 +45,7 @@ class Result:
     rubric: object
     seed: int
     items: list = field(default_factory=list)
-    warnings: list = field(default_factory=list)  # cells or imports that raised
+    warnings: list = field(default_factory=list)  # LoadWarning: cells or imports that raised
     output: str = ""  # what the student's code printed while loading
     isolation: dict = field(default_factory=dict)
     elapsed: float = 0.0
@@ -65,8 +67,8 @@ def item_rng(seed, item_id, digest=None):
 
 
 def reveal(item):
-    """When the student sees `item`'s result (REVEAL); any unknown visibility: never."""
-    return REVEAL.get(item.visibility, REVEAL["hidden"]) if item.hidden else REVEAL["visible"]
+    """When the student sees `item`'s result (visibility.REVEAL)."""
+    return visibility.reveal(item.visibility)
 
 
 def run_order(items):
@@ -81,14 +83,15 @@ def grade(loaded, rubric, seed=None, limits=None, allow=None, spawner=None, on_s
     result = Result(loaded, rubric, seed)
     start = time.monotonic()
     if loaded.problem:
-        result.items = [ItemResult(i, Outcome(error=loaded.problem)) for i in rubric.items]
+        result.items = [ItemResult(i, Outcome.stopped(loaded.problem, facts.LOAD_FAILURE)) for i in rubric.items]
     else:
         with Sandbox(loaded, limits or rubric.limits, allow, spawner, on_slow) as box:
             try:
                 report = box.start()
             except SandboxError as exc:
                 report = None
-                result.items = [ItemResult(i, Outcome(error=exc.message)) for i in rubric.items]
+                kind = facts.OUT_OF_TIME if isinstance(exc, OutOfTime) else facts.LOAD_FAILURE
+                result.items = [ItemResult(i, Outcome.stopped(exc.message, kind)) for i in rubric.items]
             result.isolation = box.isolation
             if report is not None:
                 result.warnings = clean_warnings(report.get("warnings"))
@@ -114,26 +117,28 @@ def run_item(box, rubric, item, rng, loaded):
             try:
                 CHECKS[item.check](Context(rubric, item, rng, session, outcome))
             except Wrong as exc:  # an answer that cannot be compared may still be a known mistake
-                outcome.error, outcome.where = exc.message, exc.where
+                outcome.fail(exc)
             if outcome.failures or outcome.error:
                 outcome.mistake = diagnose(rubric, item, session.log)
-    except (Wrong, SandboxError) as exc:
-        outcome.error, outcome.where = exc.message, exc.where
-    if outcome.error:
-        missing = re.match(r"(\w+) is not defined in the submission$", outcome.error)
-        if missing:
-            outcome.error += why_missing(missing.group(1), loaded, box.report)
+    except Wrong as exc:
+        outcome.fail(exc)
+    except SandboxError as exc:  # the check's child could not start (again)
+        outcome.fail(exc)
+        outcome.fault = sandbox_kind(exc)
+    if outcome.fault == facts.MISSING_CLASS:
+        outcome.error += why_missing(outcome.missing, loaded, box.report)
     return outcome
 
 
 def why_missing(name, loaded, report):
     """What the student can do about a missing class."""
-    if re.search(r"class\s+%s\b" % name, loaded.markdown):
+    defines = class_pattern([name])
+    if defines.search(loaded.markdown):
         return (" (a class %s appears in a markdown cell; code in markdown cells does not run)"
                 % name)
     warnings = clean_warnings((report or {}).get("warnings"))
-    defining = ["cell %d" % n for n, src in loaded.cells if re.search(r"class\s+%s\b" % name, src)]
-    relevant = [w for w in warnings if w.split(",")[0].split(":")[0] in defining]
+    defining = [n for n, src in loaded.cells if defines.search(src)]
+    relevant = [w for w in warnings if w.where.cell in defining]
     if relevant or warnings:
         return " (loading hit an error first: %s)" % (relevant or warnings)[-1]
     names = (report or {}).get("names")
@@ -149,8 +154,7 @@ def clean_warnings(raw):
     out = []
     for w in (raw if isinstance(raw, list) else [])[:20]:
         if isinstance(w, dict):
-            where, error = text(w.get("where", ""), 60) or "", text(w.get("error"), 300) or "?"
-            out.append("%s: %s" % (where, error) if where else error)
+            out.append(LoadWarning(text(w.get("where", ""), 60) or "", text(w.get("error"), 300) or "?"))
     return out
 
 

@@ -35,28 +35,15 @@ from grader import __version__
 from grader.batch import gradebook as gradebook_mod
 from grader.errors import ReportError
 
-try:
-    from grader.judge.mistakes import DIAGNOSED  # the checks whose failures are diagnosed
-except ImportError:  # a grader without named mistakes
-    DIAGNOSED = ("backward", "numerical", "state", "graph")
+from grader.judge import check_kinds
+from grader.load import cell_source, class_pattern
+from grader.judge.mistake_kinds import label as mistake_label
 
 SLOWEST = 10
 BINS = 10
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
        "form-action 'none'")
 
-MISTAKE_LABELS = {
-    "forgot_upstream": "forgot the upstream gradient",
-    "swapped_inputs": "swapped inputs",
-    "sign_error": "sign error",
-    "used_output": "used the output instead of an input",
-    "stale_cache": "stale cache (an earlier forward's inputs)",
-    "shared_cache": "cache shared between instances",
-    "accumulated": "accumulated across calls",
-    "integer_inputs": "only right for integer inputs",
-    "dropped_signs": "only right for positive inputs",
-    "hard_coded": "hard-coded values",
-}
 UNNAMED = "no known mistake matches"
 
 
@@ -66,15 +53,6 @@ def esc(x):
 
 def num(x):
     return "%g" % x if isinstance(x, (int, float)) else esc(x)
-
-
-def mistake_label(mistake_id):
-    if mistake_id in MISTAKE_LABELS:
-        return MISTAKE_LABELS[mistake_id]
-    m = re.fullmatch(r"(\w+)_rule_in_(\w+)", mistake_id)
-    if m:
-        return "%s rule in %s" % (m.group(1), m.group(2))
-    return mistake_id.replace("_", " ")
 
 
 # ---------------------------------------------------------------------------- reading the gradebook
@@ -105,14 +83,13 @@ class Student:
         return not self.error
 
     def problems(self):
-        """'problem:' lines of the tests (the submission did not load, crashed, timed out)."""
+        """Why checks stopped (the submission did not load, crashed, timed out): the
+        `problem` field of the tests' extra_data, each once."""
         seen = []
         for t in self.tests.values():
-            for line in str(t.get("output", "")).splitlines():
-                if line.startswith("problem:"):
-                    text = line[len("problem:"):].strip()
-                    if text not in seen:
-                        seen.append(text)
+            text = (t.get("extra_data") or {}).get("problem")
+            if text and text not in seen:
+                seen.append(text)
         return seen
 
     def mistakes(self):
@@ -129,7 +106,7 @@ class Student:
             mistake = extra["mistake"]
             if isinstance(mistake, dict):  # tolerate a richer record
                 mistake = mistake.get("id")
-            if not mistake and (extra.get("check") not in DIAGNOSED or str(t.get("output", "")).startswith("problem:")):
+            if not mistake and (not check_kinds.diagnosed(extra.get("check")) or extra.get("problem")):
                 continue  # not a wrong answer (a crash, a missing class), or a check never diagnosed
             tag = (t.get("tags") or ["other"])[0]
             out.append((tag, str(mistake) if mistake else None, tid))
@@ -514,10 +491,9 @@ def gate_cells(cells, gates):
     for k, cell in enumerate(cells):
         if cell.get("cell_type") != "code":
             continue
-        src = cell.get("source", "")
-        src = "".join(src) if isinstance(src, list) else str(src)
+        src = cell_source(cell)
         for g in gates:
-            if re.search(r"^[ \t]*class[ \t]+%s\b" % re.escape(g), src, re.M):
+            if class_pattern([g], at="line").search(src):
                 found[g] = k
     return found
 
@@ -526,8 +502,8 @@ def module_notebook(source, gates):
     """A module as a notebook: one code cell per top-level gate class, and the code between."""
     import nbformat
     lines = source.splitlines(keepends=True)
-    starts = [0] + [i for i, line in enumerate(lines)
-                    if i and re.match(r"class[ \t]+(%s)\b" % "|".join(map(re.escape, gates)), line)]
+    top = class_pattern(gates, at="top")
+    starts = [0] + [i for i, line in enumerate(lines) if i and top.match(line)]
     cells = []
     for a, b in zip(starts, starts[1:] + [len(lines)]):
         chunk = "".join(lines[a:b]).strip("\n")
@@ -682,8 +658,7 @@ def render_with_feedback(nb, student, groups, renderer, gates):
     try:
         body = renderer.render(nb)
     except Exception as exc:  # nbconvert on a malformed notebook: show the code plainly
-        body = "\n".join("<pre>%s</pre>" % esc("".join(c.get("source", "")) if isinstance(c.get("source"), list)
-                                                 else c.get("source", ""))
+        body = "\n".join("<pre>%s</pre>" % esc(cell_source(c))
                          for c in nb.cells
                          if c.get("cell_type") == "code" and not str(c.get("source", "")).startswith(token))
         note = "nbconvert could not render this notebook (%s: %s); its code cells are shown as text." % (

@@ -9,8 +9,9 @@ import re
 import numpy as np
 
 from grader import __version__
-from grader.judge.checks import HINTS
-from grader.judge.mistakes import DIAGNOSED, EVIDENCE
+from grader.judge import check_kinds
+from grader.judge.facts import Where
+from grader.judge.mistake_kinds import EVIDENCE
 
 OUTPUT_SHOWN = 4000  # characters of the student's own printing in a report
 
@@ -32,11 +33,11 @@ def details(r):
     o, item = r.outcome, r.item
     if o.passed:
         return ["passed %d of %d trials" % (o.trials, o.trials)]
-    hint = item.hint or HINTS.get(item.check, "")
+    hint = item.hint or check_kinds.hint(item.check)
     if o.mistake is not None:
         hint = item.mistakes.get(o.mistake.id, hint)
     if o.error:
-        lines = ["problem:  " + o.error + (" (%s)" % o.where if o.where else "")]
+        lines = ["problem:  " + problem(o)]
         if o.mistake is not None:
             lines.append("mistake:  " + o.mistake.sentence)
         return lines + (["hint:     " + hint] if hint else [])
@@ -51,9 +52,22 @@ def details(r):
         lines.append("note:     " + f.note)
     if o.mistake is not None:
         lines.append("mistake:  " + o.mistake.sentence)
-    elif item.check in DIAGNOSED and o.trials >= EVIDENCE:
+    elif check_kinds.diagnosed(item.check) and o.trials >= EVIDENCE:
         lines.append("mistake:  none of the known mistakes explains these answers")
     return lines + (["hint:     " + hint] if hint else [])
+
+
+def problem(outcome):
+    """Why a check stopped, as the student reads it: the error and where it happened."""
+    return outcome.error + (" (%s)" % outcome.where if outcome.where else "")
+
+
+def facts_of(outcome):
+    """How a check ended, as results.json `extra_data` fields (judge.facts): what
+    batch, validate and the class report read instead of the text."""
+    return {"kind": outcome.kind, "exception": outcome.exception or None,
+            "where": Where(outcome.where).fields(), "problem": problem(outcome) if outcome.error else None,
+            "mistake": outcome.mistake.id if outcome.mistake else None}
 
 
 def same_as(f):
@@ -133,9 +147,8 @@ def results_json(result):
             "output": "\n".join(details(r)),
             "visibility": r.item.visibility,
             "tags": [r.item.gate] if r.item.gate else ["graph"],
-            "extra_data": {"id": r.item.id, "check": r.item.check, "trials": r.outcome.trials,
-                           "failed": len(r.outcome.failures),
-                           "mistake": r.outcome.mistake.id if r.outcome.mistake else None},
+            "extra_data": dict({"id": r.item.id, "check": r.item.check, "trials": r.outcome.trials,
+                                "failed": len(r.outcome.failures)}, **facts_of(r.outcome)),
         })
     summary = messages(result)
     if result.output.strip():

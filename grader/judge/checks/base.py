@@ -10,8 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grader.judge import inputs
+from grader.errors import StudentFault
+from grader.judge import facts, inputs
+from grader.judge.facts import Where
 from grader.judge.inputs import Case
+from grader.judge.check_kinds import KINDS
 from grader.judge.compare import close, close_rows, reference_slack, round_off_slack
 from grader.judge.probe import StudentGate, Wrong, run
 from grader.errors import GraderFault
@@ -20,7 +23,10 @@ CHECKS = {}
 
 
 def check(name):
-    """Register a check function under the name rubrics use."""
+    """Register a check function under the name rubrics use (a kind of `check_kinds.KINDS`)."""
+    if name not in KINDS:
+        raise ValueError("%r is not a check kind of judge.check_kinds" % name)
+
     def register(fn):
         CHECKS[name] = fn
         return fn
@@ -38,15 +44,40 @@ class Failure:
 
 @dataclass
 class Outcome:
+    """How one item's check ended. `error` is the sentence a student reads; the
+    facts behind it are fields: `kind` (judge.facts), `exception`, `where` (with
+    its cell, file and line) and `mistake`."""
     trials: int = 0
     failures: list = field(default_factory=list)
     error: str = ""  # why the check stopped early (bad answer, exception, crash...)
-    where: str = ""  # where in the student's code, when known
+    where: Where = field(default_factory=Where)  # where in the student's code, when known
     mistake: object = None  # a mistakes.Diagnosis when a known mistake explains the failures
+    fault: str = ""  # the kind of `error` (judge.facts: bad_answer, exception, timeout...)
+    exception: str = ""  # the exception type the student's code raised, when it did
+    missing: str = ""  # the class that is not defined, for a missing class
 
     @property
-    def passed(self):
+    def passed(self) -> bool:
         return self.trials > 0 and not self.failures and not self.error
+
+    @property
+    def kind(self) -> str:
+        """What happened (judge.facts): passed, a wrong answer, no trials, or the fault."""
+        if self.error:
+            return self.fault or facts.SANDBOX
+        if self.failures:
+            return facts.WRONG_ANSWER
+        return facts.PASSED if self.trials else facts.NO_TRIALS
+
+    def fail(self, fault: StudentFault) -> None:
+        """Stop on `fault`: its sentence, and its facts as fields."""
+        self.error, self.where, self.fault = fault.message, Where(fault.where), fault.kind
+        self.exception, self.missing = fault.exception, fault.missing
+
+    @classmethod
+    def stopped(cls, message: str, kind: str) -> "Outcome":
+        """An outcome that never ran its check (the submission did not load...)."""
+        return cls(error=message, fault=kind)
 
     def example(self):
         """The most readable failure: a random case with the smallest inputs."""
