@@ -185,6 +185,7 @@ def test_a_call_count_that_keeps_changing_does_not_extend_a_call(watched, tier):
     result = score.grade(loaded, TINY, seed=2024, limits=SMALL, allow=ALLOW[tier],
                          on_slow=lambda: slow.append(1))
     watched["results"].append(result)
+    assert "page found" in result.output  # the attack does write to the counter
     assert_marks(result, "raises")
     error = item(result, "mul-backward").outcome.error
     assert "did not return within 1 s" in error or "did not finish within" in error, error

@@ -1,8 +1,8 @@
 """Attack: write raw malformed reply lines to the grader's reply pipe.
 
 The child's reply fd is found through child.py's globals (`_out_fd`, and `_seq`
-for the request's number) in sys.modules["__main__"], or else by scanning
-/proc/self/fd for a write-only pipe other than stdout and stderr. attack.json
+for the request's number) in sys.modules["__main__"], or else by trying
+every fd for a write-only pipe other than stdout and stderr. attack.json
 {"kind": KIND, "when": "load" | "backward"} picks the line (see LINES) and when
 it is written (default: in MultiplyGate.backward, before its own answer).
 MultiplyGate.backward is wrong (swapped) when nothing is written.
@@ -24,13 +24,13 @@ except (OSError, ValueError):
 
 def reply_fd():
     main = sys.modules.get("__main__")
-    fd = getattr(main, "_out_fd", None)
+    state = getattr(main, "_s", None)  # child.py's state, or its older globals
+    fd = getattr(state, "fd_out", getattr(main, "_out_fd", None))
     if isinstance(fd, int):
         return fd
-    for name in os.listdir("/proc/self/fd"):
-        n = int(name)
+    for n in range(3, 64):  # /proc/self/fd may not be listable
         try:
-            if n > 2 and stat.S_ISFIFO(os.fstat(n).st_mode) and \
+            if stat.S_ISFIFO(os.fstat(n).st_mode) and \
                     fcntl.fcntl(n, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY:
                 return n
         except OSError:
@@ -41,7 +41,8 @@ def reply_fd():
 def seq():
     main = sys.modules.get("__main__")
     try:
-        return int(main._seq[0])
+        state = getattr(main, "_s", None)
+        return int(state.seq if state is not None else main._seq[0])
     except (AttributeError, TypeError, ValueError, IndexError):
         return 2
 
