@@ -20,6 +20,14 @@ class NotGraded(Exception):
     """Exit 1: no grade, rather than a wrong zero."""
 
 
+# The kinds of failure the sandbox reports (judge.facts has every kind of outcome)
+TIMEOUT = "timeout"  # a call or a load did not return in its time
+CRASH = "crash"  # the student's process ended (a signal, an exit, its CPU time)
+OUT_OF_TIME = "out_of_time"  # the submission's whole time ran out
+LOAD_FAILURE = "load_failure"  # the submission could not be read or did not load
+SANDBOX = "sandbox"  # anything else the sandbox refused (an unreadable reply, a full folder)
+
+
 class StudentFault(Exception):
     """The student's code failed a check in a way that costs that check.
 
@@ -27,7 +35,7 @@ class StudentFault(Exception):
     bad answer, an exception, a missing class, a timeout...), `exception` (the
     type the student's code raised, if any) and `missing` (the class that is not
     defined, for a missing class)."""
-    kind = "sandbox"
+    kind = SANDBOX
 
     def __init__(self, message: str, where: str = "", kind: str = "", exception: str = "",
                  missing: str = "") -> None:
@@ -103,7 +111,7 @@ class SandboxError(StudentFault):
 
 class OutOfTime(SandboxError):
     """The submission's time is up: this check and every later one get nothing."""
-    kind = "out_of_time"
+    kind = OUT_OF_TIME
 
 
 class Wrong(StudentFault):

@@ -16,11 +16,8 @@ NO_TRIALS = "no_trials"  # nothing was compared
 BAD_ANSWER = "bad_answer"  # an answer that cannot be compared: type, shape, count, NaN
 EXCEPTION = "exception"  # the student's code raised (or called sys.exit)
 MISSING_CLASS = "missing_class"  # a gate class the check needs is not defined
-TIMEOUT = "timeout"  # a call or a load did not return in its time
-CRASH = "crash"  # the student's process ended (a signal, an exit, its CPU time)
-OUT_OF_TIME = "out_of_time"  # the submission's whole time ran out
-LOAD_FAILURE = "load_failure"  # the submission could not be read or did not load
-SANDBOX = "sandbox"  # anything else the sandbox refused (an unreadable reply, a full folder)
+# what the sandbox reports: timeout, crash, out of time, load failure, other refusals
+from grader.errors import CRASH, LOAD_FAILURE, OUT_OF_TIME, SANDBOX, TIMEOUT  # noqa: E402,F401
 PROBLEMS = (BAD_ANSWER, EXCEPTION, MISSING_CLASS, TIMEOUT, CRASH, OUT_OF_TIME, LOAD_FAILURE, SANDBOX)
 
 # how the child writes an exception: "Type: detail", "Type", or NotImplementedError's own words

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from grader.errors import OutOfTime, Wrong
+from grader.errors import Wrong
 from grader.judge import facts
 from grader.judge.facts import exception_name
 from grader.sandbox import MAX_REPLY, SandboxError, text
@@ -80,20 +80,9 @@ def run(calls):
 
 
 def sandbox_kind(exc):
-    """The outcome kind (judge.facts) of a SandboxError. The sandbox raises one class
-    for timeouts, crashes and refusals, each with its own fixed sentence; this is
-    the one place that tells them apart (OutOfTime has a class of its own)."""
-    if isinstance(exc, OutOfTime):
-        return facts.OUT_OF_TIME
-    if " within " in exc.message:
-        return facts.TIMEOUT
-    if exc.message.endswith(")") and (" crashed the process (" in exc.message
-                                      or " ended the process (" in exc.message) \
-            or exc.message.endswith(" used up its CPU time"):
-        return facts.CRASH
-    if exc.message == "the submission did not load":
-        return facts.LOAD_FAILURE
-    return facts.SANDBOX
+    """The outcome kind (judge.facts) of a SandboxError: the sandbox says which
+    (a timeout, a crash, the time up, a load that failed, another refusal)."""
+    return exc.kind or facts.SANDBOX
 
 
 def read_reply(session, reply, make, steps):

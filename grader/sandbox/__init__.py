@@ -25,7 +25,7 @@ from typing import Iterator, NoReturn, Sequence
 from grader.sandbox.spawn import FreshInterpreter, ForkServer  # noqa: F401  (ForkServer: for batch grading)
 from grader.tempdirs import temp_dir
 from grader.sandbox.child.wire import dumps, loads, plain
-from grader.errors import OutOfTime, SandboxError, SandboxUnavailable
+from grader.errors import CRASH, LOAD_FAILURE, TIMEOUT, OutOfTime, SandboxError, SandboxUnavailable
 
 MAX_REPLY = 8 << 20  # bytes in one reply line
 POLL = 0.05  # seconds between looks at the progress page and the scratch folder while waiting
@@ -142,7 +142,7 @@ class Sandbox:
         self._loading = False
         if report.get("ready") is not True:
             self._kill()
-            raise SandboxError("the submission did not load")
+            raise SandboxError("the submission did not load", kind=LOAD_FAILURE)
         if self.report is None:
             self.report = report
         return self.report
@@ -166,7 +166,7 @@ class Sandbox:
                 data = data[os.write(self._child.to, data):]
         except (BrokenPipeError, OSError):
             self._kill()
-            raise SandboxError("the submission's process has exited")
+            raise SandboxError("the submission's process has exited", kind=CRASH)
 
     def _receive(self, timeout, doing, steps=(), patience=None):
         """The reply to the last request. `steps` names the calls of a batch:
@@ -214,7 +214,7 @@ class Sandbox:
             if not chunk:
                 doing = self._running(clock, doing)
                 status = self._kill(grace=1.0, status=True)
-                raise SandboxError(exit_message(status, doing))
+                raise SandboxError(exit_message(status, doing), kind=CRASH)
             self._buf += chunk
             if len(self._buf) > MAX_REPLY:
                 self._kill()
@@ -249,10 +249,10 @@ class Sandbox:
             raise OutOfTime(out_of_time(self.limits))
         if clock.end >= clock.last and len(clock.steps) > 1:
             raise SandboxError("the %d calls starting with %s did not finish within %g s"
-                               % (len(clock.steps), clock.steps[0], clock.last - clock.start))
+                               % (len(clock.steps), clock.steps[0], clock.last - clock.start), kind=TIMEOUT)
         doing = clock.step(doing)
         verb = "did not finish" if " " in doing else "did not return"
-        raise SandboxError("%s %s within %g s" % (doing, verb, clock.timeout))
+        raise SandboxError("%s %s within %g s" % (doing, verb, clock.timeout), kind=TIMEOUT)
 
     def _check_time(self):
         if time.monotonic() >= self.deadline:
