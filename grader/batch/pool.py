@@ -66,8 +66,8 @@ def grade_task(task, rubric_path, on_slow=None):
     try:
         loaded = load.load(task.path, class_names=list(rub.gates))
         loaded.notes = list(task.notes) + loaded.notes
-        results = report.gradescope(score.grade(loaded, rub, seed=task.seed, spawner=fork_server(),
-                                                on_slow=on_slow))
+        results = report.results_json(score.grade(loaded, rub, seed=task.seed, spawner=fork_server(),
+                                                  on_slow=on_slow))
         return Graded(task, results, time.monotonic() - start)
     except Exception as exc:  # a grader fault must not lose the rest of the batch
         return Graded(task, failed_results(rub, "the grader failed on this submission: %s: %s"

@@ -1,7 +1,7 @@
 """Output formats of `bpgrade grade|check --format`, and `--fail-under`.
 
     text      the student's view: report.text()
-    json      Gradescope results.json: report.gradescope(). From `grade`, every item, hidden
+    json      Gradescope results.json: report.results_json(). From `grade`, every item, hidden
               ones marked by their `visibility` (Gradescope hides them). From `check`, the
               student's view: hidden items left out, score and max_score over the visible
               items, and `extra_data.hidden = {"checks": N, "passed": K}`.
@@ -16,7 +16,7 @@
 
 Every student-facing format (text, junit, markdown, json from `check`) shows hidden items
 only as a count: no name, id, input, value or message. The per-item feedback is the
-`output` of report.gradescope()'s tests (report.details()), passed through unchanged.
+`output` of report.results_json()'s tests (report.details()), passed through unchanged.
 """
 import html
 import json
@@ -36,7 +36,7 @@ EPSILON = 1e-9
 
 def tests(result, data=None):
     """(visible tests, hidden tests) of results.json, in rubric order."""
-    data = report.gradescope(result) if data is None else data
+    data = report.results_json(result) if data is None else data
     shown = [t for t in data["tests"] if t.get("visibility", "visible") == "visible"]
     hidden = [t for t in data["tests"] if t.get("visibility", "visible") != "visible"]
     return shown, hidden
@@ -59,7 +59,7 @@ def student_json(data):
 
 
 def json_text(result, student):
-    data = report.gradescope(result)
+    data = report.results_json(result)
     return json.dumps(student_json(data) if student else data, indent=2) + "\n"
 
 
@@ -76,7 +76,7 @@ def xml_text(text):
 
 
 def junit(result):
-    data = report.gradescope(result)
+    data = report.results_json(result)
     shown, hidden = tests(result, data)
     rub = result.rubric
     suite_name = "%s: %s" % (rub.assignment, result.loaded.path.name)
@@ -160,7 +160,7 @@ def fenced(text):
 
 
 def markdown(result):
-    data = report.gradescope(result)
+    data = report.results_json(result)
     shown, hidden = tests(result, data)
     rub = result.rubric
     score = sum(t["score"] for t in shown)

@@ -1,6 +1,7 @@
 """Turn a `Result` into what people and machines read.
 
-`gradescope()` is the results.json format; `text()` is the student's view.
+`results_json()` makes results.json (Gradescope's format; `gradescope` is its old
+name); `text()` is the student's view.
 Hidden items never show their inputs, values or messages to students.
 """
 import platform
@@ -125,12 +126,16 @@ def printable(value):
     return value
 
 
-def gradescope(result):
-    """Gradescope results.json (see shared/notes/results-json.md)."""
-    return printable(results_json(result))
-
-
 def results_json(result):
+    """Gradescope results.json (see shared/notes/results-json.md), student text made printable."""
+    return printable(unprinted_results_json(result))
+
+
+gradescope = results_json  # its old name, still called
+
+
+def unprinted_results_json(result):
+    """`results_json` before its student text is made printable."""
     rubric = result.rubric
     groups = {}
     tests = []
