@@ -148,8 +148,9 @@ def test_cli_release_copies_the_workflow_for_the_released_notebook(tmp_path, cap
     out = tmp_path / "release"
     assert cli.main(["release", str(ASSIGNMENT), "-o", str(out), "--student-rubric",
                      str(out / "rubric.yaml")]) == 0
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
-        ".github/workflows/check.yml", "neuron.py", "rubric.yaml", "sigmoid_neuron.ipynb"]
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert [f for f in files if not f.startswith(".bpgrade/")] == [
+        ".github/workflows/check.yml", ".gitlab-ci.yml", "neuron.py", "rubric.yaml", "sigmoid_neuron.ipynb"]
     workflow = yaml.safe_load((out / ".github" / "workflows" / "check.yml").read_text())
     assert workflow["env"]["SUBMISSION"] == "sigmoid_neuron.ipynb"
     student = rubric.load(out / "rubric.yaml")

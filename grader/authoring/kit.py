@@ -97,7 +97,7 @@ jobs:
           python-version: "3.12"
 
       - name: Install the grader
-        run: python -m pip install .bpgrade/wheels/*.whl
+        run: python -I -m pip install .bpgrade/wheels/*.whl
 
       - name: Check the gates
         run: |
@@ -130,7 +130,7 @@ bpgrade-check:
     JUNIT: bpgrade-junit.xml
     RESULT: result.json
   script:
-    - python -m pip install .bpgrade/wheels/*.whl
+    - python -I -m pip install .bpgrade/wheels/*.whl
     - |
       args=(--format markdown --junit "$JUNIT" --result-json "$RESULT")
       if [ -n "$FAIL_UNDER" ]; then args+=(--fail-under "$FAIL_UNDER"); fi
