@@ -19,7 +19,8 @@ from grader.judge.facts import LoadWarning, Where, exception_name
 from grader.report import results as report
 from grader.judge.checks import CHECKS
 
-LIGHT = ["grader.report.results", "grader.report.formats", "grader.report.html", "grader.batch.gradebook",
+LIGHT = ["grader.report.results", "grader.report.formats", "grader.report.emit", "grader.report.html",
+         "grader.batch.gradebook",
          "grader.judge.check_kinds", "grader.judge.mistake_kinds", "grader.judge.visibility",
          "grader.judge.facts", "grader.errors"]
 HEAVY = ("grader.sandbox", "nbformat", "grader.judge.probe", "grader.judge.checks")
