@@ -33,14 +33,14 @@ def fmt(x) -> str:
 def plan(book, target, submissions, scale=1.0):
     """[(student, grade row, Canvas's score, score to send, action, why)] for every student
     with a grade; action is 'send', 'same', 'keep' (changed in Canvas since sent) or 'skip'."""
-    ids = book.identities()
+    ids, pen = book.identities(), book.penalties()
     out = []
     for student, row in book.latest().items():
         user = canvas_user(ids.get(student), student)
         if row["error"]:
             out.append((student, row, None, None, "skip", "the grader failed on it (bpgrade batch grades it again)"))
             continue
-        want = round(float(row["score"]) * scale, 6)
+        want = round(gradebook_mod.final_score(row, pen) * scale, 6)  # after any late penalty
         sub = submissions.get(str(user))
         if sub is None:
             out.append((student, row, None, want, "skip", "user %s has no submission record in this "
@@ -89,7 +89,7 @@ def push(gradebook, url, course, assignment, token=None, send=False, force=False
                       "as graded (--scale sends score x %s / %g)\n" % (fmt(possible), maximum, fmt(possible),
                                                                       maximum))
         rows = plan(book, target, submissions, factor)
-        ids = book.identities()
+        ids, pen = book.identities(), book.penalties()
         out.write("%s %r, %s (%d student%s in the gradebook)\n" % (
             "pushing to" if send else "dry run (--send to send) for", getattr(asg, "name", assignment), target,
             len(rows), "" if len(rows) == 1 else "s"))
@@ -100,6 +100,9 @@ def push(gradebook, url, course, assignment, token=None, send=False, force=False
                 action = "send"
             counts[action] = counts.get(action, 0) + 1
             line = "  %-8s %-24s %6s -> %-6s %s" % (action, student, fmt(have), fmt(want), why)
+            p = pen.get(row["id"])
+            if p is not None and p["points"]:
+                line += " [late: raw %g, -%g: %s]" % (row["score"], p["points"], p["note"])
             if action == "send" and send:
                 try:
                     sub = submissions[str(canvas_user(ids.get(student), student))]

@@ -1,13 +1,19 @@
 """The gradebook: one SQLite row per graded submission (stdlib sqlite3).
 
 Each result is committed as soon as it is graded, in WAL mode, so killing the
-grader loses nothing already graded. A gradebook belongs to one rubric (by
-hash); opening it with another rubric is refused. Exports: a CSV with one row
-per student (latest submission) and one Gradescope results.json per student.
+grader loses nothing already graded. A gradebook belongs to one assignment; every
+version of its rubric (by hash) is kept in the `rubrics` table, text and all, and
+each grade names the version it was made with: opening it with an edited rubric
+for the same assignment makes that version the current one (older grades stay, as
+history), a rubric for another assignment is refused. Late penalties are kept per
+grade row in `penalties` (raw score in `grades.score`, the penalty beside it).
+Exports: a CSV with one row per student (latest submission) and one Gradescope
+results.json per student.
 """
 import csv
 import datetime
 import fcntl
+import hashlib
 import io
 import json
 import os
@@ -65,6 +71,36 @@ CREATE TABLE IF NOT EXISTS pushes (
     pushed_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS pushes_target ON pushes (target, student, id);
+-- every rubric version the gradebook has graded with (grades.rubric_sha256 names one)
+CREATE TABLE IF NOT EXISTS rubrics (
+    sha256 TEXT PRIMARY KEY,
+    assignment TEXT NOT NULL,
+    path TEXT NOT NULL,            -- where it was read from
+    text TEXT NOT NULL,            -- the rubric file as it was
+    items TEXT NOT NULL,           -- JSON, as meta.items
+    max_score REAL NOT NULL,
+    first_used TEXT NOT NULL
+);
+-- per-student extensions (bpgrade batch --extensions FILE; a new file replaces them all)
+CREATE TABLE IF NOT EXISTS extensions (
+    student TEXT PRIMARY KEY,
+    due TEXT NOT NULL,             -- ISO 8601 new due date, or '' with days
+    days REAL,
+    source TEXT NOT NULL           -- FILE:LINE
+);
+-- the late penalty of a graded row, under the rubric's late policy and the extensions
+CREATE TABLE IF NOT EXISTS penalties (
+    grade_id INTEGER PRIMARY KEY,  -- grades.id; grades.score stays the raw score
+    student TEXT NOT NULL,
+    due TEXT NOT NULL,
+    submitted_at TEXT NOT NULL,
+    late_seconds REAL,             -- NULL when the export gave no time
+    units INTEGER NOT NULL,        -- days or hours started
+    percent REAL NOT NULL,         -- of the raw score
+    points REAL NOT NULL,          -- taken off the raw score
+    note TEXT NOT NULL,
+    computed_at TEXT NOT NULL
+);
 """
 
 
@@ -116,12 +152,12 @@ class Gradebook:
         self.meta = dict(self.db.execute("SELECT key, value FROM meta").fetchall()) if tables else {}
         if tables and "rubric_sha256" not in self.meta:
             raise GradebookError("%s: the gradebook has no rubric recorded" % self.path)
-        if tables and not {"students", "pushes"} <= tables:  # made before these tables existed
-            try:
+        if tables and not {"students", "pushes", "rubrics", "extensions", "penalties"} <= tables:
+            try:  # made before these tables existed
                 self.db.executescript(SCHEMA)
             except sqlite3.DatabaseError as exc:
-                raise GradebookError("%s: cannot add the students and pushes tables (%s)"
-                                     % (self.path, exc)) from None
+                raise GradebookError("%s: cannot add the newer tables (%s)" % (self.path, exc)) from None
+        self.rubric_change = None  # (old sha256, new sha256) when this open made a new rubric current
         if rubric is not None:
             self._bind(rubric, bool(tables))
         elif not tables:
@@ -132,31 +168,180 @@ class Gradebook:
             self.check_secret(secret)
 
     def _bind(self, rubric, exists):
-        if exists:
-            if self.meta["rubric_sha256"] != rubric.sha256:
-                count = self.db.execute("SELECT COUNT(*) FROM grades").fetchone()[0]
-                raise GradebookError(
-                    "%s holds %d grade(s) made with another rubric: %s (assignment %r, sha256 %s); "
-                    "this run uses %s (assignment %r, sha256 %s). Grade into a new --gradebook file, "
-                    "or use the rubric this gradebook was made with."
-                    % (self.path, count, self.meta.get("rubric_path"), self.meta.get("assignment"),
-                       self.meta["rubric_sha256"][:12], rubric.path, rubric.assignment,
-                       rubric.sha256[:12]))
-            return
         items = [{"id": i.id, "name": i.name, "points": i.points, "visibility": i.visibility}
                  for i in rubric.items]
-        meta = {"format": str(FORMAT), "rubric_sha256": rubric.sha256,
-                "rubric_path": str(Path(rubric.path).resolve()), "rubric_name": Path(rubric.path).name,
-                "assignment": rubric.assignment, "items": json.dumps(items),
-                "max_score": repr(float(rubric.max_score)), "created": now(),
-                "grader_version": __version__}
+        current = {"rubric_sha256": rubric.sha256, "rubric_path": str(Path(rubric.path).resolve()),
+                   "rubric_name": Path(rubric.path).name, "items": json.dumps(items),
+                   "max_score": repr(float(rubric.max_score)),
+                   "late": json.dumps(late_meta(rubric.late)) if rubric.late is not None else ""}
+        if exists:
+            if self.meta.get("assignment") != rubric.assignment:
+                count = self.db.execute("SELECT COUNT(*) FROM grades").fetchone()[0]
+                raise GradebookError(
+                    "%s holds %d grade(s) made with another rubric, for another assignment: %s "
+                    "(assignment %r, sha256 %s); this run uses %s (assignment %r, sha256 %s). Grade into "
+                    "a new --gradebook file, or use a rubric for %r."
+                    % (self.path, count, self.meta.get("rubric_path"), self.meta.get("assignment"),
+                       self.meta["rubric_sha256"][:12], rubric.path, rubric.assignment,
+                       rubric.sha256[:12], self.meta.get("assignment")))
+            self._keep_old_rubric()
+            old = self.meta["rubric_sha256"]
+            try:
+                with self.db:
+                    self._store_rubric(rubric, items)
+                    self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", current.items())
+            except sqlite3.DatabaseError as exc:
+                raise GradebookError("%s: cannot record the rubric (%s)" % (self.path, exc)) from None
+            self.meta.update(current)
+            if old != rubric.sha256:
+                self.rubric_change = (old, rubric.sha256)
+            return
+        meta = dict(current, format=str(FORMAT), assignment=rubric.assignment, created=now(),
+                    grader_version=__version__)
         try:
             with self.db:
                 self.db.executescript(SCHEMA)
                 self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
+                self._store_rubric(rubric, items)
         except sqlite3.DatabaseError as exc:
             raise GradebookError("%s: cannot create the gradebook (%s)" % (self.path, exc)) from None
         self.meta = meta
+
+    def _store_rubric(self, rubric, items):
+        """Keep this rubric version's text (once per hash)."""
+        raw = Path(rubric.path).read_bytes()
+        if hashlib.sha256(raw).hexdigest() != rubric.sha256:
+            raise GradebookError("%s changed while it was being read; run again" % rubric.path)
+        self.db.execute("INSERT OR IGNORE INTO rubrics VALUES (?, ?, ?, ?, ?, ?, ?)", (
+            rubric.sha256, rubric.assignment, str(Path(rubric.path).resolve()),
+            raw.decode("utf-8", "surrogateescape"), json.dumps(items), float(rubric.max_score), now()))
+
+    def _keep_old_rubric(self):
+        """A gradebook made before rubric versions were kept: keep the current rubric's text
+        when its file is still there, unchanged."""
+        sha = self.meta["rubric_sha256"]
+        if self.db.execute("SELECT 1 FROM rubrics WHERE sha256 = ?", (sha,)).fetchone():
+            return
+        path = Path(self.meta.get("rubric_path") or "")
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            return
+        if hashlib.sha256(raw).hexdigest() == sha:
+            with self.db:
+                self.db.execute("INSERT OR IGNORE INTO rubrics VALUES (?, ?, ?, ?, ?, ?, ?)", (
+                    sha, self.meta.get("assignment", ""), str(path), raw.decode("utf-8", "surrogateescape"),
+                    self.meta.get("items", "[]"), float(self.meta.get("max_score") or 0), now()))
+
+    # -- rubric versions --------------------------------------------------------
+
+    def rubric_versions(self):
+        """[row of the rubrics table] oldest first, with `grades`: how many rows each made."""
+        counts = dict(self.db.execute("SELECT rubric_sha256, COUNT(*) FROM grades GROUP BY rubric_sha256"))
+        out = []
+        for r in self.db.execute("SELECT * FROM rubrics ORDER BY first_used, rowid"):
+            d = dict(r)
+            d["grades"] = counts.get(r["sha256"], 0)
+            out.append(d)
+        return out
+
+    def rubric_version(self, prefix):
+        """The rubrics row whose sha256 starts with `prefix` (GradebookError when none or several)."""
+        rows = self.db.execute("SELECT * FROM rubrics WHERE sha256 LIKE ? || '%'", (prefix.lower(),)).fetchall()
+        if len(rows) != 1:
+            known = ", ".join(r["sha256"][:12] for r in self.db.execute("SELECT sha256 FROM rubrics"))
+            raise GradebookError("%s: %s rubric version %r (versions: %s)" % (
+                self.path, "no" if not rows else "more than one", prefix, known or "none kept"))
+        return rows[0]
+
+    def changes(self, students=None):
+        """[{student, old_score, new_score, old_rubric, new_rubric, old_graded_at, new_graded_at}]
+        for each student whose latest grade differs from their latest grade made with another
+        rubric version: who a rubric fix changed. Scores are final (after late penalties)."""
+        out = []
+        pen = self.penalties()
+        for student, row in self.latest(students).items():
+            if row["error"]:
+                continue
+            before = self.db.execute(
+                "SELECT id, score, rubric_sha256, graded_at FROM grades WHERE student = ? AND id < ? AND "
+                "rubric_sha256 != ? AND error = '' ORDER BY id DESC LIMIT 1",
+                (student, row["id"], row["rubric_sha256"])).fetchone()
+            if before is None:
+                continue
+            old, new = final_score(before, pen), final_score(row, pen)
+            if abs(old - new) > 1e-9:
+                out.append({"student": student, "old_score": old, "new_score": new,
+                            "old_rubric": before["rubric_sha256"], "new_rubric": row["rubric_sha256"],
+                            "old_graded_at": before["graded_at"], "new_graded_at": row["graded_at"]})
+        return out
+
+    def changes_csv(self, path):
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(["student", "old_score", "new_score", "change", "old_rubric", "new_rubric", "old_graded_at",
+                    "new_graded_at"])
+        rows = self.changes()
+        for c in rows:
+            w.writerow([csv_cell(v) for v in (c["student"], c["old_score"], c["new_score"],
+                                              round(c["new_score"] - c["old_score"], 6), c["old_rubric"][:12],
+                                              c["new_rubric"][:12], c["old_graded_at"], c["new_graded_at"])])
+        write_atomic(Path(path), out.getvalue())
+        return len(rows)
+
+    # -- late penalties ---------------------------------------------------------
+
+    def set_extensions(self, extensions):
+        """Replace the extensions with {student: late.Extension}."""
+        with self.db:
+            self.db.execute("DELETE FROM extensions")
+            self.db.executemany("INSERT INTO extensions VALUES (?, ?, ?, ?)", [
+                (e.student, e.due.isoformat() if e.due is not None else "", e.days, e.where)
+                for e in extensions.values()])
+
+    def extensions(self):
+        """{student: late.Extension} as recorded."""
+        from grader.batch import late
+        out = {}
+        for r in self.db.execute("SELECT * FROM extensions"):
+            due = late.parse_time(r["due"]) if r["due"] else None
+            out[r["student"]] = late.Extension(r["student"], due=due, days=r["days"], where=r["source"])
+        return out
+
+    def assess_late(self, policy, students=None):
+        """Work out the late penalty of each student's latest row under `policy` (None: no late
+        policy, no penalties) and the recorded extensions; store it. Returns {student: late.Penalty}."""
+        from grader.batch import late
+        rows = self.latest(students)
+        out = {}
+        ids, exts = self.identities(), self.extensions()
+        records = []
+        for student, row in rows.items():
+            if policy is None or row["error"]:
+                continue
+            who = ids.get(student)
+            pen = late.assess(policy, (who["submitted_at"] if who is not None else "") or "",
+                              bool(who["late"]) if who is not None and who["late"] is not None else None,
+                              exts.get(student))
+            out[student] = pen
+            records.append((row["id"], student, pen.due, pen.submitted_at, pen.late_seconds, pen.units,
+                            pen.percent, pen.points(row["score"]), pen.note, now()))
+        try:
+            with self.db:
+                self.db.execute("DELETE FROM penalties WHERE grade_id IN (%s)"
+                                % ",".join(str(r["id"]) for r in rows.values()) if rows else "SELECT 1")
+                self.db.executemany("INSERT OR REPLACE INTO penalties VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                    records)
+        except sqlite3.OperationalError as exc:
+            raise GradebookFull("cannot write to the gradebook %s (%s)" % (self.path, exc)) from None
+        return out
+
+    def penalties(self):
+        """{grade_id: row of the penalties table}."""
+        return {r["grade_id"]: r for r in self.db.execute("SELECT * FROM penalties")}
+
+    def has_late_policy(self):
+        return bool(self.meta.get("late")) or bool(self.db.execute("SELECT 1 FROM penalties LIMIT 1").fetchone())
 
     def check_secret(self, secret):
         """Remember the course secret's fingerprint; warn when a different one is used."""
@@ -262,19 +447,28 @@ class Gradebook:
     def csv_text(self):
         """One row per student: student, one column per rubric item, total.
 
+        With a late policy, `raw` (the items' sum), `late_penalty` (points taken off) and
+        `late` (why) come before `total`, which is then the score after the penalty.
         A student whose latest grading failed inside the grader gets empty cells
         (not a zero): it is the grader's fault, and `bpgrade batch` retries it.
         """
         ids = [i["id"] for i in self.items]
+        late = self.has_late_policy()
+        pen = self.penalties() if late else {}
+        extra = ["raw", "late_penalty", "late"] if late else []
         out = io.StringIO()
         w = csv.writer(out, lineterminator="\n")
-        w.writerow([csv_cell(c) for c in ["student"] + ids + ["total"]])
+        w.writerow([csv_cell(c) for c in ["student"] + ids + extra + ["total"]])
         for student, row in self.latest().items():
             if row["error"]:
-                w.writerow([csv_cell(student)] + [""] * len(ids) + [""])
+                w.writerow([csv_cell(student)] + [""] * (len(ids) + len(extra)) + [""])
                 continue
             by_id = {c["id"]: c["score"] for c in json.loads(row["checks"])}
-            w.writerow([csv_cell(v) for v in [student] + [by_id.get(i, "") for i in ids] + [row["score"]]])
+            p = pen.get(row["id"])
+            cells = [row["score"], p["points"] if p is not None else 0, p["note"] if p is not None else ""] \
+                if late else []
+            w.writerow([csv_cell(v) for v in [student] + [by_id.get(i, "") for i in ids] + cells
+                        + [final_score(row, pen)]])
         return out.getvalue()
 
     def export_csv(self, path):
@@ -282,16 +476,31 @@ class Gradebook:
         write_atomic(Path(path), text)
         return len(text.splitlines()) - 1
 
+    def results_json(self, row, pen=None):
+        """The row's results.json; with a late penalty, `score` after it and extra_data.late
+        {raw_score, penalty, percent, late_seconds, due, submitted_at, note}."""
+        p = (pen if pen is not None else self.penalties()).get(row["id"])
+        if p is None:
+            return row["results"]
+        data = json.loads(row["results"])
+        data["score"] = final_score(row, {row["id"]: p})
+        data.setdefault("extra_data", {})["late"] = {
+            "raw_score": row["score"], "penalty": p["points"], "percent": p["percent"],
+            "late_seconds": p["late_seconds"], "units": p["units"], "due": p["due"],
+            "submitted_at": p["submitted_at"], "note": p["note"]}
+        return json.dumps(data)
+
     def export_results(self, folder, students=None):
         """One Gradescope results.json per student: FOLDER/STUDENT/results.json.
 
         Every path is checked before anything is written: a student id that is not a
         usable folder name, or a path leading out of FOLDER, is an OutsideFolder error."""
         rows = self.latest(students)
+        pen = self.penalties()
         targets = {student: self.results_path(folder, student) for student in rows}
         for student, row in rows.items():
             targets[student].parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(targets[student], row["results"] + "\n")  # stored as results.json, compact
+            write_atomic(targets[student], self.results_json(row, pen) + "\n")  # stored compact
         return len(rows)
 
     def results_path(self, folder, student):
@@ -403,6 +612,18 @@ def write_atomic(path, text):
             pass
         raise GradebookFull("cannot write %s (%s); the gradebook is intact: run `bpgrade export` "
                             "once there is room" % (path, exc.strerror)) from None
+
+
+def final_score(row, penalties) -> float:
+    """A graded row's score after its late penalty ({grade_id: penalties row})."""
+    p = penalties.get(row["id"]) if penalties else None
+    return round(float(row["score"]) - (float(p["points"]) if p is not None else 0.0), 6)
+
+
+def late_meta(policy) -> dict:
+    """A late policy as recorded in meta.late."""
+    return {"due": policy.due.isoformat(), "grace": policy.grace, "per": policy.per,
+            "percent": policy.percent, "floor": policy.floor}
 
 
 def num(x):

@@ -11,25 +11,36 @@ Finding the submissions is grader.batch.classlist's job; where they are graded,
 grader.batch.executors' (`grader.batch.pool` worker processes, or a Dask cluster). Each
 result is committed to the gradebook as it finishes, so a killed run loses
 nothing graded, and the same command skips what is already graded.
+
+An edited rubric for the same assignment is a new rubric version: every submission
+not yet graded with it is graded again, and the summary says whose score changed.
+With a late policy in the rubric, each student's penalty is worked out after grading
+(from the submission time the export gave and the extensions) and kept beside the
+raw score. Exports: grader.batch.export; replay: grader.batch.replay; the command
+lines: grader.batch.commands.
 """
+from __future__ import annotations
+
 import json
-import shutil
 import statistics
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
+from typing import Iterable, TextIO
 
 from grader.batch import gradebook as gradebook_mod
+from grader.batch import late as late_mod
 from grader.batch import pool
 from grader.judge import seeds
 from grader.judge import rubric as rubric_mod
-from grader.errors import UsageError
 from grader.report.results import safe_text
-from grader.batch.classlist import MAX_STORED, BatchError, Inputs, listing, pack, submission_hash, unpack
+from grader.batch.classlist import BatchError, Inputs, pack, submission_hash
 from grader.batch.executors import EXECUTORS
-from grader.tempdirs import temp_dir
+# the command lines and the other two commands, where cli.py and older callers look for them
+from grader.batch.commands import batch_args, export_args, replay_args, run_batch  # noqa: F401
+from grader.batch.export import export  # noqa: F401
+from grader.batch.replay import compare, replay  # noqa: F401
 
 SLOWEST = 5
 
@@ -109,36 +120,70 @@ class Report:
     stopped: str = ""  # why the batch stopped early
     text: str = ""
     exit_code: int = 0
+    rubric_change: tuple | None = None  # (old sha256, new sha256) when this run's rubric is a new version
+    changes: list = field(default_factory=list)  # gradebook.changes(): whose score the rubric change changed
+    late: dict = field(default_factory=dict)  # {student: late.Penalty}
 
 
-def run(inputs=(), rubric=None, gradebook="grades.sqlite", csv=None, results_dir=None, jobs=None,
-        regrade=False, id_pattern=None, list_file=None, secret=None, executor="local",
-        scheduler=None, progress="auto", stream=None):
-    """Grade a batch; returns a `Report`. Usage problems raise `UsageError`."""
+@dataclass
+class Settings:
+    """How to grade (what `run` was given, besides the inputs)."""
+    rubric_path: Path
+    rubric: rubric_mod.Rubric
+    regrade: bool = False
+    jobs: int | None = None
+    executor: str = "local"
+    scheduler: str | None = None
+    progress: str = "auto"
+    csv: str | None = None
+    results_dir: str | None = None
+
+
+def run(inputs: Iterable[str] = (), *, rubric: str | None = None, gradebook: str | Path = "grades.sqlite",
+        csv: str | None = None, results_dir: str | None = None, jobs: int | None = None,
+        regrade: bool = False, id_pattern: str | None = None, list_file: str | None = None,
+        secret: str | None = None, executor: str = "local", scheduler: str | None = None,
+        progress: str = "auto", extensions: str | Path | None = None, stream: TextIO | None = None) -> Report:
+    """Grade a batch; returns a `Report`. Usage problems raise `UsageError` (exit 2)."""
     stream = stream or sys.stderr
     rubric_path = rubric_mod.find(rubric)
     rub = rubric_mod.load(rubric_path)
     if executor not in EXECUTORS:
         raise BatchError("unknown executor %r (choose from %s)" % (executor, ", ".join(EXECUTORS)))
+    granted = None
+    if extensions is not None:
+        if rub.late is None:
+            raise BatchError("--extensions %s: the rubric %s has no late: policy to extend" % (extensions, rubric_path))
+        granted = late_mod.read_extensions(extensions, rub.late.due.tzinfo)  # before touching the gradebook
     book = gradebook_mod.Gradebook(gradebook, rubric=rub, lock=True)  # one batch at a time (exit 2)
     try:
         key = seeds.load(secret, gradebook)
         if not book.check_secret(key):
             stream.write("bpgrade: warning: %s was graded with a different course secret; new grades "
                          "use the secret from %s (recorded seeds still replay)\n" % (gradebook, key.origin))
+        if book.rubric_change:
+            old, new = book.rubric_change
+            stream.write("bpgrade: the rubric changed (%s -> %s): submissions graded with the old version "
+                         "are graded again; both grades are kept\n" % (old[:12], new[:12]))
+        if granted is not None:
+            book.set_extensions(granted)
         with Inputs(inputs, id_pattern, list_file) as found:
             for w in found.warnings:
                 stream.write("bpgrade: warning: %s\n" % safe_text(w, one_line=True))
+            known = {e.student for e in found.entries} | set(book.students())
+            for student in sorted(set(granted or ()) - known):
+                stream.write("bpgrade: warning: %s: extension for %r, who is not in this batch or the "
+                             "gradebook\n" % (granted[student].where, student))
             book.record_students(found.entries)  # who they are in the LMS export, for grades out
-            return _grade(found.entries, rub, rubric_path, book, key, regrade, jobs, executor,
-                          scheduler, progress, stream, csv, results_dir)
+            settings = Settings(rubric_path, rub, regrade, jobs, executor, scheduler, progress, csv, results_dir)
+            return _grade(found.entries, settings, book, key, stream)
     finally:
         book.close()
 
 
-def _grade(entries, rub, rubric_path, book, key, regrade, jobs, executor, scheduler, progress,
-           stream, csv, results_dir):
-    report = Report(students=[e.student for e in entries])
+def _grade(entries, settings: Settings, book, key, stream) -> Report:
+    rub, regrade = settings.rubric, settings.regrade
+    report = Report(students=[e.student for e in entries], rubric_change=book.rubric_change)
     todo = {}
     for e in entries:
         sha = submission_hash(e.path)
@@ -147,12 +192,13 @@ def _grade(entries, rub, rubric_path, book, key, regrade, jobs, executor, schedu
             continue
         task = pool.Task(e.student, str(e.path), key.seed(rub.assignment, e.student), list(e.notes))
         todo[e.student] = (task, sha, e)
-    bar = Progress(len(todo), stream, progress)
+    bar = Progress(len(todo), stream, settings.progress)
     start = time.monotonic()
     results = None
     try:
         if todo:
-            results = EXECUTORS[executor]([t for t, _, _ in todo.values()], rubric_path, jobs, scheduler)
+            results = EXECUTORS[settings.executor]([t for t, _, _ in todo.values()], settings.rubric_path,
+                                                   settings.jobs, settings.scheduler)
             for graded in results:
                 task, sha, entry = todo[graded.task.student]
                 book.record(graded, sha, entry.source, pack(entry.path))
@@ -174,15 +220,18 @@ def _grade(entries, rub, rubric_path, book, key, regrade, jobs, executor, schedu
             results.close()
         bar.close()
     report.seconds = time.monotonic() - start
+    csv, results_dir = settings.csv, settings.results_dir
     if not report.stopped:
         try:
+            report.late = book.assess_late(rub.late)  # every student's latest grade, this run's or not
+            report.changes = book.changes(report.students)
             if csv:
                 book.export_csv(csv)
             if results_dir:
                 book.export_results(results_dir, report.students)
         except gradebook_mod.GradebookFull as exc:
             report.stopped = str(exc)
-    report.text = summary(report, book, rub, jobs, csv, results_dir)
+    report.text = summary(report, book, rub, settings.jobs, csv, results_dir)
     if report.stopped and not report.exit_code:
         report.exit_code = 1
     elif book.failed() and not report.exit_code:
@@ -190,7 +239,7 @@ def _grade(entries, rub, rubric_path, book, key, regrade, jobs, executor, schedu
     return report
 
 
-def summary(report, book, rub, jobs, csv, results_dir):
+def summary(report: Report, book, rub, jobs, csv, results_dir) -> str:
     rows = book.latest(report.students)
     lines = []
     rate = report.graded / report.seconds if report.seconds > 0 else 0.0
@@ -232,6 +281,28 @@ def summary(report, book, rub, jobs, csv, results_dir):
     if weak:
         lines.append("warning: %d submission(s) ran at isolation tier < 2: student code could read or "
                      "write files outside its folder (install bubblewrap)" % weak)
+    if report.rubric_change:
+        old, new = report.rubric_change
+        lines.append("rubric changed: %s -> %s; scores changed for %d student%s%s" % (
+            old[:12], new[:12], len(report.changes), "" if len(report.changes) == 1 else "s",
+            " (bpgrade export --changes FILE writes them as CSV):" if report.changes else ""))
+    elif report.changes:
+        lines.append("scores changed by a rubric change for %d student%s (bpgrade export --changes FILE):"
+                     % (len(report.changes), "" if len(report.changes) == 1 else "s"))
+    for c in report.changes[:50]:
+        lines.append("  %s: %g -> %g (rubric %s -> %s)" % (one_line(c["student"]), c["old_score"], c["new_score"],
+                                                           c["old_rubric"][:12], c["new_rubric"][:12]))
+    if len(report.changes) > 50:
+        lines.append("  and %d more" % (len(report.changes) - 50))
+    if rub.late is not None:
+        penalised = {s: p for s, p in report.late.items() if p.percent}
+        lines.append("late policy: %s; %d student%s penalised%s" % (
+            rub.late.describe(), len(penalised), "" if len(penalised) == 1 else "s", ":" if penalised else ""))
+        for s, p in sorted(penalised.items()):
+            lines.append("  %s: %s" % (one_line(s), one_line(p.note)))
+        check = sorted(s for s, p in report.late.items() if p.check)
+        if check:
+            lines.append("  check by hand (marked late, has an extension): %s" % one_line(", ".join(check)))
     lines.append("gradebook: %s (%d row%s)" % (book.path, book.count(), "" if book.count() == 1 else "s"))
     if csv and not report.stopped:
         lines.append("csv: %s" % csv)
@@ -242,12 +313,12 @@ def summary(report, book, rub, jobs, csv, results_dir):
     return "\n".join(lines) + "\n"
 
 
-def one_line(text):
+def one_line(text: str) -> str:
     """A field of a summary line (an id, a message): no line breaks, no control codes."""
     return safe_text(text, one_line=True)
 
 
-def first_problem(row):
+def first_problem(row) -> str:
     """The first test's `problem` (timeouts, crashes), for the slowest list."""
     results = json.loads(row["results"])
     for t in results.get("tests", []):
@@ -255,195 +326,3 @@ def first_problem(row):
         if text:
             return text[:90]
     return ("score %g" % row["score"]) if not row["error"] else row["error"][:90]
-
-
-# ---------------------------------------------------------------------------- export, replay
-
-def export(gradebook, csv=None, results_dir=None, stream=None, lms_args=None):
-    from grader.report import lms
-    stream = stream or sys.stderr
-    book = gradebook_mod.Gradebook(gradebook, create=False)
-    try:
-        if lms_args is not None and lms.wanted(lms_args):
-            lms.export(book, lms_args, stream)  # --canvas-csv, --moodle-csv
-        elif csv is None and results_dir is None:
-            sys.stdout.write(safe_text(book.csv_text()))
-        if csv:
-            n = book.export_csv(csv)
-            stream.write("bpgrade: %s: %d student%s\n" % (csv, n, "" if n == 1 else "s"))
-        if results_dir:
-            n = book.export_results(results_dir)
-            stream.write("bpgrade: %s: %d results.json\n" % (results_dir, n))
-        failed = book.failed()
-        if failed:
-            stream.write("bpgrade: warning: %d student(s) have no grade because the grader failed "
-                         "(run bpgrade batch again): %s\n" % (len(failed), listing(failed)))
-    except gradebook_mod.GradebookFull as exc:
-        stream.write("bpgrade: error: %s\n" % exc)
-        return 1
-    finally:
-        book.close()
-    return 0
-
-
-def replay(student, gradebook, rubric=None, submission=None, secret=None, out=None):
-    """Grade a student's latest graded submission again with its recorded seed; compare."""
-    out = Escaped(out or sys.stdout)
-    book = gradebook_mod.Gradebook(gradebook, create=False)
-    try:
-        row = book.latest_for(student)
-        if row is None:
-            raise BatchError("%s: no grades for %r (students: %s)"
-                             % (gradebook, student, listing(book.students())))
-        rubric_path = rubric_mod.find(rubric) if rubric else Path(book.meta["rubric_path"])
-        if not rubric_path.is_file():
-            raise BatchError("the rubric this gradebook was made with, %s, is gone: pass --rubric"
-                             % rubric_path)
-        rub = rubric_mod.load(rubric_path)
-        if rub.sha256 != row["rubric_sha256"]:
-            raise BatchError("%s is not the rubric %s was graded with (sha256 %s, not %s)"
-                             % (rubric_path, student, row["rubric_sha256"][:12], rub.sha256[:12]))
-        seed_note = seed_origin(row, rub, secret, gradebook)
-        tmp = temp_dir("replay-")
-        try:
-            if submission:
-                path = Path(submission)
-                if not path.exists():
-                    raise BatchError("%s: no such file or directory" % path)
-            elif row["submission"] is not None:
-                path = unpack(row["submission"], tmp)
-            else:
-                raise BatchError("the gradebook does not hold %s's submission (it was larger than "
-                                 "%d MB): pass --submission PATH" % (student, MAX_STORED >> 20))
-            if submission_hash(path) != row["file_sha256"]:
-                raise BatchError("%s is not the submission that was graded for %s (its hash differs)"
-                                 % (path, student))
-            task = pool.Task(student, str(path), row["seed"], json.loads(row["notes"]))
-            graded = pool.grade_task(task, str(rubric_path))
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    finally:
-        book.close()
-    before = json.loads(row["results"])
-    diffs = compare(before, graded.results)
-    out.write("replay %s: %s, graded %s with seed %d\n%s\n" % (
-        one_line(student), one_line(row["source"]), row["graded_at"], row["seed"], seed_note))
-    old = {test_id(t): t for t in before.get("tests", [])}
-    for t in graded.results.get("tests", []):
-        o = old.get(test_id(t), {})
-        same = (o.get("score"), o.get("status"), o.get("output")) == (t["score"], t["status"], t["output"])
-        out.write("  %-4s %-16s %5s / %-5s %s\n" % ("same" if same else "DIFF", test_id(t),
-                                                     "%g" % t["score"], "%g" % t["max_score"], t["status"]))
-    if diffs:
-        out.write("DIFFERENT from the recorded grading:\n" + "".join("  %s\n" % d for d in diffs))
-        return 1
-    out.write("identical: score %g / %g, every check as recorded\n"
-              % (graded.results["score"], graded.results["max_score"]))
-    return 0
-
-
-class Escaped:
-    """A stream that shows control characters in what it is given as escapes (safe_text)."""
-
-    def __init__(self, stream):
-        self.stream = stream
-
-    def write(self, text):
-        return self.stream.write(safe_text(text))
-
-
-def seed_origin(row, rub, secret, gradebook):
-    try:
-        key = seeds.load(secret, gradebook, create=False)
-    except UsageError:
-        return "(no course secret found; the recorded seed is used)"
-    if key.seed(rub.assignment, row["student"]) == row["seed"]:
-        return "the seed is HMAC-SHA256 of the course secret (%s), the assignment and the student" % key.origin
-    return "warning: the recorded seed is not the one the course secret in %s gives; the recorded seed is used" \
-        % key.origin
-
-
-def test_id(t):
-    return (t.get("extra_data") or {}).get("id") or t.get("name")
-
-
-def compare(before, after):
-    """Differences between two results.json that matter for a grade (not timings)."""
-    diffs = []
-    if before.get("score") != after.get("score"):
-        diffs.append("score: recorded %s, now %s" % (before.get("score"), after.get("score")))
-    old = {test_id(t): t for t in before.get("tests", [])}
-    new = {test_id(t): t for t in after.get("tests", [])}
-    for k in sorted(set(old) | set(new), key=str):
-        a, b = old.get(k), new.get(k)
-        if a is None or b is None:
-            diffs.append("%s: %s" % (k, "new check" if a is None else "check missing now"))
-            continue
-        for f in ("score", "status", "output"):
-            if a.get(f) != b.get(f):
-                diffs.append("%s %s: recorded %r, now %r" % (k, f, str(a.get(f))[:200], str(b.get(f))[:200]))
-    return diffs
-
-
-# ---------------------------------------------------------------------------- command line
-
-def batch_args(cmd):
-    cmd.add_argument("inputs", nargs="*", metavar="INPUT",
-                     help="a folder with one entry per student, a .zip export (LMS or Gradescope), "
-                          "or several submissions (files or folders)")
-    cmd.add_argument("--list", dest="list_file", metavar="FILE",
-                     help="read submissions from FILE ('-': standard input), one per line: PATH or "
-                          "STUDENT<TAB>PATH")
-    cmd.add_argument("--rubric", help="rubric YAML file or packaged rubric name (default: gates)")
-    cmd.add_argument("--gradebook", default="grades.sqlite",
-                     help="SQLite gradebook to add results to (default: grades.sqlite)")
-    cmd.add_argument("--csv", help="write one row per student: each rubric item, total")
-    cmd.add_argument("--results-dir", help="write DIR/STUDENT/results.json (Gradescope format)")
-    cmd.add_argument("-j", "--jobs", type=int, help="parallel workers (default: all cores)")
-    cmd.add_argument("--regrade", action="store_true",
-                     help="grade again submissions already graded with this rubric")
-    cmd.add_argument("--id-pattern", metavar="REGEX",
-                     help="take the student id from each name with this regex (group 'id', else "
-                          "group 1, else the match); e.g. '^([a-z]+)_' for Canvas exports")
-    cmd.add_argument("--secret", metavar="FILE",
-                     help="course secret for per-student seeds (default: $%s, $%s, or course.secret "
-                          "next to the gradebook, created on first use)"
-                          % (seeds.ENV_SECRET, seeds.ENV_SECRET_FILE))
-    cmd.add_argument("--executor", choices=sorted(EXECUTORS), default="local",
-                     help="where to grade: local worker processes, or a Dask cluster")
-    cmd.add_argument("--scheduler", metavar="ADDRESS",
-                     help="Dask scheduler, e.g. tcp://HOST:8786 (default: a local cluster)")
-    cmd.add_argument("--progress", choices=["auto", "bar", "lines", "none"], default="auto",
-                     help="progress display (auto: a bar on a terminal, else plain lines)")
-    cmd.set_defaults(run=run_batch)
-
-
-def run_batch(args):
-    if args.jobs is not None and args.jobs < 1:
-        raise BatchError("-j must be at least 1")
-    if args.scheduler and args.executor != "dask":
-        raise BatchError("--scheduler needs --executor dask")
-    report = run(args.inputs, args.rubric, args.gradebook, args.csv, args.results_dir, args.jobs,
-                 args.regrade, args.id_pattern, args.list_file, args.secret, args.executor,
-                 args.scheduler, args.progress)
-    sys.stdout.write(safe_text(report.text))  # the summary; progress and warnings are on stderr
-    return report.exit_code
-
-
-def export_args(cmd):
-    cmd.add_argument("--gradebook", default="grades.sqlite", help="the gradebook (default: grades.sqlite)")
-    cmd.add_argument("--csv", help="one row per student (default: to standard output)")
-    cmd.add_argument("--results-dir", help="write DIR/STUDENT/results.json (Gradescope format)")
-    from grader.report import lms
-    lms.add_export_args(cmd)
-    cmd.set_defaults(run=lambda args: export(args.gradebook, args.csv, args.results_dir, lms_args=args))
-
-
-def replay_args(cmd):
-    cmd.add_argument("student", help="student id, as in the gradebook")
-    cmd.add_argument("--gradebook", default="grades.sqlite", help="the gradebook (default: grades.sqlite)")
-    cmd.add_argument("--rubric", help="the rubric (default: the one the gradebook was made with)")
-    cmd.add_argument("--submission", help="the submission, if the gradebook does not hold it")
-    cmd.add_argument("--secret", metavar="FILE", help="course secret, to confirm the recorded seed")
-    cmd.set_defaults(run=lambda args: replay(args.student, args.gradebook, args.rubric,
-                                             args.submission, args.secret))

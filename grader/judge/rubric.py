@@ -91,6 +91,7 @@ class Rubric:
     limit_settings: dict  # the rubric's `limits:` block, as written
     sha256: str
     given: list = field(default_factory=list)  # "Gate" or "Gate.method": code the template gives
+    late: object = None  # grader.batch.late.Policy: the `late:` block, or None
 
     @cached_property
     def limits(self):
@@ -156,6 +157,8 @@ def explain(error):
             ", ".join(repr(k) for k in extra), ", ".join(sorted(error.schema.get("properties", {}))))
     if error.validator == "enum":
         return "%r is not one of: %s" % (error.instance, ", ".join(map(str, error.validator_value)))
+    if error.validator == "pattern" and error.schema.get("description"):
+        return "%r is not %s" % (error.instance, error.schema["description"])
     if error.validator == "not":
         kind = error.instance.get("check")
         return "a %s check must not name %s" % (kind, "a gate" if kind == "graph" else "a graph")
@@ -233,9 +236,13 @@ def build(data, path, sha):
             raise RubricError("%s: given[%d]: unknown gate %r (known: %s)"
                               % (where, k, name.split(".")[0], ", ".join(gates)))
 
+    late_policy = None
+    if "late" in data:
+        from grader.batch import late
+        late_policy = late.policy(data["late"], where)
     rubric = Rubric(path, data["assignment"], data.get("title", data["assignment"]),
                     gates, graphs, items, dict(data.get("limits", {})), sha,
-                    list(data.get("given", [])))
+                    list(data.get("given", [])), late_policy)
     known = known_ids(gates)
     for k, item in enumerate(items):
         for mistake_id in item.mistakes:

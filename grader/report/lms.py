@@ -20,7 +20,7 @@ import io
 import json
 import re
 
-from grader.batch.gradebook import csv_cell, write_atomic
+from grader.batch.gradebook import csv_cell, final_score, write_atomic
 from grader.errors import UsageError
 
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -31,9 +31,9 @@ CANVAS_TITLE = re.compile(r"^.+ \((\d+)\)$")
 
 
 def _rows(book):
-    """[(student, latest grade row, identity row or None)] in student order."""
-    ids = book.identities()
-    return [(s, row, ids.get(s)) for s, row in book.latest().items()]
+    """[(student, latest grade row, identity row or None, penalty row or None)] in student order."""
+    ids, pen = book.identities(), book.penalties()
+    return [(s, row, ids.get(s), pen.get(row["id"])) for s, row in book.latest().items()]
 
 
 def _write(rows):
@@ -56,13 +56,19 @@ def canvas_csv(book, assignment: str) -> tuple[str, list[str]]:
                         "assignment column instead of filling the existing one" % assignment)
     table = [CANVAS_COLUMNS + [assignment.strip()],
              ["    Points Possible", "", "", "", "", float(book.meta.get("max_score", 0) or 0)]]
-    other = []
-    for student, row, who in _rows(book):
+    other, late = [], []
+    for student, row, who, pen in _rows(book):
         lms = who["lms"] if who is not None else ""
         if lms != "canvas":
             other.append(student)
         name = (who["name"] if who is not None else "") or student
-        table.append([name, student, "", "", "", "" if row["error"] else row["score"]])
+        if pen is not None and pen["points"] and not row["error"]:
+            late.append("%s %g - %g = %g" % (student, row["score"], pen["points"], final_score(row, {row["id"]: pen})))
+        table.append([name, student, "", "", "", "" if row["error"] else final_score(row, {row["id"]: pen})])
+    if late:  # another column would become a new assignment in Canvas: the breakdown goes here
+        warnings.append("%d late penalt%s applied (raw - penalty = grade; bpgrade export --csv has them all): %s"
+                        % (len(late), "y" if len(late) == 1 else "ies", "; ".join(late[:20])
+                           + ("; ..." if len(late) > 20 else "")))
     if other:
         warnings.append("%d student(s) did not come from a Canvas export, so their ID cell holds the bpgrade "
                         "student id, which Canvas may not know: %s" % (len(other), ", ".join(other[:8])))
@@ -74,29 +80,32 @@ def moodle_worksheet(book) -> tuple[str, list[str]]:
     warnings, other = [], []
     maximum = float(book.meta.get("max_score", 0) or 0)
     table = [MOODLE_COLUMNS]
-    for student, row, who in _rows(book):
+    for student, row, who, pen in _rows(book):
         lms = who["lms"] if who is not None else ""
         if lms != "moodle":
             other.append(student)
         graded = not row["error"]
         table.append([
             "Participant %s" % student, (who["name"] if who is not None else "") or student, "",
-            "Submitted for grading", row["score"] if graded else "", maximum, "Yes",
+            "Submitted for grading", final_score(row, {row["id"]: pen}) if graded else "", maximum, "Yes",
             (who["submitted_at"] if who is not None else "") or "",
             row["graded_at"] if graded else "",
-            feedback(row) if graded else ""])
+            feedback(row, pen) if graded else ""])
     if other:
         warnings.append("%d student(s) did not come from a Moodle export, so their Identifier is not a "
                         "Moodle participant number: %s" % (len(other), ", ".join(other[:8])))
     return _write(table), warnings
 
 
-def feedback(row) -> str:
-    """One line for the feedback column: the score and each item that lost points."""
+def feedback(row, pen=None) -> str:
+    """One line for the feedback column: the score, each item that lost points, and the late penalty."""
     lost = ["%s %g/%g" % (c["id"], c["score"], c["max_score"]) for c in json.loads(row["checks"])
             if c.get("score") is not None and c.get("max_score") is not None and c["score"] < c["max_score"]]
-    return "bpgrade: %g / %g%s" % (row["score"], row["max_score"], "; lost points: " + ", ".join(lost) if lost
-                                   else "")
+    late = ""
+    if pen is not None and pen["points"]:
+        late = "; late penalty -%g (%s): raw score %g" % (pen["points"], pen["note"], row["score"])
+    return "bpgrade: %g / %g%s%s" % (final_score(row, {row["id"]: pen}) if pen is not None else row["score"],
+                                     row["max_score"], "; lost points: " + ", ".join(lost) if lost else "", late)
 
 
 # ---------------------------------------------------------------------------- command line
