@@ -22,7 +22,7 @@ import yaml
 
 from grader.batch import lms_names
 from grader.batch.gradebook import inside
-from grader.load import SKIP_DIRS
+from grader.load import SKIP_DIRS, regular_files
 from grader.tempdirs import temp_dir
 from grader.errors import BatchError, ZipRefused
 
@@ -651,14 +651,11 @@ def export_root(paths):
 # ---------------------------------------------------------------------------- hashing, packing
 
 def files_of(folder):
-    """The files of a submission folder that the grader copies, in a stable order."""
-    out = []
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder)
-        if SKIP_DIRS & set(rel.parts) or p.is_symlink() or not p.is_file():
-            continue
-        out.append((rel.as_posix(), p))
-    return out
+    """(name in the folder, path) of the files of a submission folder that the grader
+    copies (load.regular_files), in path order: hashes depend on it. A file named like
+    a skipped folder (a submodule's .git file) is copied but has never been hashed."""
+    return [(p.relative_to(folder).as_posix(), p) for p in sorted(regular_files(folder))
+            if p.name not in SKIP_DIRS]
 
 
 def submission_hash(path):

@@ -56,9 +56,7 @@ def dask_executor(tasks, rubric_path, jobs=None, scheduler=None):
     try:
         check_workers(client, scheduler or "a local cluster")
     except BaseException:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        close(client, cluster)
         raise
     return _dask_results(client, cluster, as_completed, tasks, rubric_path)
 
@@ -144,8 +142,8 @@ def _dask_results(client, cluster, as_completed, tasks, rubric_path):
             payload = {"student": task.student, "seed": task.seed, "notes": list(task.notes),
                        "blob": pack(task.path, limit=load.MAX_COPY)}
             if payload["blob"] is None:
-                return pool.Graded(task, pool.failed_results(rub, "the submission is too large to send"),
-                                   0.0, error="too large to send to a Dask worker")
+                return pool.failed(task, rub, "the submission is too large to send",
+                                   "too large to send to a Dask worker")
             future = client.submit(remote_grade, payload, bundle, pure=False)
             pending[future.key] = task
             running.add(future)
@@ -161,9 +159,8 @@ def _dask_results(client, cluster, as_completed, tasks, rubric_path):
                 results, duration, error = future.result()
                 graded = pool.Graded(task, results, duration, error)
             except Exception as exc:  # the worker died or could not run the grader
-                graded = pool.Graded(task, pool.failed_results(
-                    rub, "the grader's Dask worker failed: %s: %s" % (type(exc).__name__, exc)),
-                    0.0, error="Dask worker: %s: %s" % (type(exc).__name__, exc))
+                why = "%s: %s" % (type(exc).__name__, exc)
+                graded = pool.failed(task, rub, "the grader's Dask worker failed: " + why, "Dask worker: " + why)
             future.release()
             yield graded
             for nxt in islice(todo, 1):
@@ -171,9 +168,14 @@ def _dask_results(client, cluster, as_completed, tasks, rubric_path):
                 if early is not None:
                     yield early
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        close(client, cluster)
+
+
+def close(client, cluster):
+    """Close the Dask client, and the local cluster when there is one."""
+    client.close()
+    if cluster is not None:
+        cluster.close()
 
 
 def rubric_bundle(rubric_path):

@@ -49,9 +49,21 @@ class Recogniser:
     metadata: tuple = ()  # names that belong to the export itself (read or ignored, never graded)
 
 
+NOT_CODE = "not a .py, .ipynb or .zip file"
+
+
 def kind_of(filename, is_dir=False):
     """'code' for what bpgrade grades (a .py, .ipynb, a .zip of them, or a folder), 'other' otherwise."""
     return "code" if is_dir or filename.lower().endswith(CODE + (".zip",)) else "other"
+
+
+def with_file(out, filename):
+    """`out` for a file the student submitted under `filename`: its kind, and why it
+    is not graded when it is not code."""
+    out.own_name = filename
+    out.kind = kind_of(filename)
+    out.why = "" if out.kind == "code" else NOT_CODE
+    return out
 
 
 # ---------------------------------------------------------------------------- Canvas
@@ -71,10 +83,7 @@ def canvas(name, is_dir):
         out.kind, out.why = "text", "a %s entry, not a file" % ("text" if m["entry"] == "text" else "website URL")
         return out
     out.fields["canvas_attachment_id"] = m["att"]
-    out.own_name = m["file"]
-    out.kind = kind_of(m["file"])
-    out.why = "" if out.kind == "code" else "not a .py, .ipynb or .zip file"
-    return out
+    return with_file(out, m["file"])
 
 
 # ---------------------------------------------------------------------------- Moodle
@@ -92,11 +101,7 @@ def moodle(name, is_dir):
         out.why = "online text, not a file" if m["plugin"] == "onlinetext" else \
             "a %s submission, not a file" % m["plugin"]
         return out
-    if not is_dir:
-        out.own_name = m["file"]
-        out.kind = kind_of(m["file"])
-        out.why = "" if out.kind == "code" else "not a .py, .ipynb or .zip file"
-    return out
+    return out if is_dir else with_file(out, m["file"])
 
 
 # ---------------------------------------------------------------------------- Blackboard
@@ -116,7 +121,7 @@ def blackboard(name, is_dir):
     out = Name("blackboard", user, "info" if m["info"] else kind_of(m["file"]),
                own_name=m["file"] or "", submitted_at=t.isoformat(),
                fields={"blackboard_attempt": m["time"], "blackboard_assignment": assignment})
-    out.why = "" if out.kind != "other" else "not a .py, .ipynb or .zip file"
+    out.why = "" if out.kind != "other" else NOT_CODE
     return out
 
 

@@ -70,9 +70,8 @@ def grade_task(task, rubric_path, on_slow=None):
                                                   on_slow=on_slow))
         return Graded(task, results, time.monotonic() - start)
     except Exception as exc:  # a grader fault must not lose the rest of the batch
-        return Graded(task, failed_results(rub, "the grader failed on this submission: %s: %s"
-                                           % (type(exc).__name__, exc)),
-                      time.monotonic() - start, error="%s: %s" % (type(exc).__name__, exc))
+        why = "%s: %s" % (type(exc).__name__, exc)
+        return failed(task, rub, "the grader failed on this submission: " + why, why, time.monotonic() - start)
 
 
 def loaded_rubric(path):
@@ -81,8 +80,15 @@ def loaded_rubric(path):
 
 
 def failed_results(rub, message):
+    """results.json of a submission the grader failed on: no grade, `message` says why."""
     return {"score": 0.0, "max_score": rub.max_score, "output": message, "tests": [],
             "extra_data": {}}
+
+
+def failed(task, rub, message, error=None, duration=0.0):
+    """The `Graded` of a task the grader failed on (graded again on the next run):
+    `message` in its results.json, `error` (default: the message) in the gradebook."""
+    return Graded(task, failed_results(rub, message), duration, error=message if error is None else error)
 
 
 def grade_all(tasks, rubric_path, jobs=None, threads=THREADS):
@@ -97,7 +103,7 @@ def grade_all(tasks, rubric_path, jobs=None, threads=THREADS):
         return
 
     def lost(i, why):
-        return Graded(tasks[i], failed_results(loaded_rubric(rubric_path), why), 0.0, error=why)
+        return failed(tasks[i], loaded_rubric(rubric_path), why)
 
     todo = list(range(len(tasks)))[::-1]  # popped from the end: in order
     workers, restarts = [Worker(rubric_path, threads) for _ in range(jobs)], jobs * 4

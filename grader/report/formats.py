@@ -26,6 +26,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
+from grader.judge import visibility
 from grader.report import results as report
 
 FORMATS = ("text", "json", "junit", "markdown")
@@ -36,9 +37,7 @@ FORMATS = ("text", "json", "junit", "markdown")
 def tests(result, data=None):
     """(visible tests, hidden tests) of results.json, in rubric order."""
     data = report.results_json(result) if data is None else data
-    shown = [t for t in data["tests"] if t.get("visibility", "visible") == "visible"]
-    hidden = [t for t in data["tests"] if t.get("visibility", "visible") != "visible"]
-    return shown, hidden
+    return visibility.split(data["tests"])
 
 
 def passed(test):
@@ -48,8 +47,7 @@ def passed(test):
 def student_json(data):
     """results.json as a student may see it: hidden tests reduced to a count."""
     data = json.loads(json.dumps(data))  # a deep copy
-    shown = [t for t in data["tests"] if t.get("visibility", "visible") == "visible"]
-    hidden = [t for t in data["tests"] if t.get("visibility", "visible") != "visible"]
+    shown, hidden = visibility.split(data["tests"])
     data["tests"] = shown
     data["score"] = sum(t["score"] for t in shown)
     data["max_score"] = sum(t["max_score"] for t in shown)

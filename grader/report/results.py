@@ -220,4 +220,5 @@ def shown_output(text):
 
 
 def num(x):
-    return ("%g" % x)
+    """A number of points as every report writes it (%g: 80, 72.5)."""
+    return "%g" % x
