@@ -19,7 +19,7 @@ import nbformat
 import pytest
 
 from grader.batch import grading as batch, gradebook, pool
-from grader.report import html as html_report
+from grader.report import html as html_report, sanitize
 from grader.judge import rubric
 from grader import cli as cli_module
 
@@ -380,3 +380,129 @@ def test_student_page_in_chromium(graded, tmp_path):
     chromium(tmp_path, (graded["out"] / "students" / "carol.html").as_uri(), "--screenshot=%s" % shot,
              "--window-size=1100,2200", "--hide-scrollbars")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ------------------------------------------------------------------ the report tells the truth
+
+HELPERS_NB = nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("from helpers import *")]))
+EXPORTED = ("#!/usr/bin/env python\n# coding: utf-8\n\n# In[1]:\n\n\nimport math\n\n\n# In[2]:\n\n\n" + GOOD
+            + "\n\n# In[3]:\n\n\nprint('from the exported notebook')\n")
+LONG = ("the grading sandbox does not allow writing outside the submission folder; this attempt to write to "
+        "the shared results folder was refused ") * 3
+TRUTH = {
+    "alice.py": GOOD,
+    "bob.py": FORGOT_DZ,                                   # a wrong answer, no error
+    "frank.py": EXPORTED,                                  # a notebook exported as a script
+    "hana/gates.ipynb": HELPERS_NB, "hana/helpers.py": GOOD,  # the gates live in the module beside it
+    "ivy.py": GOOD.replace("return x * y", "raise PermissionError(%r)" % LONG),
+    "gina.py": SYNTAX_ERROR,
+}
+
+
+@pytest.fixture(scope="module")
+def truth(tmp_path_factory):
+    base = tmp_path_factory.mktemp("truth")
+    for name, text in TRUTH.items():
+        (base / "subs" / name).parent.mkdir(parents=True, exist_ok=True)
+        (base / "subs" / name).write_text(text)
+    secret = base / "course.secret"
+    secret.write_text(SECRET + "\n")
+    secret.chmod(0o600)
+    gb = base / "grades.sqlite"
+    rep = batch.run([str(base / "subs")], rubric=str(SHORT), gradebook=str(gb), jobs=2, progress="none",
+                    secret=str(secret), stream=io.StringIO())
+    assert rep.exit_code == 0, rep.text
+    db = sqlite3.connect(str(gb))
+    (bob_id, results), = db.execute("SELECT id, results FROM grades WHERE student = 'bob'").fetchall()
+    data = json.loads(results)
+    for t in data["tests"]:  # bob: also a failed MultiplyGate check that no known mistake explains
+        if t["extra_data"]["id"] == "mul-forward":
+            t["status"], t["score"] = "failed", 0
+            t["extra_data"].update(kind="wrong_answer", mistake=None, check="backward", problem=None)
+    data["extra_data"]["output_dropped"] = 52_000_000  # as the sandbox records a flood
+    db.execute("UPDATE grades SET results = ? WHERE id = ?", (json.dumps(data), bob_id))
+    db.execute("INSERT INTO penalties VALUES (?, 'bob', '2026-10-01T23:59:00-04:00', '2026-10-02T10:00:00-04:00', "
+               "36060, 1, 10, 0.8, '10h1m late: 1 day started, -10%', '2026-10-03T00:00:00+00:00')", (bob_id,))
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('late', '{\"per\": \"day\"}')")
+    db.commit()
+    db.close()
+    out = base / "report"
+    html_report.build(gb, out, stream=io.StringIO())
+    return {"base": base, "out": out, "index": dom((out / "index.html").read_text()), "rows": latest_rows(gb)}
+
+
+def test_errors_apart_from_wrong_answers(truth):
+    doc = truth["index"]
+    errors = {tr.find("a").text(): tr for tr in doc.find("table", id="errors-table").find_all("tr")[1:]}
+    assert sorted(errors) == ["gina", "ivy"]  # bob's wrong answers are not errors
+    assert errors["ivy"].attrs["data-outcomes"] == "exception"
+    assert errors["gina"].attrs["data-outcomes"] == "missing_class"
+    wrong = [tr.attrs["data-student"] for tr in doc.find("table", id="wrong-table").find_all("tr")[1:]]
+    assert wrong == ["bob"]
+
+
+def test_messages_are_never_cut_mid_word(truth):
+    cell = truth["index"].find("table", id="errors-table").find("td", cls="msg")
+    for td in truth["index"].find("table", id="errors-table").find_all("td", cls="msg"):
+        if "PermissionError" in td.text():
+            cell = td
+    shown = cell.text()
+    assert shown.endswith("…") and len(shown) <= 301
+    assert cell.attrs["title"].startswith(shown[:-1])  # the whole message is in the title
+    words = set(cell.attrs["title"].split())
+    assert shown[:-1].split()[-1] in words  # the last word shown is a whole word
+    assert sanitize.shorten("PermissionError: the sandbox", 18) == "PermissionError…"
+    assert sanitize.shorten("short", 18) == "short"
+
+
+def test_each_student_once_per_mistakes_table(truth):
+    rows = truth["index"].find("table", data_gate="MultiplyGate").find_all("tr")[1:]
+    counts = {tr.attrs["data-mistake"]: int(tr.find("td", cls="count").text()) for tr in rows}
+    assert counts == {"forgot_upstream": 1}  # bob, once, under his named mistake
+    assert "bob" not in "".join(tr.text() for tr in rows if tr.attrs["data-mistake"] == "")
+    failing = truth["index"].find("table", data_gate="MultiplyGate").parent.parent
+    assert "1 student failed a diagnosable MultiplyGate check" in failing.text()
+
+
+def test_every_table_scrolls_sideways(truth):
+    for page in [truth["out"] / "index.html", truth["out"] / "students" / "bob.html"]:
+        doc = dom(page.read_text())
+        tables = doc.find_all("table")
+        assert tables
+        for t in tables:
+            assert "scroll" in (t.parent.attrs.get("class") or "").split(), page
+    assert ".scroll { overflow-x: auto;" in (truth["out"] / "index.html").read_text()
+
+
+def test_every_graded_file_is_shown_as_code(truth):
+    frank = dom((truth["out"] / "students" / "frank.html").read_text())
+    cells = [n.text() for n in frank.find(id="notebook").iter() if "code_cell" in (n.attrs.get("class") or "")]
+    assert any("class MultiplyGate" in c for c in cells) and any("from the exported notebook" in c for c in cells)
+    assert frank.find("section", id="fb-MultiplyGate")
+    hana = dom((truth["out"] / "students" / "hana.html").read_text())
+    assert "from helpers import" in hana.find(id="notebook").text()
+    other = hana.find("section", data_file="helpers.py")
+    assert "class MultiplyGate" in other.find("pre").text()
+
+
+def test_late_penalty_and_flood_are_shown(truth):
+    bob = truth["index"].find("table", id="students-table").find("tr", data_student="bob")
+    assert bob.find("td", cls="score").text() == "7.2 / 15"
+    assert bob.find("td", cls="raw").text() == "8" and bob.find("td", cls="penalty").text() == "-0.8"
+    flood = truth["index"].find("table", id="floods-table").find("tr", data_student="bob")
+    assert flood.attrs["data-bytes"] == "52000000" and "49.6 MB" in flood.text()
+    page = dom((truth["out"] / "students" / "bob.html").read_text())
+    assert "49.6 MB" in page.find(id="flood-note").text()
+    assert "raw score 8 / 15" in page.find(id="late-note").text()
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [1400, 390])
+def test_the_report_at_desktop_and_phone_widths(truth, tmp_path, width):
+    index = truth["out"] / "index.html"
+    doc = dom(chromium(tmp_path, index.as_uri(), "--dump-dom", "--window-size=%d,2000" % width))
+    assert doc.find("table", id="errors-table") and doc.find("table", id="wrong-table")
+    shot = truth["base"] / ("index-%d.png" % width)
+    chromium(tmp_path, index.as_uri(), "--screenshot=%s" % shot, "--window-size=%d,2000" % width, "--hide-scrollbars")
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(data[16:20], "big") == width
