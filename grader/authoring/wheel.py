@@ -79,7 +79,7 @@ def build(dest: Path, student: bool = False) -> Path:
         ("%s/METADATA" % info, ("\n".join(metadata) + "\n").encode()),
         ("%s/WHEEL" % info, b"Wheel-Version: 1.0\nGenerator: bpgrade\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
         ("%s/entry_points.txt" % info,
-         b"[console_scripts]\nbpgrade = grader.cli:main\n\n[pytest11]\nbpgrade = grader.pytest_plugin\n"),
+         b"[console_scripts]\nbpgrade = grader.entry:main\n\n[pytest11]\nbpgrade = grader.pytest_plugin\n"),
         ("%s/top_level.txt" % info, b"grader\nrubrics\n" if student else b"grader\nreference\nrubrics\n"),
     ]
     record = []

@@ -9,7 +9,6 @@ restarts a call's timer; the scratch folder has a size cap.
 """
 from __future__ import annotations
 
-import mmap
 import os
 import re
 import select
@@ -22,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator, NoReturn, Sequence
 
-from grader.sandbox.spawn import FreshInterpreter, ForkServer  # noqa: F401  (ForkServer: for batch grading)
+from grader.sandbox.spawn import ForkServer, FreshInterpreter, close_page, progress_page  # noqa: F401
 from grader.tempdirs import temp_dir
 from grader.sandbox.child.wire import dumps, loads, plain
 from grader.errors import CRASH, LOAD_FAILURE, TIMEOUT, OutOfTime, SandboxError, SandboxUnavailable
@@ -77,32 +76,40 @@ class Sandbox:
         self._n = 0  # requests sent; replies echo the number
         self._loading = False
         self._scratch_at = 0.0  # when the scratch folder is next measured while waiting
+        self._early = None  # a child started before this sandbox (spawn.Early), not yet used
 
     def __enter__(self):
         self.deadline = time.monotonic() + self.limits.submission_timeout
-        self.scratch = Path(tempfile.mkdtemp(prefix="bpgrade-", dir=self.spawner.root)) \
-            if self.spawner.root else temp_dir()
+        # a child started early (spawn.start_early) comes with its scratch folder and page
+        self._early = self.spawner.take_early() if isinstance(self.spawner, FreshInterpreter) else None
+        if self._early is not None:
+            self.scratch, self._progress = self._early.scratch, self._early.progress
+        else:
+            self.scratch = Path(tempfile.mkdtemp(prefix="bpgrade-", dir=self.spawner.root)) \
+                if self.spawner.root else temp_dir()
+            self._progress = progress_page()
         self._fill_scratch()
-        self._progress = progress_page()
         return self
 
     def _fill_scratch(self):
         """Copy the submission into the (empty) scratch folder; its own size is not
         counted against the caps on what the submission writes."""
         self.loaded.copy_to(self.scratch)
-        self.plan = self.spawner.plan(self.scratch)
+        if self._early is not None:  # the early child's plan: its files are the sandbox's now
+            self.plan = self._early.plan
+            self.plan.own_scratch()
+        else:
+            self.plan = self.spawner.plan(self.scratch)
         size, files = folder_usage(self.scratch)
         self._scratch_cap = (size + (self.limits.scratch_mb << 20),
                              files + self.limits.scratch_files)
 
     def __exit__(self, *exc):
         self._kill()
-        if self._progress is not None:
-            fd, view = self._progress
-            page = view.obj
-            view.release()
-            page.close()
-            os.close(fd)
+        if self._early is not None:  # never started: the early child goes too
+            self._early.child.kill(0.0, status=True)
+            self._early = None
+        close_page(self._progress)
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     # -- lifecycle ----------------------------------------------------------
@@ -113,8 +120,11 @@ class Sandbox:
             return self.report
         self._check_time()  # no new child once the submission's time is up
         try:
-            self._child = self.spawner.start(self.plan, self.scratch,
-                                             self._progress[0] if self._progress else None)
+            if self._early is not None:
+                self._child, self._early = self._early.child, None
+            else:
+                self._child = self.spawner.start(self.plan, self.scratch,
+                                                 self._progress[0] if self._progress else None)
         except OSError as exc:
             raise SandboxUnavailable("the sandbox could not start (%s)" % exc) from None
         self._buf = b""
@@ -356,16 +366,6 @@ def folder_usage(root: Path, max_size: float = float("inf"),
         except OSError:  # gone, or made unreadable
             continue
     return size, files
-
-
-def progress_page() -> tuple[int, memoryview] | None:
-    """(fd, counter): a page shared with the child, or None where there is none."""
-    try:
-        fd = os.memfd_create("bpgrade-progress", os.MFD_CLOEXEC)
-    except (AttributeError, OSError):
-        return None
-    os.ftruncate(fd, mmap.PAGESIZE)
-    return fd, memoryview(mmap.mmap(fd, 8)).cast("q")
 
 
 class Session:

@@ -302,7 +302,12 @@ class Plan:
         self.config = {"uid": self.uid, "gid": SANDBOX_GID if self.uid else None,
                       "seccomp": caps["seccomp"], "landlock_abi": caps["landlock"],
                       "landlock": landlock_rules(self.scratch) if caps["landlock"] else None}
-        if self.uid is not None and not server:
+        if not server:
+            self.own_scratch()
+
+    def own_scratch(self) -> None:
+        """With a uid of its own, the sandbox owns its scratch folder and files."""
+        if self.uid is not None:
             for p in [self.scratch] + list(self.scratch.rglob("*")):
                 os.chown(p, self.uid, SANDBOX_GID)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import mmap
 import os
 import select
 import shutil
@@ -55,6 +56,25 @@ class Child:
         return status
 
 
+def progress_page() -> tuple[int, memoryview] | None:
+    """(fd, counter): a page shared with the child, or None where there is none."""
+    try:
+        fd = os.memfd_create("bpgrade-progress", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):
+        return None
+    os.ftruncate(fd, mmap.PAGESIZE)
+    return fd, memoryview(mmap.mmap(fd, 8)).cast("q")
+
+
+def close_page(progress: tuple[int, memoryview] | None) -> None:
+    if progress is not None:
+        fd, view = progress
+        page = view.obj
+        view.release()
+        page.close()
+        os.close(fd)
+
+
 def pipes() -> tuple[tuple[int, int, int], tuple[int, int, int]]:
     r_in, w_in = os.pipe()
     r_out, w_out = os.pipe()
@@ -71,11 +91,15 @@ class FreshInterpreter:
     def plan(self, scratch: Path) -> Plan:
         return Plan(scratch, self.allow)
 
-    def start(self, plan: Plan, scratch: Path, progress: int | None = None) -> Child:
+    def start(self, plan: Plan, scratch: Path, progress: int | None = None,
+              notebook: bool = False) -> Child:
+        """`notebook`: a hint that makes the child ready IPython before it is told
+        what to load."""
         (r_in, w_out, log_w), (w_in, r_out, log_r) = pipes()
         extra = () if progress is None else (progress,)
         proc = subprocess.Popen(
-            plan.argv([str(fd) for fd in (r_in, w_out) + extra]), pass_fds=(r_in, w_out) + extra,
+            plan.argv([str(fd) for fd in (r_in, w_out) + extra] + (["--notebook"] if notebook else [])),
+            pass_fds=(r_in, w_out) + extra,
             stdin=subprocess.DEVNULL,
             stdout=log_w, stderr=log_w, cwd=scratch, env=child_env(scratch), start_new_session=True)
         for fd in (r_in, w_out, log_w):
@@ -96,8 +120,52 @@ class FreshInterpreter:
 
         return Child(w_in, r_out, log_r, kill, lambda: lower_priority(proc.pid))
 
+    def take_early(self) -> Early | None:
+        """The child `start_early` started, for a sandbox of default isolation."""
+        early = _early.pop() if _early and self.allow is None else None
+        return early
+
     def close(self) -> None:
         pass
+
+
+class Early:
+    """A child started before the grader has read the submission (its scratch
+    folder, plan and progress page with it): a self-check's interpreter start
+    and imports overlap the grader's own. The first default sandbox takes it."""
+
+    def __init__(self, notebook: bool):
+        self.scratch = temp_dir()
+        self.plan = Plan(self.scratch)
+        self.progress = progress_page()
+        self.child = FreshInterpreter().start(self.plan, self.scratch,
+                                              self.progress[0] if self.progress else None, notebook)
+
+    def discard(self) -> None:
+        self.child.kill(0.0, status=True)
+        close_page(self.progress)
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+_early: list = []
+
+
+def start_early(notebook: bool = False) -> None:
+    """Start one child for the grading this process is about to do (see Early);
+    one nobody takes is removed at exit. Failing to start one is not an error:
+    the sandbox starts its own."""
+    if _early:
+        return
+    try:
+        _early.append(Early(notebook))
+    except OSError:
+        return
+    atexit.register(_discard_early)
+
+
+def _discard_early() -> None:
+    while _early:
+        _early.pop().discard()
 
 
 def _new_launcher():

@@ -350,13 +350,15 @@ def _flush():
 
 # ---- start-up ----------------------------------------------------------------
 
-def run(in_fd, out_fd, progress_fd=None):
+def run(in_fd, out_fd, progress_fd=None, notebook=False):
     """Confine this process, load the submission, then serve the checks."""
     _s.fd_in, _s.fd_out = in_fd, out_fd
     if progress_fd is not None:
         import mmap
         _s.done = memoryview(mmap.mmap(progress_fd, 8)).cast("q")
         os.close(progress_fd)
+    if notebook:  # most likely a notebook: make the shell while the grader gets ready
+        make_shell()
     config = recv()
     conf = sys.modules["confine"]
     if config["kind"] == "notebook":  # made before the confinement: IPython makes
@@ -464,7 +466,8 @@ def main():
     if sys.argv[1] == "--fork-server":
         fork_server(int(sys.argv[2]), *sys.argv[3:4])
     else:
-        run(*map(int, sys.argv[1:4]))
+        args = sys.argv[1:]
+        run(*[int(a) for a in args if a.isdigit()][:3], notebook="--notebook" in args)
 
 
 if __name__ == "__main__":
