@@ -189,3 +189,22 @@ def test_usage_errors(canvas_server, gradebook_from_canvas, capsys, monkeypatch)
     code, _, err = push(capsys, monkeypatch, canvas_server, gradebook_from_canvas, token="wrong")
     assert code == 2 and "Invalid access token" in err
     assert FakeCanvas.puts == [] and os.environ.get("CANVAS_API_TOKEN") == "wrong"
+
+
+def test_the_score_after_a_late_penalty_is_sent(canvas_server, tmp_path, capsys, monkeypatch):
+    rub = tmp_path / "late.yaml"
+    rub.write_text(SHORT.read_text() + 'late: {due: "2026-10-01T23:59:00-04:00", penalty: {per: day, percent: 10}}\n')
+    (tmp_path / "s.secret").write_text(SECRET + "\n")
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("doejane_12345_678901_gates.py", GOOD)
+        zf.writestr("leebruce_LATE_23456_678902_gates.py", FORGOT_DZ)  # late, no time: one day
+    report = batch.run([str(archive)], rubric=str(rub), gradebook=str(tmp_path / "g.sqlite"), jobs=2,
+                       progress="none", stream=io.StringIO(), secret=str(tmp_path / "s.secret"))
+    assert report.exit_code == 0
+    code, out, err = push(capsys, monkeypatch, canvas_server, tmp_path / "g.sqlite", "--send")
+    assert code == 0, err
+    assert sorted(FakeCanvas.puts) == [(12345, "15"), (23456, "7.2")]  # 8 raw, -10%
+    line = next(x for x in out.splitlines() if "23456" in x)
+    assert "[late: raw 8, -0.8: marked late by the LMS" in line
+    assert pushes(tmp_path / "g.sqlite")[-1][:2] in {("23456", 7.2), ("12345", 15.0)}
