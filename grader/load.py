@@ -3,12 +3,15 @@
 A notebook is parsed here (it is data); its code cells run in the sandbox.
 Anything unreadable becomes `Loaded.problem`: a graded zero with a reason.
 """
+from __future__ import annotations
+
 import io
 import os
 import re
 import shutil
 import tokenize
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,23 +35,23 @@ class Loaded:
     siblings: list = field(default_factory=list)  # .py files beside a file given alone (importable, as in Jupyter)
 
     @property
-    def name(self):
+    def name(self) -> str:
         stem = re.sub(r"\W", "_", self.path.stem) or "submission"
         return stem if not stem[0].isdigit() else "_" + stem
 
     @property
-    def relative(self):
+    def relative(self) -> Path:
         """Where the graded file sits in the copied folder."""
         return self.path.relative_to(self.root) if self.root else Path(self.path.name)
 
-    def config(self):
+    def config(self) -> dict:
         """What the child needs to run this submission (it runs from the file's folder)."""
         where = {"dir": str(self.relative.parent)}
         if self.kind == "notebook":
             return dict(where, kind="notebook", cells=self.cells)
         return dict(where, kind="module", path=self.relative.name, name=self.name)
 
-    def copy_to(self, scratch):
+    def copy_to(self, scratch: Path) -> None:
         if self.root is not None:
             copy_tree(self.root, scratch)
         budget = MAX_COPY
@@ -63,7 +66,7 @@ class Loaded:
             target.write_text(self.source, encoding="utf-8")
 
 
-def load(path, class_names=()):
+def load(path: str | Path, class_names: Sequence[str] = ()) -> Loaded:
     """Read the submission at `path` (file or directory)."""
     path = Path(path)
     if not path.exists():
@@ -88,7 +91,7 @@ def load(path, class_names=()):
     return loaded
 
 
-def choose_file(folder, class_names):
+def choose_file(folder: Path, class_names: Sequence[str]) -> tuple[Path | None, list[str]]:
     """Pick the file to grade: the one that defines the most gates (a file that
     imports a sibling module counts that module's gates); on a tie, a notebook
     before a module. Returns (file or None, notes for the student)."""
@@ -113,7 +116,7 @@ def choose_file(folder, class_names):
     return chosen, ["graded %s%s; %s can be imported from it" % (chosen.name, why, ", ".join(others))]
 
 
-def scan(path, class_names, module_names):
+def scan(path: Path, class_names: Sequence[str], module_names: Sequence[str]) -> tuple[int, set[str]]:
     """(gate classes the file's text defines, sibling modules it imports), read
     line by line so that a huge file never sits in memory. It is not run."""
     classes = [class_pattern([n]) for n in class_names]
@@ -149,7 +152,7 @@ def class_pattern(names: list, at: str = "anywhere") -> re.Pattern:
     return re.compile(r"%sclass\s+(%s)\b" % (prefix, "|".join(map(re.escape, names))), re.M)
 
 
-def read_text(path, python=False):
+def read_text(path: Path, python: bool = False) -> tuple[str | None, str]:
     """The file as text, or a reason it cannot be graded. Python source may
     declare its encoding (PEP 263); notebooks are always UTF-8."""
     try:
@@ -173,7 +176,7 @@ def read_text(path, python=False):
         return None, "%s is not UTF-8 text (byte %d): save it as UTF-8" % (path.name, exc.start)
 
 
-def read_module(path):
+def read_module(path: Path) -> Loaded:
     text, problem = read_text(path, python=True)
     if text and EXPORTED.search(text):
         return exported_notebook(path, text)
@@ -184,7 +187,7 @@ def read_module(path):
 EXPORTED = re.compile(r"^# In\[[ \d]*\]:\s*$|^get_ipython\(\)\.", re.M)
 
 
-def exported_notebook(path, text):
+def exported_notebook(path: Path, text: str) -> Loaded:
     """A notebook exported as a script runs like the notebook it came from."""
     parts = re.split(r"^# In\[[ \d]*\]:\s*$", text, flags=re.M)
     cells = [(k + 1, src.strip("\n")) for k, src in enumerate(p for p in parts if p.strip())]
@@ -193,7 +196,7 @@ def exported_notebook(path, text):
                          "Jupyter" % path.name])
 
 
-def read_notebook(path):
+def read_notebook(path: Path) -> Loaded:
     text, problem = read_text(path)
     if problem:
         return Loaded(path, "notebook", problem=problem)
@@ -225,7 +228,7 @@ def read_notebook(path):
     return loaded
 
 
-def regular_files(folder):
+def regular_files(folder: str | Path) -> list[Path]:
     """Regular files below `folder`, never through a symbolic link: a link could
     point at the reference solution or another student's work."""
     found = []
@@ -238,7 +241,7 @@ def regular_files(folder):
     return found
 
 
-def copy_tree(src, dst, budget=MAX_COPY):
+def copy_tree(src: Path, dst: Path, budget: int = MAX_COPY) -> None:
     """Copy regular files (no links) up to a size budget."""
     for p in regular_files(src):
         rel = p.relative_to(src)

@@ -11,6 +11,7 @@ import shutil
 import stat
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 LEFTOVER = re.compile(r"bpgrade-(?:[a-z]+-)?(\d+)-\w+")
@@ -44,7 +45,7 @@ def remove_of(pid: int) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def folders(folder: Path | None = None, pattern: str = "bpgrade-*") -> list[tuple[Path, int, os.stat_result]]:
+def folders(folder: Path | None = None, pattern: str = "bpgrade-*") -> Iterator[tuple[Path, int, os.stat_result]]:
     """(path, pid, lstat) of each grader folder in `folder` (default: the system's
     temporary folder): real directories (not links) named like temp_dir's."""
     for path in Path(folder or tempfile.gettempdir()).glob(pattern):

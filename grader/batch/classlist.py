@@ -6,6 +6,8 @@ first group, else the whole match). Several files that map to one student are
 graded together as one folder, and reported. Also: hashing a submission, and
 packing it into the gradebook so that a regrade can replay it.
 """
+from __future__ import annotations
+
 import hashlib
 import io
 import re
@@ -15,8 +17,10 @@ import sys
 import unicodedata
 import zipfile
 import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import yaml
 
@@ -46,12 +50,12 @@ class Limits:
     member: int  # bytes, one file
 
 
-def export_limits():
+def export_limits() -> Limits:
     """A class export as a whole (read at call time, so tests can lower the constants)."""
     return Limits(MAX_MEMBERS, MAX_EXTRACT, MAX_MEMBER)
 
 
-def student_limits():
+def student_limits() -> Limits:
     """One student's own zip, or their entry in a class export."""
     return Limits(MAX_STUDENT_MEMBERS, MAX_STUDENT_BYTES, MAX_MEMBER)
 
@@ -77,7 +81,7 @@ class Entry:
 BAD_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Zl", "Zp"}
 
 
-def check_id(sid):
+def check_id(sid: object) -> str:
     """The student id, stripped; ValueError(why) when it cannot name a student.
 
     Every source of ids goes through here (folder and file names, --id-pattern,
@@ -97,7 +101,7 @@ def check_id(sid):
     return sid
 
 
-def submitters_id(users):
+def submitters_id(users: object) -> str | None:
     """A Gradescope submission's student id: each submitter's sid, else email, else name,
     joined by '+' for a group; None when there is none. Not yet checked (see check_id).
 
@@ -118,7 +122,8 @@ def submitters_id(users):
 class Inputs:
     """The submissions in the inputs. Owns the temporary folder zips are extracted to."""
 
-    def __init__(self, paths=(), id_pattern=None, list_file=None):
+    def __init__(self, paths: Iterable[str | Path] = (), id_pattern: str | None = None,
+                 list_file: str | Path | None = None) -> None:
         self.pattern = compile_pattern(id_pattern)
         self.tmp = temp_dir("batch-")
         self.entries, self.warnings = [], []
@@ -131,13 +136,13 @@ class Inputs:
             self.close()
             raise
 
-    def __enter__(self):
+    def __enter__(self) -> Inputs:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self):
+    def close(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def _discover(self, paths, list_file):
@@ -419,7 +424,7 @@ class Inputs:
 
 
 
-def read_list(list_file):
+def read_list(list_file: str | Path) -> list[str]:
     """Lines of a list file ('-' for standard input): PATH, or STUDENT<TAB>PATH."""
     try:
         text = sys.stdin.read() if str(list_file) == "-" else Path(list_file).read_text()
@@ -434,7 +439,7 @@ def read_list(list_file):
     return out
 
 
-def compile_pattern(text):
+def compile_pattern(text: str | None) -> re.Pattern | None:
     if text is None:
         return None
     try:
@@ -443,14 +448,15 @@ def compile_pattern(text):
         raise BatchError("--id-pattern %r is not a valid regular expression (%s)" % (text, exc)) from None
 
 
-def listing(names, at_most=8, sep=", "):
+def listing(names: Sequence[str], at_most: int = 8, sep: str = ", ") -> str:
     """Names for a message, control characters escaped (see report.safe_text)."""
     from grader.report.results import safe_text  # report imports numpy: only when a message is made
     names = [safe_text(n, one_line=True) for n in names]
     return sep.join(names[:at_most]) + (" and %d more" % (len(names) - at_most) if len(names) > at_most else "")
 
 
-def gradescope_ids(root, warnings, bad=None, submitted=None):
+def gradescope_ids(root: Path, warnings: list[str], bad: list[str] | None = None,
+                   submitted: dict | None = None) -> dict[str, str]:
     """{folder: student id} from Gradescope's submission_metadata.yml, if there is one.
 
     The id is each submitter's SID, else email, else name; a group's ids are joined by '+'
@@ -486,12 +492,12 @@ def gradescope_ids(root, warnings, bad=None, submitted=None):
     return out
 
 
-def strip_colons(d):
+def strip_colons(d: Any) -> Any:
     """Gradescope writes Ruby symbols as keys (':sid'); accept both spellings."""
     return {str(k).lstrip(":"): v for k, v in d.items()} if isinstance(d, dict) else d
 
 
-def open_zip(path, shown, limits):
+def open_zip(path: str | Path, shown: str, limits: Limits) -> zipfile.ZipFile:
     """The open ZipFile, refused when it is not a zip or holds too many files."""
     try:
         zf = zipfile.ZipFile(path)
@@ -504,7 +510,7 @@ def open_zip(path, shown, limits):
     return zf
 
 
-def safe_members(zf):
+def safe_members(zf: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, list[str]]]:
     """[(info, path parts)] of the files that may be extracted: no absolute or '..' paths, no links."""
     out = []
     for info in zf.infolist():
@@ -522,11 +528,11 @@ def safe_members(zf):
 class Budget:
     """Files and bytes left for one zip, or for one student's entry in it."""
 
-    def __init__(self, limits):
+    def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.files, self.bytes = limits.members, limits.total
 
-    def declared(self, info, name):
+    def declared(self, info: zipfile.ZipInfo, name: str) -> str | None:
         """Why this member cannot be extracted, judged by its declared size; or None."""
         if info.file_size > self.limits.member:
             return "%s is larger than %d MB" % (name, self.limits.member >> 20)
@@ -536,16 +542,17 @@ class Budget:
             return "more than %d files" % self.limits.members
         return None
 
-    def cap(self):
+    def cap(self) -> int:
         """Bytes the next member may really take (declared sizes can lie)."""
         return min(self.limits.member, self.bytes)
 
-    def spend(self, size):
+    def spend(self, size: int) -> None:
         self.files -= 1
         self.bytes -= size
 
 
-def copy_member(zf, info, target, cap, shown, name):
+def copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, cap: int, shown: str,
+                name: str) -> int | None:
     """Write one member, counting real bytes; the size written, or None past `cap`."""
     written = 0
     try:
@@ -566,7 +573,8 @@ def copy_member(zf, info, target, cap, shown, name):
         raise ZipRefused(shown, "cannot extract %s (%s)" % (name, exc.strerror or exc)) from None
 
 
-def extract_one(zf, info, parts, dest, budgets, shown):
+def extract_one(zf: zipfile.ZipFile, info: zipfile.ZipInfo, parts: Sequence[str], dest: Path,
+                budgets: list[Budget], shown: str) -> tuple[Budget, str] | None:
     """Extract one member within every budget: None, or (the budget it breaks, why)."""
     name = "/".join(parts)
     for b in budgets:
@@ -584,7 +592,7 @@ def extract_one(zf, info, parts, dest, budgets, shown):
     return None
 
 
-def extract(path, dest, limits=None, shown=None):
+def extract(path: str | Path, dest: Path, limits: Limits | None = None, shown: str | None = None) -> None:
     """Extract a zip safely: no absolute or '..' paths, no links, bounded files and bytes
     (declared, and counted while writing). Breaking a limit raises ZipRefused; what was
     written stays in dest, for the caller to remove."""
@@ -598,7 +606,7 @@ def extract(path, dest, limits=None, shown=None):
                 raise ZipRefused(shown, broken[1])
 
 
-def extract_export(path, dest):
+def extract_export(path: Path, dest: Path) -> tuple[Path, dict[str, str]]:
     """Extract a class export: (the folder holding the entries, {entry name: why refused}).
 
     Each student's entry (a name in that folder) has its own limits: one that breaks
@@ -623,7 +631,7 @@ def extract_export(path, dest):
     return dest.joinpath(*top), refused
 
 
-def remove(path, folder):
+def remove(path: Path, folder: bool) -> None:
     """Delete a refused entry, leaving an empty folder or file of the same name (so that
     the entry is still found, and reported)."""
     if path.is_dir() and not path.is_symlink():
@@ -633,7 +641,7 @@ def remove(path, folder):
     path.mkdir(parents=True) if folder else path.touch()
 
 
-def export_root(paths):
+def export_root(paths: list[tuple[str, ...]]) -> tuple[str, ...]:
     """The parts of the folder holding a class export's entries: exports often wrap
     everything in folders, so descend while there is one visible folder and no metadata."""
     top = ()
@@ -650,7 +658,7 @@ def export_root(paths):
 
 # ---------------------------------------------------------------------------- hashing, packing
 
-def files_of(folder):
+def files_of(folder: Path) -> list[tuple[str, Path]]:
     """(name in the folder, path) of the files of a submission folder that the grader
     copies (load.regular_files), in path order: hashes depend on it. A file named like
     a skipped folder (a submodule's .git file) is copied but has never been hashed."""
@@ -658,7 +666,7 @@ def files_of(folder):
             if p.name not in SKIP_DIRS]
 
 
-def submission_hash(path):
+def submission_hash(path: str | Path) -> str:
     """SHA-256 of a submission: its file, or every file of its folder, with their names."""
     path = Path(path)
     h = hashlib.sha256()
@@ -670,7 +678,7 @@ def submission_hash(path):
     return h.hexdigest()
 
 
-def pack(path, limit=MAX_STORED):
+def pack(path: str | Path, limit: int = MAX_STORED) -> bytes | None:
     """What is graded, as zip bytes (None when larger than `limit`)."""
     path = Path(path)
     members = [(path.name, path)] if path.is_file() else [
@@ -688,7 +696,7 @@ def pack(path, limit=MAX_STORED):
     return data if len(data) <= limit else None
 
 
-def unpack(blob, dest):
+def unpack(blob: bytes, dest: str | Path) -> Path:
     """Undo `pack` into `dest`; returns the path of the file or folder."""
     with zipfile.ZipFile(io.BytesIO(blob)) as zf:
         top = PurePosixPath(zf.namelist()[0]).parts[0]

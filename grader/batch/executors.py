@@ -4,14 +4,18 @@ Each executor yields `pool.Graded` results as they finish. On Dask, the
 submission and the rubric (with the reference files it names) travel to the
 worker, which grades with the same sandbox; the comparison stays trusted.
 """
+from __future__ import annotations
+
 import atexit
 import hashlib
 import os
 import shutil
 import sys
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 import yaml
 
@@ -22,17 +26,22 @@ from grader.batch.classlist import BatchError, pack, unpack
 from grader.report.results import safe_text
 from grader.tempdirs import temp_dir
 
+if TYPE_CHECKING:
+    from distributed import Client, LocalCluster
+
 DASK_CONNECT_TIMEOUT = "20s"
 WORKERS_TIMEOUT = 30  # seconds to wait for a first worker to join the scheduler
 
 
 # ---------------------------------------------------------------------------- executors
 
-def local_executor(tasks, rubric_path, jobs=None, scheduler=None):
+def local_executor(tasks: Iterable[pool.Task], rubric_path: str | Path, jobs: int | None = None,
+                   scheduler: str | None = None) -> Iterator[pool.Graded]:
     return pool.grade_all(tasks, str(rubric_path), jobs)
 
 
-def dask_executor(tasks, rubric_path, jobs=None, scheduler=None):
+def dask_executor(tasks: Iterable[pool.Task], rubric_path: str | Path, jobs: int | None = None,
+                  scheduler: str | None = None) -> Iterator[pool.Graded]:
     """Grade on a Dask cluster: submissions and results cross the wire, not paths.
 
     Each worker grades with `pool.grade_task`, so student code runs in the
@@ -82,21 +91,21 @@ def probe():
 """
 
 
-def worker_probe():
+def worker_probe() -> Callable[[], dict]:
     """The check each worker runs: what it has of the grader and of isolation."""
     namespace = {"__name__": "bpgrade_worker_probe"}
     exec(_PROBE, namespace)
     return namespace["probe"]
 
 
-def probe_tier(found):
+def probe_tier(found: dict) -> int:
     """The isolation tier a worker's report says it can give."""
     if found.get("bwrap"):
         return 3
     return 2 if found.get("landlock") and found.get("seccomp") else 1
 
 
-def check_workers(client, where, stream=None):
+def check_workers(client: Client, where: str, stream: TextIO | None = None) -> None:
     """Before grading: every worker has this grader (same version); say which
     isolation each gives. A worker that cannot grade is a usage error (exit 2)
     naming the worker and what is missing, rather than "lost dependencies" later."""
@@ -171,14 +180,14 @@ def _dask_results(client, cluster, as_completed, tasks, rubric_path):
         close(client, cluster)
 
 
-def close(client, cluster):
+def close(client: Client, cluster: LocalCluster | None) -> None:
     """Close the Dask client, and the local cluster when there is one."""
     client.close()
     if cluster is not None:
         cluster.close()
 
 
-def rubric_bundle(rubric_path):
+def rubric_bundle(rubric_path: str | Path) -> dict:
     """The rubric and the reference files it names by relative path, as bytes."""
     path = Path(rubric_path)
     raw = path.read_bytes()
@@ -195,7 +204,7 @@ def rubric_bundle(rubric_path):
 _materialized = {}
 
 
-def materialize(bundle):
+def materialize(bundle: dict) -> str:
     """Write a rubric bundle on a worker, once per process; returns the rubric's path."""
     if bundle["sha256"] not in _materialized:
         folder = temp_dir("rubric-")
@@ -215,7 +224,7 @@ def materialize(bundle):
 _materializing = threading.Lock()
 
 
-def remote_grade(payload, bundle):
+def remote_grade(payload: dict, bundle: dict) -> tuple[dict, float, str]:
     """Runs on a Dask worker: unpack the submission, grade it, return plain data."""
     with _materializing:
         rubric_path = materialize(bundle)
@@ -232,7 +241,7 @@ def remote_grade(payload, bundle):
 _seceded = threading.local()
 
 
-def step_aside():
+def step_aside() -> None:
     """A grading found slow (a hang, most likely) leaves the worker's thread pool,
     as it leaves its slot in the local pool: it waits out its timeout at the
     lowest priority while the worker takes the next task."""

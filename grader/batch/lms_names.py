@@ -21,8 +21,11 @@ display name; text entries `..._text.html`, URLs `..._link.html`). Moodle builds
 mod/assign/classes/downloader.php (full name with `_` made spaces, `_`, the participant
 id, `_assignsubmission_`, the plugin: a folder per plugin, or one flat file each).
 """
+from __future__ import annotations
+
 import datetime
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 CODE = (".py", ".ipynb")
@@ -52,12 +55,12 @@ class Recogniser:
 NOT_CODE = "not a .py, .ipynb or .zip file"
 
 
-def kind_of(filename, is_dir=False):
+def kind_of(filename: str, is_dir: bool = False) -> str:
     """'code' for what bpgrade grades (a .py, .ipynb, a .zip of them, or a folder), 'other' otherwise."""
     return "code" if is_dir or filename.lower().endswith(CODE + (".zip",)) else "other"
 
 
-def with_file(out, filename):
+def with_file(out: Name, filename: str) -> Name:
     """`out` for a file the student submitted under `filename`: its kind, and why it
     is not graded when it is not code."""
     out.own_name = filename
@@ -73,7 +76,7 @@ CANVAS = re.compile(
     r"(?:(?P<att>\d+)_(?P<file>.+)|(?P<entry>text|link)\.html)$")
 
 
-def canvas(name, is_dir):
+def canvas(name: str, is_dir: bool) -> Name | None:
     m = CANVAS.match(name)
     if m is None or is_dir:
         return None
@@ -91,7 +94,7 @@ def canvas(name, is_dir):
 MOODLE = re.compile(r"^(?P<name>[^_]*)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z0-9]+)(?:_(?P<file>.*))?$")
 
 
-def moodle(name, is_dir):
+def moodle(name: str, is_dir: bool) -> Name | None:
     m = MOODLE.match(name)
     if m is None or (not is_dir and not m["file"]):
         return None
@@ -110,7 +113,7 @@ BLACKBOARD = re.compile(r"^(?P<prefix>.+)_attempt_(?P<time>\d{4}-\d\d-\d\d-\d\d-
                         r"(?:_(?P<file>.+)|(?P<info>\.txt))$")
 
 
-def blackboard(name, is_dir):
+def blackboard(name: str, is_dir: bool) -> Name | None:
     m = BLACKBOARD.match(name)
     if m is None or is_dir:
         return None
@@ -125,7 +128,7 @@ def blackboard(name, is_dir):
     return out
 
 
-def blackboard_info(text):
+def blackboard_info(text: str) -> tuple[str, str, dict[str, str]]:
     """(display name, username, {file name in the export: original name}) from an attempt's .txt."""
     m = re.search(r"^Name:\s*(.*?)\s*\(([^()]*)\)\s*$", text, re.M)
     display, user = (m.group(1), m.group(2).strip()) if m else ("", "")
@@ -140,7 +143,7 @@ D2L = re.compile(r"^(?P<sub>\d+)-(?P<num>\d+) - (?P<name>.+?) - "
                  r"(?P<date>[A-Z][a-z]{2} \d{1,2}, \d{4} \d{3,4} [AP]M)(?: - (?P<file>.+))?$")
 
 
-def d2l(name, is_dir):
+def d2l(name: str, is_dir: bool) -> Name | None:
     m = D2L.match(name)
     if m is None or (not is_dir and not m["file"]):
         return None
@@ -150,7 +153,7 @@ def d2l(name, is_dir):
         t = ""
     out = Name("d2l", m["name"], kind_of(m["file"] or "", is_dir), own_name=m["file"] or "",
                display=m["name"], submitted_at=t, fields={"d2l_submission": "%s-%s" % (m["sub"], m["num"])})
-    out.why = "" if out.kind == "code" else "not a .py, .ipynb or .zip file"
+    out.why = "" if out.kind == "code" else NOT_CODE
     return out
 
 
@@ -164,7 +167,7 @@ TITLES = {"canvas": "Canvas", "moodle": "Moodle", "blackboard": "Blackboard", "d
           "gradescope": "Gradescope"}
 
 
-def detect(names):
+def detect(names: Sequence[tuple[str, bool]]) -> Recogniser | None:
     """The recogniser for a folder of an export: [(name, is_dir)] -> Recogniser or None.
 
     The LMS whose naming fits most names, if it fits at least half of them (the export's

@@ -8,6 +8,8 @@ server). A submission found slow (a hang, most likely: see sandbox.PATIENCE)
 waits out its timeout at the lowest priority and stops counting against the
 three, so the worker takes another while it waits.
 """
+from __future__ import annotations
+
 import ctypes
 import multiprocessing
 import multiprocessing.connection
@@ -15,13 +17,19 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader import load, tempdirs
 from grader.report import results as report
 from grader.judge import rubric, score
 from grader.sandbox import ForkServer, isolation
+
+if TYPE_CHECKING:
+    from grader.judge.rubric import Rubric
 
 
 @dataclass
@@ -40,7 +48,7 @@ class Graded:
     error: str = ""  # set only when the grader itself failed for this task
 
     @property
-    def score(self):
+    def score(self) -> float:
         return self.results.get("score", 0.0)
 
 
@@ -51,7 +59,7 @@ THREADS = 3  # gradings at once in each worker process, not counting slow ones
 SLOW_ROOM = 4  # at most this many times THREADS gradings at once, slow ones included
 
 
-def fork_server():
+def fork_server() -> ForkServer:
     """This process's warm fork server, shared by its threads."""
     with _fork_server_lock:
         if not _fork_servers:
@@ -59,7 +67,7 @@ def fork_server():
         return _fork_servers[0]
 
 
-def grade_task(task, rubric_path, on_slow=None):
+def grade_task(task: Task, rubric_path: str, on_slow: Callable[[], None] | None = None) -> Graded:
     """Grade one task in this process (a worker, or the caller for jobs=1)."""
     start = time.monotonic()
     rub = loaded_rubric(rubric_path)
@@ -74,24 +82,25 @@ def grade_task(task, rubric_path, on_slow=None):
         return failed(task, rub, "the grader failed on this submission: " + why, why, time.monotonic() - start)
 
 
-def loaded_rubric(path):
+def loaded_rubric(path: str) -> Rubric:
     """The rubric at `path`, loaded once per process."""
     return _rubrics.get(path) or _rubrics.setdefault(path, rubric.load(path))
 
 
-def failed_results(rub, message):
+def failed_results(rub: Rubric, message: str) -> dict:
     """results.json of a submission the grader failed on: no grade, `message` says why."""
     return {"score": 0.0, "max_score": rub.max_score, "output": message, "tests": [],
             "extra_data": {}}
 
 
-def failed(task, rub, message, error=None, duration=0.0):
+def failed(task: Task, rub: Rubric, message: str, error: str | None = None, duration: float = 0.0) -> Graded:
     """The `Graded` of a task the grader failed on (graded again on the next run):
     `message` in its results.json, `error` (default: the message) in the gradebook."""
     return Graded(task, failed_results(rub, message), duration, error=message if error is None else error)
 
 
-def grade_all(tasks, rubric_path, jobs=None, threads=THREADS):
+def grade_all(tasks: Iterable[Task], rubric_path: str | Path, jobs: int | None = None,
+              threads: int = THREADS) -> Iterator[Graded]:
     """Yield a `Graded` for every task, as each one finishes. `jobs` worker
     processes (default: one per core) of `threads` gradings each; jobs=1 grades
     in this process, one at a time."""
@@ -147,7 +156,7 @@ class Worker:
     """A worker process with a pipe for tasks and one for results of its own
     (a shared queue would stay locked if a worker died holding its lock)."""
 
-    def __init__(self, rubric_path, threads):
+    def __init__(self, rubric_path: str, threads: int) -> None:
         mp = multiprocessing.get_context("fork")
         task_r, self.tasks = mp.Pipe(duplex=False)
         self.results, result_w = mp.Pipe(duplex=False)
@@ -157,7 +166,7 @@ class Worker:
         task_r.close()
         result_w.close()
 
-    def feed(self, tasks, todo):
+    def feed(self, tasks: list[Task], todo: list[int]) -> None:
         """Keep `threads` gradings that are not slow going while there are tasks."""
         while todo and len(self.running) - len(self.slow) < self.threads \
                 and len(self.running) < SLOW_ROOM * self.threads:
@@ -169,7 +178,7 @@ class Worker:
                 return
             self.running.add(i)
 
-    def close(self):
+    def close(self) -> None:
         try:  # the stop (other workers hold copies of this pipe's end, so EOF won't come)
             self.tasks.send(None)
         except OSError:

@@ -11,19 +11,26 @@ loosening anything for a wrong answer. For finite differences the slack is
 their round-off bound. The dtype a student's answer declares changes nothing:
 the allowance comes from the reference alone.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
-def round_off_slack(want, want32):
+
+def round_off_slack(want: ArrayLike, want32: ArrayLike) -> np.ndarray:
     """The slack a value (or a table of them) gets from the reference's round-off."""
     return 4 * np.abs(want - want32)
 
 
-def reference_slack(want, want32):
+def reference_slack(want: list, want32: list) -> list[np.ndarray]:
     return [round_off_slack(w, w32) for w, w32 in zip(want, want32)]
 
 
-def close(got, want, slack, tol):
+def close(got: list, want: list, slack: list, tol: dict[str, float]) -> bool:
     """True when every value in `got` is within tolerance of `want`. Each value
     (an output, one gradient) is scaled by its own size, never by a larger
     neighbour's: f = (x+y)z is huge when x, y, z are, but df/dx is not."""
@@ -37,7 +44,7 @@ def close(got, want, slack, tol):
     return True
 
 
-def close_rows(got, want, slack, tol):
+def close_rows(got: np.ndarray, want: np.ndarray, slack: np.ndarray, tol: dict[str, float]) -> np.ndarray:
     """`close` for many trials of plain numbers at once: (trials, values) tables
     in, one True or False per trial out (NaN is never close)."""
     with np.errstate(invalid="ignore", over="ignore"):
@@ -45,5 +52,5 @@ def close_rows(got, want, slack, tol):
                       + tol["rtol"] * np.abs(want) + slack, axis=1)
 
 
-def scale(w):
+def scale(w: ArrayLike) -> float:
     return max(1.0, float(np.max(np.abs(w)))) if np.size(w) else 1.0

@@ -4,7 +4,10 @@ Values are a random sign times a log-uniform magnitude, drawn from the
 grader's own Generator. Inputs are kept apart (no near-ties) and upstream
 gradients stay away from 0 and ±1, so that common mistakes cannot hide.
 """
+from __future__ import annotations
+
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,12 +22,13 @@ class Case:
     label: str = "random"
 
 
-def signed(rng, shape, lo, hi):
+def signed(rng: np.random.Generator, shape: int | tuple, lo: float, hi: float) -> np.ndarray:
     mag = np.exp(rng.uniform(math.log(lo), math.log(hi), size=shape))
     return np.where(rng.random(shape) < 0.5, -mag, mag)
 
 
-def draw_trials(rng, shapes, out_shapes, spec, trials):
+def draw_trials(rng: np.random.Generator, shapes: Sequence[tuple], out_shapes: Sequence[tuple], spec: dict,
+                trials: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """All random trials at once: inputs[i][k] is input i of trial k, upstream[j][k]
     the upstream gradient of output j. Rows that break a rule (near-ties, upstream
     near 0 or ±1) are left out."""
@@ -34,7 +38,8 @@ def draw_trials(rng, shapes, out_shapes, spec, trials):
     return inputs, upstream
 
 
-def kept_rows(rng, shapes, bounds, trials, bad):
+def kept_rows(rng: np.random.Generator, shapes: Sequence[tuple], bounds: Sequence[float], trials: int,
+              bad: Callable[[list[np.ndarray], int], np.ndarray]) -> list[np.ndarray]:
     """`trials` rows of signed values, one array per shape, leaving out the rows
     that `bad(values, rows)` flags. Drawn with a surplus, which is almost always
     enough; arrays too large to keep apart everywhere are accepted after 1000 tries."""
@@ -57,12 +62,12 @@ def kept_rows(rng, shapes, bounds, trials, bad):
     return [np.concatenate(k)[:trials] for k in kept]
 
 
-def any_per_row(flags, rows):
+def any_per_row(flags: np.ndarray, rows: int) -> np.ndarray:
     """Per row: is any of its flags set? (Rows of plain numbers are one flag each.)"""
     return flags if flags.ndim == 1 else np.any(flags.reshape(rows, -1), axis=1)
 
 
-def near_one(values, rows):
+def near_one(values: list[np.ndarray], rows: int) -> np.ndarray:
     """Per row: is an upstream gradient within 0.1 of ±1 in size?"""
     bad = np.zeros(rows, dtype=bool)
     for u in values:
@@ -70,7 +75,7 @@ def near_one(values, rows):
     return bad
 
 
-def near_ties(inputs, gap, trials):
+def near_ties(inputs: list[np.ndarray], gap: float, trials: int) -> np.ndarray:
     """Per trial: do two same-shaped inputs come within `gap` of each other in size?"""
     flat = [np.abs(x) for x in inputs]
     bad = np.zeros(trials, dtype=bool)
@@ -82,7 +87,8 @@ def near_ties(inputs, gap, trials):
     return bad
 
 
-def cases(rng, shapes, out_shapes, spec, trials, specials=SPECIALS):
+def cases(rng: np.random.Generator, shapes: Sequence[tuple], out_shapes: Sequence[tuple], spec: dict, trials: int,
+          specials: Sequence[str] = SPECIALS) -> list[Case]:
     """Random cases, then the special ones named in the rubric. One draw gives
     every row: the random trials, then a base row for each special case."""
     specials = list(specials)
@@ -97,7 +103,8 @@ def cases(rng, shapes, out_shapes, spec, trials, specials=SPECIALS):
     return out
 
 
-def special(rng, name, shapes, out_shapes, base, up):
+def special(rng: np.random.Generator, name: str, shapes: Sequence[tuple], out_shapes: Sequence[tuple], base: list,
+            up: list) -> list[Case]:
     """The cases a special name stands for, built from one drawn row."""
     if name == "zeros":
         found = [Case([np.zeros(s) for s in shapes], up, "all inputs zero")]

@@ -6,9 +6,12 @@ inputs, same order, same instances) on the suspect, and names the mistake
 only when the suspect reproduces *every* backward answer the student gave.
 A suspect never sees the student's code; it runs in the trusted parent.
 """
+from __future__ import annotations
+
 import itertools
 import weakref
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +19,14 @@ from grader.judge.check_kinds import diagnosed
 from grader.judge.compare import close
 from grader.judge.mistake_kinds import EVIDENCE, declared, rule_id, rule_pairs, sentence
 from grader.judge.probe import Wrong, numbers
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from grader.judge.probe import StudentGate
+    from grader.judge.rubric import Item, Rubric
+
+    Call = tuple[StudentGate, str, list, Any]  # a session's log: gate, method, arguments, raw answer
 
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-9}  # a little looser than grading: float32 students
 _suspects = {}  # id(rubric) -> (weak reference to it, {gate name: suspects})
@@ -27,7 +38,7 @@ class Diagnosis:
     sentence: str
 
 
-def scalar(v):
+def scalar(v: ArrayLike) -> np.ndarray | np.float64:
     v = np.asarray(v, dtype=np.float64)
     return v[()] if v.ndim == 0 else v
 
@@ -35,52 +46,52 @@ def scalar(v):
 class Suspect:
     """A reference gate, correct unless a subclass says otherwise."""
 
-    def __init__(self, ref, shared=None):
+    def __init__(self, ref: type, shared: dict | None = None) -> None:
         self.ref, self.shared = ref(), shared
 
-    def forward(self, *xs):
+    def forward(self, *xs: ArrayLike) -> Any:
         return self.ref.forward(*xs)
 
-    def backward(self, *up):
+    def backward(self, *up: ArrayLike) -> list:
         return list(self.ref.backward(*up))
 
 
 class ForgotUpstream(Suspect):
-    def backward(self, *up):
+    def backward(self, *up: ArrayLike) -> list:
         return list(self.ref.backward(*[scalar(np.ones_like(u)) for u in up]))
 
 
 class Swapped(Suspect):
-    def backward(self, *up):
+    def backward(self, *up: ArrayLike) -> list:
         return list(self.ref.backward(*up))[::-1]
 
 
 class SignFlipped(Suspect):
     flipped = ()
 
-    def backward(self, *up):
+    def backward(self, *up: ArrayLike) -> list:
         return [-g if i in self.flipped else g for i, g in enumerate(self.ref.backward(*up))]
 
 
 class OtherRule(Suspect):
     other = None
 
-    def __init__(self, ref, shared=None):
+    def __init__(self, ref: type, shared: dict | None = None) -> None:
         super().__init__(ref, shared)
         self.twin = self.other()
 
-    def forward(self, *xs):
+    def forward(self, *xs: ArrayLike) -> Any:
         self.twin.forward(*xs)
         return self.ref.forward(*xs)
 
-    def backward(self, *up):
+    def backward(self, *up: ArrayLike) -> list:
         return list(self.twin.backward(*up))
 
 
 class UsedOutput(Suspect):
     replaced = ()
 
-    def forward(self, *xs):
+    def forward(self, *xs: ArrayLike) -> Any:
         out = self.ref.forward(*xs)
         self.ref.forward(*[out if i in self.replaced else x for i, x in enumerate(xs)])
         return out
@@ -89,7 +100,7 @@ class UsedOutput(Suspect):
 class StaleCache(Suspect):
     first = None
 
-    def forward(self, *xs):
+    def forward(self, *xs: ArrayLike) -> Any:
         if self.first is None:
             self.first = xs
         out = self.ref.forward(*xs)
@@ -98,11 +109,11 @@ class StaleCache(Suspect):
 
 
 class SharedCache(Suspect):
-    def forward(self, *xs):
+    def forward(self, *xs: ArrayLike) -> Any:
         self.shared["inputs"] = xs
         return self.ref.forward(*xs)
 
-    def backward(self, *up):
+    def backward(self, *up: ArrayLike) -> list:
         self.ref.forward(*self.shared["inputs"])
         return list(self.ref.backward(*up))
 
@@ -110,14 +121,14 @@ class SharedCache(Suspect):
 class Accumulated(Suspect):
     total = None
 
-    def backward(self, *up):
+    def backward(self, *up: ArrayLike) -> list:
         grads = [np.asarray(g, dtype=np.float64) for g in self.ref.backward(*up)]
         self.total = grads if self.total is None else [t + g for t, g in zip(self.total, grads)]
         return list(self.total)
 
 
 class AccumulatedSinceForward(Accumulated):
-    def forward(self, *xs):
+    def forward(self, *xs: ArrayLike) -> Any:
         self.total = None
         return self.ref.forward(*xs)
 
@@ -126,7 +137,7 @@ class Transformed(Suspect):
     """backward sees transformed inputs (forward's output is still right)."""
     fn = staticmethod(np.trunc)
 
-    def forward(self, *xs):
+    def forward(self, *xs: ArrayLike) -> Any:
         out = self.ref.forward(*xs)
         self.ref.forward(*[scalar(self.fn(x)) for x in xs])
         return out
@@ -136,11 +147,11 @@ class TransformedOutput(Suspect):
     """backward's answers are transformed (rounded, abs)."""
     fn = staticmethod(np.trunc)
 
-    def backward(self, *up):
+    def backward(self, *up: ArrayLike) -> list:
         return [self.fn(np.asarray(g, dtype=np.float64)) for g in self.ref.backward(*up)]
 
 
-def rounding(decimals):
+def rounding(decimals: int) -> staticmethod:
     return staticmethod(lambda v: np.round(v, decimals))
 
 
@@ -148,14 +159,14 @@ class Declared(Suspect):
     """A mistake the reference gate declares: a whole gate class with it built in."""
     wrong = None
 
-    def __init__(self, ref, shared=None):
+    def __init__(self, ref: type, shared: dict | None = None) -> None:
         self.ref = self.wrong()
 
-    def backward(self, *up):
+    def backward(self, *up: ArrayLike) -> list:
         return list(self.ref.backward(*up))
 
 
-def suspects(rubric, name):
+def suspects(rubric: Rubric, name: str) -> list[tuple[str, str, type[Suspect]]]:
     """(id, sentence, suspect class) for a gate: its reference's own mistakes
     first, then the general ones, most specific first (made once per rubric)."""
     entry = _suspects.get(id(rubric))
@@ -168,7 +179,7 @@ def suspects(rubric, name):
     return made[name]
 
 
-def make_suspects(rubric, name):
+def make_suspects(rubric: Rubric, name: str) -> list[tuple[str, str, type[Suspect]]]:
     gate = rubric.gates[name]
     n = len(gate.inputs)
     found = [(mistake_id, said, type("Declared", (Declared,), {"wrong": wrong}))
@@ -202,7 +213,7 @@ def make_suspects(rubric, name):
     return found
 
 
-def diagnose(rubric, item, log):
+def diagnose(rubric: Rubric, item: Item, log: list[Call]) -> Diagnosis | None:
     """The mistake that explains every backward answer of one gate, or None.
 
     Each gate is judged on its own calls (their inputs come from the log), and
@@ -222,7 +233,7 @@ def diagnose(rubric, item, log):
     return None
 
 
-def named(rubric, log, target, read=None):
+def named(rubric: Rubric, log: list[Call], target: str, read: dict | None = None) -> Diagnosis | None:
     for mistake_id, said, suspect in suspects(rubric, target):
         if replays(rubric, log, target, suspect, read):
             return Diagnosis(mistake_id, said)
@@ -234,7 +245,7 @@ def named(rubric, log, target, read=None):
     return None
 
 
-def replays(rubric, log, target, suspect, read=None):
+def replays(rubric: Rubric, log: list[Call], target: str, suspect: type[Suspect], read: dict | None = None) -> bool:
     """True when `suspect`, given the target gate's logged calls, gives every
     backward answer the student gave (at least EVIDENCE of them). `read` keeps
     the answers read so far, by log position and shapes, for the next suspect."""
@@ -265,7 +276,7 @@ def replays(rubric, log, target, suspect, read=None):
     return compared >= EVIDENCE
 
 
-def backward_answers(rubric, log, target):
+def backward_answers(rubric: Rubric, log: list[Call], target: str) -> list[tuple[np.ndarray, np.ndarray]]:
     """[(upstream, flat gradients)] for the target gate's valid backward answers."""
     spec, found = rubric.gates[target], []
     for gate, method, args, raw in log:
@@ -279,7 +290,7 @@ def backward_answers(rubric, log, target):
     return found
 
 
-def ignores_inputs(answers):
+def ignores_inputs(answers: list[tuple[np.ndarray, np.ndarray]]) -> bool:
     """Local gradients (answer / upstream) the same for every scalar upstream."""
     ratios = [g / float(up) for up, g in answers
               if up.ndim == 0 and np.isfinite(up) and float(up) != 0]

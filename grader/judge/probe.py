@@ -7,7 +7,11 @@ must have one of the forms the child encodes (`readable`) before anything
 looks inside it. Answers are validated here: the right count and shape of
 finite numbers, or a `Wrong` explaining what came back.
 """
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,8 +20,13 @@ from grader.judge import facts
 from grader.judge.facts import exception_name
 from grader.sandbox import MAX_REPLY, SandboxError, text
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
-def encode(x):
+    from grader.sandbox import Session
+
+
+def encode(x: ArrayLike) -> float | dict:
     """An argument on the wire: a bare number, or an array's shape and values."""
     if isinstance(x, float):  # float and np.float64
         return float(x)
@@ -31,7 +40,7 @@ class StudentGate:
     """A student's gate instance living in the sandbox. It is made there just
     before the first batch of calls that follows (in the same message)."""
 
-    def __init__(self, session, cls_name):
+    def __init__(self, session: Session, cls_name: str) -> None:
         self.session = session
         self.cls = cls_name
         session.gates += 1
@@ -40,21 +49,21 @@ class StudentGate:
         self.float32 = False  # set when an answer came back in float32
 
     @classmethod
-    def many(cls, session, cls_name, count):
+    def many(cls, session: Session, cls_name: str, count: int) -> list[StudentGate]:
         return [cls(session, cls_name) for _ in range(count)]
 
-    def outputs(self, raw, shapes, names):
+    def outputs(self, raw: Any, shapes: Sequence[tuple], names: Sequence[str]) -> list:
         """Validate a raw forward answer: one value, or one per output."""
         if len(shapes) == 1:
             return [number(raw, shapes[0], "%s.forward's output" % self.cls, self)]
         return numbers(raw, shapes, names, self, "forward")
 
-    def grads(self, raw, shapes, names):
+    def grads(self, raw: Any, shapes: Sequence[tuple], names: Sequence[str]) -> list:
         """Validate a raw backward answer."""
         return numbers(raw, shapes, names, self)
 
 
-def run(calls):
+def run(calls: list[tuple[StudentGate, str, list]]) -> list:
     """Make several calls in one message: [(gate, method, args)] -> raw answers.
 
     The child first makes the gates not made yet, then runs the calls in order
@@ -79,13 +88,13 @@ def run(calls):
     return values
 
 
-def sandbox_kind(exc):
+def sandbox_kind(exc: SandboxError) -> str:
     """The outcome kind (judge.facts) of a SandboxError: the sandbox says which
     (a timeout, a crash, the time up, a load that failed, another refusal)."""
     return exc.kind or facts.SANDBOX
 
 
-def read_reply(session, reply, make, steps):
+def read_reply(session: Session, reply: dict, make: list[StudentGate], steps: list[str]) -> list:
     """The answers in a reply to `steps` (creating the gates in `make`, then the
     calls), or `Wrong`: what the student's code raised, or a reply that does not
     have the protocol's fields and types (which also ends the child)."""
@@ -96,7 +105,7 @@ def read_reply(session, reply, make, steps):
         raise Wrong(session.unreadable(calls[0] if calls else steps[0]).message, kind=facts.SANDBOX) from None
 
 
-def answers(reply, make, steps, calls):
+def answers(reply: dict, make: list[StudentGate], steps: list[str], calls: list[str]) -> list:
     """`read_reply`'s work; Unreadable for a reply out of protocol."""
     unreadable = Unreadable()
     if reply.get("missing") is not None:
@@ -127,7 +136,7 @@ class Unreadable(Exception):
     """A reply out of protocol (see read_reply)."""
 
 
-def index(value, items, unreadable):
+def index(value: Any, items: Sequence, unreadable: Unreadable) -> int:
     """An index into `items` the child sent back, or `unreadable`."""
     if type(value) is not int or not 0 <= value < len(items):
         raise unreadable
@@ -164,7 +173,7 @@ ANSWERS = {"num": {"v": _number, "dtype": _str},
            "none": {}, "mutated": {}}
 
 
-def readable(raw):
+def readable(raw: Any) -> bool:
     """True when an answer has one of the forms the child encodes: a number, a
     list of answers, or an object of ANSWERS."""
     kind = type(raw)
@@ -181,13 +190,13 @@ def readable(raw):
     return all(test(raw[key]) for key, test in fields.items() if key in raw)
 
 
-def sequence(raw):
+def sequence(raw: Any) -> Any:
     """A bare list on the wire stands for a list of float64 numbers (the common
     answer); anything else in it is still read, and judged, item by item."""
     return {"t": "seq", "type": "list", "items": raw} if type(raw) is list else raw
 
 
-def describe(raw):
+def describe(raw: Any) -> str:
     """A short human description of an answer that is not what we wanted."""
     raw = sequence(raw)
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
@@ -208,7 +217,8 @@ def describe(raw):
     return "a %s %s" % (str(raw.get("type"))[:40], str(raw.get("repr", ""))[:40])
 
 
-def numbers(raw, shapes, names, gate=None, method="backward"):
+def numbers(raw: Any, shapes: Sequence[tuple], names: Sequence[str], gate: StudentGate | None = None,
+            method: str = "backward") -> list:
     """Validate an answer of several values: one finite number (or array) per
     input (backward) or per output (forward). A single value may come bare."""
     n = len(shapes)
@@ -239,11 +249,11 @@ def numbers(raw, shapes, names, gate=None, method="backward"):
     return [number(item, shape, name, gate) for item, shape, name in zip(items, shapes, names)]
 
 
-def bare(raw):
+def bare(raw: Any) -> bool:
     return isinstance(raw, (int, float)) and not isinstance(raw, bool)
 
 
-def number(raw, shape, name, gate=None):
+def number(raw: Any, shape: Sequence[int], name: str, gate: StudentGate | None = None) -> np.ndarray | np.float64:
     """Validate one value: a finite float or an array of exactly `shape`."""
     shape = tuple(shape)
     if type(raw) is float and shape == () and math.isfinite(raw):  # the common case

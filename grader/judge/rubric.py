@@ -2,14 +2,18 @@
 
 Every problem becomes one `RubricError` line: file, path inside it, problem.
 """
+from __future__ import annotations
+
 import hashlib
 import importlib
 import importlib.util
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jsonschema
 import yaml
@@ -19,6 +23,9 @@ from grader.judge import visibility
 from grader.judge.check_kinds import runs_nothing
 from grader.judge.inputs import SPECIALS
 from grader.judge.mistake_kinds import known_ids
+
+if TYPE_CHECKING:
+    from grader.sandbox import Limits
 
 PACKAGED = files("rubrics")
 DEFAULTS = {
@@ -38,11 +45,11 @@ class Gate:
     outputs: list = field(default_factory=lambda: ["z"])
 
     @property
-    def grads(self):
+    def grads(self) -> list[str]:
         return ["d" + n for n in self.inputs]
 
     @property
-    def upstreams(self):
+    def upstreams(self) -> list[str]:
         return ["d" + n for n in self.outputs]
 
 
@@ -54,7 +61,7 @@ class Graph:
     title: str = ""
 
     @property
-    def gates(self):
+    def gates(self) -> list[str]:
         return sorted({n["gate"] for n in self.nodes})
 
 
@@ -94,21 +101,21 @@ class Rubric:
     late: object = None  # grader.batch.late.Policy: the `late:` block, or None
 
     @cached_property
-    def limits(self):
+    def limits(self) -> Limits:
         """The sandbox's `Limits` (imported here, so that reading a rubric does not start the sandbox's imports)."""
         from grader.sandbox import Limits
         return Limits(**self.limit_settings)
 
     @property
-    def max_score(self):
+    def max_score(self) -> float:
         return sum(i.points for i in self.items)
 
 
-def schema():
+def schema() -> dict:
     return json.loads(PACKAGED.joinpath("rubric.schema.json").read_text())
 
 
-def find(name=None):
+def find(name: str | None = None) -> Path:
     """A rubric path: a file, or the name of a packaged rubric (default: gates)."""
     name = name or "gates"
     path = Path(name)
@@ -120,7 +127,7 @@ def find(name=None):
     raise UsageError("%s: no such rubric file" % name)
 
 
-def load(path):
+def load(path: str | Path) -> Rubric:
     path = Path(path)
     raw = path.read_bytes()
     where = str(path)
@@ -143,14 +150,14 @@ def load(path):
     return build(data, path, hashlib.sha256(raw).hexdigest())
 
 
-def yaml_path(parts):
+def yaml_path(parts: Iterable[str | int]) -> str:
     out = ""
     for p in parts:
         out += "[%d]" % p if isinstance(p, int) else ("." if out else "") + str(p)
     return out
 
 
-def explain(error):
+def explain(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         return "unknown key %s (allowed: %s)" % (
@@ -165,7 +172,7 @@ def explain(error):
     return error.message
 
 
-def build(data, path, sha):
+def build(data: dict, path: Path, sha: str) -> Rubric:
     where = str(path)
     defaults = merged(DEFAULTS, data.get("defaults", {}))
 
@@ -252,7 +259,7 @@ def build(data, path, sha):
     return rubric
 
 
-def merged(base, override):
+def merged(base: dict, override: dict) -> dict:
     """`override` over `base`, and key by key inside the nested settings."""
     out = dict(base, **override)
     for key in ("tolerance", "inputs"):
@@ -260,7 +267,7 @@ def merged(base, override):
     return out
 
 
-def reference_class(spec, rubric_path, at):
+def reference_class(spec: str, rubric_path: str | Path, at: str) -> type:
     """Import a reference class, in the trusted parent only."""
     target, _, cls = spec.rpartition(":")
     try:

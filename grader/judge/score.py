@@ -8,11 +8,15 @@ them (`reveal`): visible ones first, hidden ones last, so that no message a
 student reads comes after a check whose inputs they must not learn. Results
 stay in rubric order.
 """
+from __future__ import annotations
+
 import re
 import secrets
 import time
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +30,11 @@ from grader.judge.probe import Wrong, sandbox_kind
 from grader.sandbox import Sandbox, SandboxError, text
 from grader.judge.seeds import submission_digest
 
+if TYPE_CHECKING:
+    from grader.judge.rubric import Item, Rubric
+    from grader.load import Loaded
+    from grader.sandbox import ForkServer, Limits
+
 REVEAL = visibility.REVEAL
 
 
@@ -35,7 +44,7 @@ class ItemResult:
     outcome: Outcome
 
     @property
-    def score(self):
+    def score(self) -> float:
         return self.item.points if self.outcome.passed else 0.0
 
 
@@ -51,32 +60,34 @@ class Result:
     elapsed: float = 0.0
 
     @property
-    def score(self):
+    def score(self) -> float:
         return sum(r.score for r in self.items)
 
 
-def new_seed():
+def new_seed() -> int:
     return secrets.randbits(63)
 
 
-def item_rng(seed, item_id, digest=None):
+def item_rng(seed: int, item_id: str, digest: int | None = None) -> np.random.Generator:
     """Each item draws from its own stream, so items don't depend on order; a
     hidden item's also depends on the submission's `digest`."""
     key = [seed % 2 ** 64, zlib.crc32(item_id.encode())]
     return np.random.default_rng(key if digest is None else key + [digest])
 
 
-def reveal(item):
+def reveal(item: Item) -> int:
     """When the student sees `item`'s result (visibility.REVEAL)."""
     return visibility.reveal(item.visibility)
 
 
-def run_order(items):
+def run_order(items: list[Item]) -> list[Item]:
     """The items in the order they run: as soon as they are seen, first."""
     return sorted(items, key=reveal)
 
 
-def grade(loaded, rubric, seed=None, limits=None, allow=None, spawner=None, on_slow=None):
+def grade(loaded: Loaded, rubric: Rubric, seed: int | None = None, limits: Limits | None = None,
+          allow: Sequence[str] | None = None, spawner: ForkServer | None = None,
+          on_slow: Callable[[], None] | None = None) -> Result:
     """Grade `loaded` against `rubric`; `on_slow()` is called when its code is
     found slow (a hang, most likely) and moved to the lowest priority."""
     seed = new_seed() if seed is None else seed
@@ -101,7 +112,7 @@ def grade(loaded, rubric, seed=None, limits=None, allow=None, spawner=None, on_s
     return result
 
 
-def run_items(box, rubric, seed, loaded):
+def run_items(box: Sandbox, rubric: Rubric, seed: int, loaded: Loaded) -> list[ItemResult]:
     """Every item's result, in rubric order; run in `run_order`."""
     digest = submission_digest(loaded)
     outcomes = {id(item): run_item(box, rubric, item, item_rng(
@@ -110,7 +121,7 @@ def run_items(box, rubric, seed, loaded):
     return [ItemResult(item, outcomes[id(item)]) for item in rubric.items]
 
 
-def run_item(box, rubric, item, rng, loaded):
+def run_item(box: Sandbox, rubric: Rubric, item: Item, rng: np.random.Generator, loaded: Loaded) -> Outcome:
     outcome = Outcome()
     try:
         with box.check() as session:
@@ -130,7 +141,7 @@ def run_item(box, rubric, item, rng, loaded):
     return outcome
 
 
-def why_missing(name, loaded, report):
+def why_missing(name: str, loaded: Loaded, report: dict | None) -> str:
     """What the student can do about a missing class."""
     defines = class_pattern([name])
     if defines.search(loaded.markdown):
@@ -149,7 +160,7 @@ def why_missing(name, loaded, report):
     return ""
 
 
-def clean_warnings(raw):
+def clean_warnings(raw: object) -> list[LoadWarning]:
     """Load warnings come from the child: keep plain, short strings only."""
     out = []
     for w in (raw if isinstance(raw, list) else [])[:20]:
@@ -158,7 +169,7 @@ def clean_warnings(raw):
     return out
 
 
-def printed(box):
+def printed(box: Sandbox) -> str:
     text = box.output.decode("utf-8", errors="replace")
     if box.output_dropped:
         text += "\n[... %d more bytes of output not shown]" % box.output_dropped

@@ -18,15 +18,22 @@ BPGRADE_SECRET (the secret itself), BPGRADE_SECRET_FILE (a file holding it), or
 a file `course.secret` next to the gradebook, created with random contents and
 mode 0600 the first time it is needed.
 """
+from __future__ import annotations
+
 import hashlib
 import hmac
 import os
 import secrets
 import stat
 import sys
+from typing import TYPE_CHECKING
+from collections.abc import Mapping
 from pathlib import Path
 
 from grader.errors import SecretError
+
+if TYPE_CHECKING:
+    from grader.load import Loaded
 
 ENV_SECRET = "BPGRADE_SECRET"
 ENV_SECRET_FILE = "BPGRADE_SECRET_FILE"
@@ -34,27 +41,27 @@ DEFAULT_NAME = "course.secret"
 
 
 class Secret:
-    def __init__(self, key, origin, created=False):
+    def __init__(self, key: bytes, origin: str, created: bool = False) -> None:
         self.key = key  # bytes
         self.origin = origin  # where it came from, for messages
         self.created = created
 
     @property
-    def fingerprint(self):
+    def fingerprint(self) -> str:
         """Identifies the secret without revealing it (kept in the gradebook)."""
         return hmac.new(self.key, b"bpgrade secret fingerprint", hashlib.sha256).hexdigest()[:16]
 
-    def seed(self, assignment, student):
+    def seed(self, assignment: str, student: str) -> int:
         return seed(self.key, assignment, student)
 
 
-def seed(key, assignment, student):
+def seed(key: bytes, assignment: str, student: str) -> int:
     msg = ("%s\0%s" % (assignment, student)).encode("utf-8")
     digest = hmac.new(key, msg, hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big") >> 1  # 63 bits: fits SQLite's signed integers
 
 
-def submission_digest(loaded):
+def submission_digest(loaded: Loaded) -> int:
     """64 bits of SHA-256 of the code that is graded (a module's text, or a
     notebook's code cells with their numbers)."""
     h = hashlib.sha256(loaded.kind.encode())
@@ -65,11 +72,12 @@ def submission_digest(loaded):
     return int.from_bytes(h.digest()[:8], "big")
 
 
-def default_file(gradebook):
+def default_file(gradebook: str | Path) -> Path:
     return Path(gradebook).resolve().parent / DEFAULT_NAME
 
 
-def load(secret_file=None, gradebook=None, create=True, environ=None):
+def load(secret_file: str | Path | None = None, gradebook: str | Path | None = None, create: bool = True,
+         environ: Mapping[str, str] | None = None) -> Secret:
     """The course secret, from the first of the places in the module docstring."""
     env = os.environ if environ is None else environ
     if secret_file:
@@ -88,7 +96,7 @@ def load(secret_file=None, gradebook=None, create=True, environ=None):
     return make_file(path)
 
 
-def read_file(path):
+def read_file(path: Path) -> Secret:
     try:
         data = path.read_bytes().strip()
         mode = path.stat().st_mode
@@ -104,7 +112,7 @@ def read_file(path):
     return Secret(data, str(path))
 
 
-def make_file(path):
+def make_file(path: Path) -> Secret:
     key = secrets.token_hex(32).encode()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,5 +128,5 @@ def make_file(path):
     return Secret(key, str(path), created=True)
 
 
-def warn(message):
+def warn(message: str) -> None:
     print("bpgrade: " + message, file=sys.stderr)

@@ -7,15 +7,22 @@
 
 Markdown is also appended to $GITHUB_STEP_SUMMARY when that is set.
 """
+from __future__ import annotations
+
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.errors import UsageError
 from grader.report import results as report
 from grader.report.formats import FORMATS, junit, render
+
+if TYPE_CHECKING:
+    from grader.judge.score import Result
 
 EPSILON = 1e-9
 
@@ -27,11 +34,11 @@ class Threshold:
     value: float
     percent: bool
 
-    def __str__(self):
+    def __str__(self) -> str:
         return report.num(self.value) + ("%" if self.percent else "")
 
 
-def threshold(text):
+def threshold(text: object) -> Threshold:
     """--fail-under's argument: points ("80", "72.5") or a percentage ("80%")."""
     s = str(text).strip()
     percent = s.endswith("%")
@@ -46,13 +53,13 @@ def threshold(text):
     return Threshold(value, percent)
 
 
-def scored(result, student):
+def scored(result: Result, student: bool) -> tuple[float, float]:
     """(score, max): over every item from `grade`, over the visible ones from `check`."""
     items = [r for r in result.items if not (student and r.item.hidden)]
     return sum(r.score for r in items), sum(r.item.points for r in items)
 
 
-def check_threshold(limit, result, student):
+def check_threshold(limit: Threshold, result: Result, student: bool) -> str | None:
     """None when `limit` can be reached, else why not (a usage error)."""
     _, maximum = scored(result, student)
     if not limit.percent and limit.value > maximum + EPSILON:
@@ -61,7 +68,7 @@ def check_threshold(limit, result, student):
     return None
 
 
-def meets(limit, result, student):
+def meets(limit: Threshold, result: Result, student: bool) -> bool:
     score, maximum = scored(result, student)
     if limit.percent:
         got = 100.0 * score / maximum if maximum else 100.0
@@ -78,14 +85,14 @@ FAIL_UNDER_HELP = (
     "checks. A number of points above the maximum is a usage error (status 2).")
 
 
-def threshold_arg(text):
+def threshold_arg(text: str) -> Threshold:
     try:
         return threshold(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add_args(cmd, default):
+def add_args(cmd: argparse.ArgumentParser, default: str) -> None:
     """--format, --junit and --fail-under for `grade` (default json) and `check` (text)."""
     cmd.add_argument(
         "--format", choices=FORMATS, default=default,
@@ -100,7 +107,7 @@ def add_args(cmd, default):
 
 # ---------------------------------------------------------------- writing
 
-def append_step_summary(text, environ=None):
+def append_step_summary(text: str, environ: Mapping[str, str] | None = None) -> str | None:
     """Append `text` to $GITHUB_STEP_SUMMARY when it is set. Returns the path, or None."""
     path = (os.environ if environ is None else environ).get("GITHUB_STEP_SUMMARY")
     if not path:
@@ -115,12 +122,12 @@ def append_step_summary(text, environ=None):
     return path
 
 
-def write_file(path, text):
+def write_file(path: str | Path, text: str) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(text, encoding="utf-8")
 
 
-def emit(args, result, student):
+def emit(args: argparse.Namespace, result: Result, student: bool) -> int:
     """Write the report as the options ask; the exit status (0, or 1 under --fail-under)."""
     limit = getattr(args, "fail_under", None)
     if limit is not None:

@@ -21,30 +21,36 @@ only as a count: no name, id, input, value or message. The per-item feedback is 
 The command line's options (--format, --junit, --fail-under) and the writing of what
 these render are in report/emit.py.
 """
+from __future__ import annotations
+
 import html
 import json
 import re
 import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING, Any
 
 from grader.judge import visibility
 from grader.report import results as report
+
+if TYPE_CHECKING:
+    from grader.judge.score import Result
 
 FORMATS = ("text", "json", "junit", "markdown")
 
 
 # ---------------------------------------------------------------- what is shown
 
-def tests(result, data=None):
+def tests(result: Result, data: dict | None = None) -> tuple[list[dict], list[dict]]:
     """(visible tests, hidden tests) of results.json, in rubric order."""
     data = report.results_json(result) if data is None else data
     return visibility.split(data["tests"])
 
 
-def passed(test):
+def passed(test: dict) -> bool:
     return test["status"] == "passed"
 
 
-def student_json(data):
+def student_json(data: dict) -> dict:
     """results.json as a student may see it: hidden tests reduced to a count."""
     data = json.loads(json.dumps(data))  # a deep copy
     shown, hidden = visibility.split(data["tests"])
@@ -55,7 +61,7 @@ def student_json(data):
     return data
 
 
-def json_text(result, student):
+def json_text(result: Result, student: bool) -> str:
     data = report.results_json(result)
     return json.dumps(student_json(data) if student else data, indent=2) + "\n"
 
@@ -67,12 +73,12 @@ def json_text(result, student):
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def xml_text(text):
+def xml_text(text: object) -> str:
     """Text for XML (and Markdown): what XML forbids, and what report.safe_text escapes."""
     return NOT_XML.sub(report.escaped_char, report.safe_text(text))
 
 
-def junit(result):
+def junit(result: Result) -> str:
     data = report.results_json(result)
     shown, hidden = tests(result, data)
     rub = result.rubric
@@ -129,7 +135,7 @@ def junit(result):
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def whole_output(result):
+def whole_output(result: Result) -> str:
     """Notes about the submission and what its code printed while loading."""
     lines = list(report.messages(result))
     if result.output.strip():
@@ -143,12 +149,12 @@ def whole_output(result):
 MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&#!])")
 
 
-def md_cell(text):
+def md_cell(text: object) -> str:
     """Text for one GitHub-flavoured Markdown table cell: one line, punctuation escaped."""
     return MD_SPECIAL.sub(r"\\\1", " ".join(xml_text(text).split()))
 
 
-def fenced(text):
+def fenced(text: object) -> str:
     """A fenced code block that `text` cannot break out of (control characters escaped)."""
     text = xml_text(text)
     runs = [len(r) for r in re.findall(r"`+", text)]
@@ -156,7 +162,7 @@ def fenced(text):
     return "%stext\n%s\n%s" % (fence, text.rstrip("\n"), fence)
 
 
-def markdown(result):
+def markdown(result: Result) -> str:
     data = report.results_json(result)
     shown, hidden = tests(result, data)
     rub = result.rubric
@@ -198,7 +204,7 @@ def markdown(result):
 
 # ---------------------------------------------------------------- dispatch
 
-def render(result, fmt, student):
+def render(result: Result, fmt: str, student: bool) -> str:
     """The report in `fmt`. `student` (from `check`) applies to json: the student's view."""
     if fmt == "text":
         return report.text(result)
@@ -217,7 +223,7 @@ MOVED = ("EPSILON", "FAIL_UNDER_HELP", "Threshold", "add_args", "append_step_sum
          "emit", "meets", "scored", "threshold", "threshold_arg", "write_file")
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name in MOVED:
         from grader.report import emit
         return getattr(emit, name)

@@ -4,8 +4,11 @@
 name); `text()` is the student's view.
 Hidden items never show their inputs, values or messages to students.
 """
+from __future__ import annotations
+
 import platform
 import re
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,10 +17,16 @@ from grader.judge import check_kinds
 from grader.judge.facts import Where
 from grader.judge.mistake_kinds import EVIDENCE
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from grader.judge.checks.base import Failure, Outcome
+    from grader.judge.score import ItemResult, Result
+
 OUTPUT_SHOWN = 4000  # characters of the student's own printing in a report
 
 
-def fmt(v):
+def fmt(v: ArrayLike) -> str:
     v = np.asarray(v, dtype=np.float64)
     if v.ndim == 0:
         return "%.6g" % float(v)
@@ -25,11 +34,11 @@ def fmt(v):
                            max_line_width=100).replace("\n", " ")
 
 
-def pairs(values):
+def pairs(values: dict) -> str:
     return ", ".join("%s = %s" % (k, fmt(v)) for k, v in values.items())
 
 
-def details(r):
+def details(r: ItemResult) -> list[str]:
     """Lines explaining one item's outcome: the failing input, expected, received, hint."""
     o, item = r.outcome, r.item
     if o.passed:
@@ -58,12 +67,12 @@ def details(r):
     return lines + (["hint:     " + hint] if hint else [])
 
 
-def problem(outcome):
+def problem(outcome: Outcome) -> str:
     """Why a check stopped, as the student reads it: the error and where it happened."""
     return outcome.error + (" (%s)" % outcome.where if outcome.where else "")
 
 
-def facts_of(outcome):
+def facts_of(outcome: Outcome) -> dict:
     """How a check ended, as results.json `extra_data` fields (judge.facts): what
     batch, validate and the class report read instead of the text."""
     return {"kind": outcome.kind, "exception": outcome.exception or None,
@@ -71,7 +80,7 @@ def facts_of(outcome):
             "mistake": outcome.mistake.id if outcome.mistake else None}
 
 
-def same_as(f):
+def same_as(f: Failure) -> str:
     """Point out received values that equal an input, e.g. "(dx = y)"."""
     notes = []
     for name, got in f.received.items():
@@ -86,7 +95,7 @@ def same_as(f):
     return "  (%s)" % ", ".join(notes) if notes else ""
 
 
-def messages(result):
+def messages(result: Result) -> list[str]:
     """Notes about the whole submission: what was graded and what went wrong loading."""
     out = list(result.loaded.notes)
     out += ["%s (later cells and code still ran)" % w if result.loaded.kind == "notebook"
@@ -102,12 +111,12 @@ CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u20
 LINE_BREAKS = re.compile("[\t\n]")
 
 
-def escaped_char(m):
+def escaped_char(m: re.Match) -> str:
     c = ord(m.group())
     return "\\x%02x" % c if c < 0x100 else "\\u%04x" % c
 
 
-def safe_text(text, one_line=False):
+def safe_text(text: object, one_line: bool = False) -> str:
     """Untrusted text made harmless to print: control characters (terminal escape codes,
     carriage returns) and bidi/invisible marks shown as \\x1b / \\u202e. Tab and newline are
     kept unless `one_line` (for ids and names printed inside a line of our own)."""
@@ -115,7 +124,7 @@ def safe_text(text, one_line=False):
     return LINE_BREAKS.sub(escaped_char, text) if one_line else text
 
 
-def printable(value):
+def printable(value: Any) -> Any:
     """Student text without control characters (NUL, ESC...), which break readers."""
     if isinstance(value, str):
         return safe_text(value)
@@ -126,7 +135,7 @@ def printable(value):
     return value
 
 
-def results_json(result):
+def results_json(result: Result) -> dict:
     """Gradescope results.json (see shared/notes/results-json.md), student text made printable."""
     return printable(unprinted_results_json(result))
 
@@ -134,7 +143,7 @@ def results_json(result):
 gradescope = results_json  # its old name, still called
 
 
-def unprinted_results_json(result):
+def unprinted_results_json(result: Result) -> dict:
     """`results_json` before its student text is made printable."""
     rubric = result.rubric
     groups = {}
@@ -179,7 +188,7 @@ def unprinted_results_json(result):
     }
 
 
-def text(result):
+def text(result: Result) -> str:
     """The student's view: visible items in full, hidden items as a count."""
     rubric = result.rubric
     lines = ["%s: %s (rubric %s, seed %d)" % (rubric.title, result.loaded.path.name,
@@ -212,13 +221,13 @@ def text(result):
     return printable("\n".join(lines) + "\n")
 
 
-def shown_output(text):
+def shown_output(text: str) -> str:
     if len(text) <= OUTPUT_SHOWN:
         return text
     return text[:OUTPUT_SHOWN] + "\n[... output cut: %d more characters not shown]" % (
         len(text) - OUTPUT_SHOWN)
 
 
-def num(x):
+def num(x: float) -> str:
     """A number of points as every report writes it (%g: 80, 72.5)."""
     return "%g" % x

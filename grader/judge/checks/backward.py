@@ -1,8 +1,15 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from grader.judge.checks.base import check, forward_backward
+
+if TYPE_CHECKING:
+    from grader.judge.checks.base import Context
 
 
 @check("backward")
-def backward(ctx):
+def backward(ctx: Context) -> None:
     """Gradients match the reference; one instance is reused across all trials."""
     gate, spec = ctx.student(), ctx.gate
     n = len(spec.outputs)

@@ -4,9 +4,13 @@ A check is a small function `check(ctx)` registered under the name a rubric
 uses. It draws cases from `ctx`, runs the student's gates and the reference
 the same way, and records each trial with `ctx.compare`.
 """
+from __future__ import annotations
+
 import collections
 import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,10 +23,18 @@ from grader.judge.compare import close, close_rows, reference_slack, round_off_s
 from grader.judge.probe import StudentGate, Wrong, run
 from grader.errors import GraderFault
 
+if TYPE_CHECKING:
+    from collections.abc import Hashable
+
+    from numpy.typing import ArrayLike
+
+    from grader.judge.rubric import Gate, Graph, Item, Rubric
+    from grader.sandbox import Session
+
 CHECKS = {}
 
 
-def check(name):
+def check(name: str) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
     """Register a check function under the name rubrics use (a kind of `check_kinds.KINDS`)."""
     if name not in KINDS:
         raise ValueError("%r is not a check kind of judge.check_kinds" % name)
@@ -79,7 +91,7 @@ class Outcome:
         """An outcome that never ran its check (the submission did not load...)."""
         return cls(error=message, fault=kind)
 
-    def example(self):
+    def example(self) -> Failure | None:
         """The most readable failure: a random case with the smallest inputs."""
         def size(f):
             return (f.label != "random", max((abs(float(v)) if np.ndim(v) == 0 else
@@ -88,7 +100,7 @@ class Outcome:
         return min(self.failures, key=size) if self.failures else None
 
 
-def float32_moved(run, robust=True):
+def float32_moved(run: Callable[..., list], robust: bool = True) -> tuple[list, list]:
     """The float64 reference values, and the same moved by the round-off correct
     float32 code may show: the largest float64-float32 difference at the inputs, at
     the inputs nudged by 2 ulp, and with what forward keeps for backward one ulp off
@@ -124,7 +136,7 @@ _checked = collections.Counter()  # stacked runs compared with runs alone, per r
 CHECKED_ENOUGH = 5
 
 
-def per_case(evaluate, cases, key):
+def per_case(evaluate: Callable[[Case], tuple], cases: list[Case], key: Hashable) -> list[tuple]:
     """`[evaluate(case) for case in cases]` for scalar gates, computed once on all
     the cases stacked along a new axis when the reference computes elementwise.
     `evaluate(case)` gives a tuple of lists of values; `key` names the reference
@@ -180,7 +192,7 @@ class ReferenceGate:
     """A reference gate used exactly like a `StudentGate`, in float64 or float32:
     forward gives the list of outputs, backward the list of gradients."""
 
-    def __init__(self, cls, dtype=np.float64, outputs=1, nudge=0):
+    def __init__(self, cls: type, dtype: type = np.float64, outputs: int = 1, nudge: int = 0) -> None:
         """`nudge` (+1 or -1): after forward, every float array or number the gate
         keeps is moved one ulp that way (what correct code may round differently)."""
         self.gate, self.dtype, self.outputs, self.nudge = cls(), dtype, outputs, nudge
@@ -195,7 +207,7 @@ class ReferenceGate:
         v = np.asarray(v, dtype=self.dtype)
         return v[()] if v.ndim == 0 else v
 
-    def forward(self, *values):
+    def forward(self, *values: ArrayLike) -> list[np.ndarray]:
         try:
             out = self.gate.forward(*map(self._cast, values))
             if self.nudge:
@@ -205,7 +217,7 @@ class ReferenceGate:
             raise GraderFault("the reference %s.forward raised %s: %s"
                               % (type(self.gate).__name__, type(exc).__name__, exc)) from exc
 
-    def backward(self, *upstream):
+    def backward(self, *upstream: ArrayLike) -> list[np.ndarray]:
         try:
             return [np.asarray(g, dtype=np.float64)
                     for g in self.gate.backward(*map(self._cast, upstream))]
@@ -214,13 +226,13 @@ class ReferenceGate:
                               % (type(self.gate).__name__, type(exc).__name__, exc)) from exc
 
 
-def forward_backward_calls(gate, cases):
+def forward_backward_calls(gate: StudentGate, cases: list[Case]) -> list[tuple[StudentGate, str, list]]:
     """Each case's forward then backward on one instance: the calls, in order."""
     return [call for c in cases for call in
             ((gate, "forward", c.inputs), (gate, "backward", c.upstream))]
 
 
-def forward_backward(gate, cases):
+def forward_backward(gate: StudentGate, cases: list[Case]) -> list[tuple[Any, Any]]:
     """`forward_backward_calls` in one message: [(raw forward answer, raw
     backward answer)] per case."""
     answers = run(forward_backward_calls(gate, cases))
@@ -228,38 +240,39 @@ def forward_backward(gate, cases):
 
 
 class Context:
-    def __init__(self, rubric, item, rng, session, outcome):
+    def __init__(self, rubric: Rubric, item: Item, rng: np.random.Generator, session: Session,
+                 outcome: Outcome) -> None:
         self.rubric, self.item, self.rng = rubric, item, rng
         self.session, self.outcome = session, outcome
         self.students = []  # the student gates this check made
 
     @property
-    def gate(self):
+    def gate(self) -> Gate:
         return self.rubric.gates[self.item.gate]
 
     @property
-    def graph(self):
+    def graph(self) -> Graph:
         return self.rubric.graphs[self.item.graph]
 
-    def student(self, name=None):
+    def student(self, name: str | None = None) -> StudentGate:
         gate = StudentGate(self.session, name or self.item.gate)
         self.students.append(gate)
         return gate
 
-    def many_students(self, name, count):
+    def many_students(self, name: str, count: int) -> list[StudentGate]:
         gates = StudentGate.many(self.session, name, count)
         self.students.extend(gates)
         return gates
 
-    def reference(self, name=None, dtype=np.float64, nudge=0):
+    def reference(self, name: str | None = None, dtype: type = np.float64, nudge: int = 0) -> ReferenceGate:
         gate = self.rubric.gates[name or self.item.gate]
         return ReferenceGate(gate.reference, dtype, len(gate.outputs), nudge)
 
-    def out_shapes(self, name=None):
+    def out_shapes(self, name: str | None = None) -> list[tuple]:
         gate = self.rubric.gates[name or self.item.gate]
         return _out_shapes(gate.reference, tuple(map(tuple, gate.shapes)), len(gate.outputs))
 
-    def cases(self, specials=True):
+    def cases(self, specials: bool = True) -> list[Case]:
         """The rubric's fixed examples, random cases, then special cases; cases on a
         kink the reference declares (a max gate's tie) only as examples."""
         drawn = inputs.cases(self.rng, self.gate.shapes, self.out_shapes(), self.item.inputs,
@@ -269,13 +282,13 @@ class Context:
             drawn = [c for c in drawn if not kink(*c.inputs)]
         return self.examples(self.input_names(), self.out_shapes()) + drawn
 
-    def examples(self, names, out_shapes=((),)):
+    def examples(self, names: Sequence[str], out_shapes: Sequence[tuple] = ((),)) -> list[Case]:
         """Fixed points from the rubric; `upstream` (default 1) goes to every output."""
         return [inputs.Case([np.float64(e[n]) for n in names],
                             [np.full(s, e.get("upstream", 1.0)) for s in out_shapes], "example")
                 for e in self.item.examples]
 
-    def expected(self, case, name=None, robust=False):
+    def expected(self, case: Case, name: str | None = None, robust: bool = False) -> tuple[list, list]:
         """Reference outputs then gradients at a case (float64), and the same moved
         by the round-off that correct float32 code may show there (see compare.py)."""
         def run(dtype, scale=1.0, magnitude=False, nudge=0):
@@ -285,7 +298,8 @@ class Context:
             return ref.forward(*xs) + ref.backward(*ups)
         return float32_moved(run, robust)
 
-    def expected_all(self, cases, name=None, robust=False):
+    def expected_all(self, cases: list[Case], name: str | None = None,
+                     robust: bool = False) -> list[tuple[list, list]]:
         """`expected(case)` for each case; for scalar gates, in one go."""
         gate = self.rubric.gates[name or self.item.gate]
         if any(gate.shapes) or any(self.out_shapes(gate.name)):
@@ -293,8 +307,9 @@ class Context:
         return per_case(lambda c: self.expected(c, name, robust), cases,
                         (gate.reference, robust))
 
-    def compare(self, case, got, want, want32, names, note="", tolerance=None, slack=None,
-                robust=None, failed_once=False):
+    def compare(self, case: Case, got: list, want: list, want32: list | None, names: Sequence[str], note: str = "",
+                tolerance: dict | None = None, slack: list | None = None,
+                robust: Callable[[], list] | None = None, failed_once: bool = False) -> bool:
         """Record one trial; returns True when it passed. `want32`: the reference
         in float32, whose round-off sets the slack unless `slack` is given.
         `robust()`: a wider float32 estimate, tried only when the first one fails
@@ -313,8 +328,9 @@ class Context:
             dict(zip(names, got)), note))
         return False
 
-    def compare_all(self, cases, got, want, want32=None, names=(), note="", tolerance=None,
-                    slack=None, robust=None):
+    def compare_all(self, cases: list[Case], got: list, want: list, want32: list | None = None,
+                    names: Sequence[str] = (), note: str = "", tolerance: dict | None = None,
+                    slack: list | None = None, robust: Callable[[list[int]], list] | None = None) -> None:
         """`compare` for every case: got[k], want[k], want32[k] or slack[k] per case;
         `robust(ks)` gives the robust want32 of the cases ks. Numbers are judged
         all at once; only the trials that fail that are looked at again one by
@@ -336,13 +352,13 @@ class Context:
                          note, tolerance, None if slack is None else slack[k],
                          None if robust is None else lambda k=k: wider[k], judged)
 
-    def tolerance(self, tolerance=None):
+    def tolerance(self, tolerance: dict | None = None) -> dict[str, float]:
         """The item's tolerance (or `tolerance`). The dtype an answer declares
         never widens it: float32 round-off is allowed for by the slack, from
         the reference's own float32 round-off at the inputs."""
         return dict(tolerance or self.item.tolerance)
 
-    def require_varying(self, answers):
+    def require_varying(self, answers: list[list]) -> None:
         """Consistency checks judge a gate against itself; a backward that gives
         the same answer whatever it is asked (a stub returning zeros) earns nothing."""
         if all(type(g) is np.float64 for a in answers for g in a):  # plain numbers
@@ -355,8 +371,8 @@ class Context:
             raise Wrong("backward gives the same answer whatever the inputs and upstream "
                         "gradient, so there is nothing for this check to judge")
 
-    def input_names(self):
+    def input_names(self) -> list[str]:
         return self.graph.inputs if self.item.graph else self.gate.inputs
 
-    def upstream_names(self):
+    def upstream_names(self) -> list[str]:
         return ["d" + self.graph.nodes[-1]["name"]] if self.item.graph else self.gate.upstreams

@@ -1,8 +1,15 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from grader.judge.checks.base import check, forward_backward
+
+if TYPE_CHECKING:
+    from grader.judge.checks.base import Context
 
 
 @check("format")
-def format_(ctx):
+def format_(ctx: Context) -> None:
     """forward returns one finite number per output and backward one per input,
     each of the right shape."""
     gate, spec, shapes = ctx.student(), ctx.gate, ctx.out_shapes()

@@ -1,9 +1,16 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from grader.judge.probe import run
 from grader.judge.checks.base import check
 
+if TYPE_CHECKING:
+    from grader.judge.checks.base import Context
+
 
 @check("forward")
-def forward(ctx):
+def forward(ctx: Context) -> None:
     """The student's forward outputs match the reference's."""
     gate, spec, shapes = ctx.student(), ctx.gate, ctx.out_shapes()
     n = len(spec.outputs)

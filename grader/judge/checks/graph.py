@@ -1,3 +1,8 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from grader.judge import inputs
@@ -5,9 +10,13 @@ from grader.judge.probe import StudentGate, run as run_calls
 from grader.judge.inputs import Case
 from grader.judge.checks.base import check, float32_moved, per_case
 
+if TYPE_CHECKING:
+    from grader.judge.checks.base import Context
+    from grader.judge.rubric import Graph
+
 
 @check("graph")
-def graph(ctx):
+def graph(ctx: Context) -> None:
     """The student's gates composed as the rubric's graph give the chain rule's answers."""
     g = ctx.graph
     cases = ctx.examples(g.inputs) + random_cases(ctx)
@@ -32,13 +41,14 @@ def graph(ctx):
                     robust=robust)
 
 
-def scaled(case, scale, magnitude):
+def scaled(case: Case, scale: float, magnitude: bool) -> Case:
     if magnitude:
         return Case([np.abs(x) for x in case.inputs], [np.abs(u) for u in case.upstream])
     return Case([x * scale for x in case.inputs], case.upstream)
 
 
-def run(g, cases, make, shapes=None):
+def run(g: Graph, cases: list[Case], make: Callable[[str], list],
+        shapes: dict | None = None) -> tuple[list[list], dict]:
     """Every case through the graph, one stage at a time: forward through the nodes
     in order, then backward in reverse, adding gradients up at fan-outs. Each node
     gets its own gate instance per case (`make(gate name)` -> one per case).
@@ -66,21 +76,21 @@ def run(g, cases, make, shapes=None):
     return results, {n["name"]: np.shape(values[0][n["name"]]) for n in g.nodes} if cases else {}
 
 
-def forward(gates, args, shape):
+def forward(gates: list, args: list[list], shape: tuple | None) -> list:
     if isinstance(gates[0], StudentGate):
         raw = run_calls([(gate, "forward", a) for gate, a in zip(gates, args)])
         return [gate.outputs(r, [shape], ["output"])[0] for gate, r in zip(gates, raw)]
     return [gate.forward(*a)[0] for gate, a in zip(gates, args)]
 
 
-def backward(gates, ups, shapes, names):
+def backward(gates: list, ups: list, shapes: Sequence[tuple], names: Sequence[str]) -> list:
     if isinstance(gates[0], StudentGate):
         raw = run_calls([(gate, "backward", [u]) for gate, u in zip(gates, ups)])
         return [gate.grads(r, shapes, names) for gate, r in zip(gates, raw)]
     return [gate.backward(u) for gate, u in zip(gates, ups)]
 
 
-def random_cases(ctx):
+def random_cases(ctx: Context) -> list[Case]:
     shapes = [()] * len(ctx.graph.inputs)
     return inputs.cases(ctx.rng, shapes, [()], ctx.item.inputs, ctx.item.trials,
                         ctx.item.specials)

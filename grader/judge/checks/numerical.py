@@ -1,14 +1,25 @@
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from grader.judge.probe import run
 from grader.judge.checks.base import check, forward_backward_calls
+
+if TYPE_CHECKING:
+    from grader.judge.checks.base import Context
+    from grader.judge.inputs import Case
+    from grader.judge.probe import StudentGate
+    from grader.judge.rubric import Gate
 
 RTOL, RTOL32 = 1e-5, 1e-2  # finite differences are noisier than the reference
 EPS64, EPS32 = np.finfo(np.float64).eps, np.finfo(np.float32).eps
 
 
 @check("numerical")
-def numerical(ctx):
+def numerical(ctx: Context) -> None:
     """backward agrees with float64 central differences of the student's own forward."""
     gate, spec, shapes = ctx.student(), ctx.gate, ctx.out_shapes()
     cases = ctx.cases()
@@ -40,7 +51,8 @@ def numerical(ctx):
                     note="expected values are finite differences of your forward")
 
 
-def scalar_differences(gate, spec, cases, moves, values, shapes, eps):
+def scalar_differences(gate: StudentGate, spec: Gate, cases: list[Case], moves: list[tuple], values: list,
+                       shapes: Sequence[tuple], eps: float) -> tuple[np.ndarray, np.ndarray]:
     """`differences` for gates of plain numbers, all at once: (cases, inputs) tables."""
     outputs = [gate.outputs(v, shapes, spec.outputs) for v in values]
     plus, minus = np.array(outputs[::2]), np.array(outputs[1::2])  # (moves, outputs)
@@ -51,7 +63,8 @@ def scalar_differences(gate, spec, cases, moves, values, shapes, eps):
     return numeric.reshape(len(cases), -1), noise.reshape(len(cases), -1)
 
 
-def differences(gate, spec, cases, moves, values, shapes, eps):
+def differences(gate: StudentGate, spec: Gate, cases: list[Case], moves: list[tuple], values: list,
+                shapes: Sequence[tuple], eps: float) -> tuple[list, list]:
     """Central differences of the student's forward (at the moved inputs: `values`),
     and their round-off, per case and input element."""
     numeric = [[np.zeros(s) for s in spec.shapes] for _ in cases]
@@ -67,7 +80,7 @@ def differences(gate, spec, cases, moves, values, shapes, eps):
     return numeric, noise
 
 
-def perturbations(case, step):
+def perturbations(case: Case, step: float) -> Iterator[tuple[int, tuple, float, list]]:
     """Each input element moved by +h and -h: (input, element, h, arguments).
     h shrinks with tiny inputs, so it stays inside the gap between inputs that
     the random draws keep (a max gate's kink is where inputs tie)."""
@@ -91,6 +104,6 @@ def perturbations(case, step):
                 yield i, index, h, args
 
 
-def step_at(step, value):
+def step_at(step: float, value: float) -> float:
     """The finite-difference step for one input element of this value."""
     return step * max(1e-3, abs(value))
