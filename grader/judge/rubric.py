@@ -164,7 +164,7 @@ def explain(error: jsonschema.ValidationError) -> str:
             ", ".join(repr(k) for k in extra), ", ".join(sorted(error.schema.get("properties", {}))))
     if error.validator == "enum":
         return "%r is not one of: %s" % (error.instance, ", ".join(map(str, error.validator_value)))
-    if error.validator == "pattern" and error.schema.get("description"):
+    if error.validator == "pattern" and list(error.absolute_path)[:1] == ["late"]:
         return "%r is not %s" % (error.instance, error.schema["description"])
     if error.validator == "not":
         kind = error.instance.get("check")
