@@ -253,3 +253,19 @@ def test_reports_of_an_item_that_failed_without_an_example(rub):
     assert data["score"] == 0
     assert all(t["status"] == "failed" and t["output"] for t in data["tests"])
     assert "FAIL" in text
+
+
+def test_an_output_flood_reports_its_real_size(tmp_path):
+    """What was printed beyond the kept 64 KB is counted, as a field the class
+    report reads (extra_data.output_dropped)."""
+    from grader import load
+    from grader.judge import rubric as rubric_mod, score
+    from grader.report import results
+    sub = tmp_path / "flood.py"
+    sub.write_text("import sys\nfor _ in range(3000):\n    sys.stdout.write('x' * 999 + '\\n')\n"
+                   + (Path(__file__).parent / "data" / "good.py").read_text())
+    rub = rubric_mod.load(rubric_mod.find("gates"))
+    result = score.grade(load.load(sub, class_names=list(rub.gates)), rub, seed=1)
+    data = results.results_json(result)
+    assert data["extra_data"]["output_dropped"] == 3000 * 1000 - 64 * 1024
+    assert data["score"] == rub.max_score

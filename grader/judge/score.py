@@ -56,6 +56,7 @@ class Result:
     items: list = field(default_factory=list)
     warnings: list = field(default_factory=list)  # LoadWarning: cells or imports that raised
     output: str = ""  # what the student's code printed while loading
+    output_dropped: int = 0  # bytes printed while loading beyond what is kept
     isolation: dict = field(default_factory=dict)
     elapsed: float = 0.0
 
@@ -107,7 +108,7 @@ def grade(loaded: Loaded, rubric: Rubric, seed: int | None = None, limits: Limit
             if report is not None:
                 result.warnings = clean_warnings(report.get("warnings"))
                 result.items = run_items(box, rubric, seed, loaded)
-            result.output = printed(box)
+            result.output, result.output_dropped = printed(box), box.output_dropped
     result.elapsed = time.monotonic() - start
     return result
 

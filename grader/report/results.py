@@ -181,6 +181,7 @@ def unprinted_results_json(result: Result) -> dict:
             "assignment": rubric.assignment,
             "submission": result.loaded.path.name,
             "isolation": result.isolation,
+            "output_dropped": result.output_dropped,
             "versions": {"backprop-grader": __version__, "python": platform.python_version(),
                          "numpy": np.__version__},
         },
