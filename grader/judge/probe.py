@@ -17,6 +17,7 @@ import numpy as np
 
 from grader.errors import Wrong
 from grader.judge import facts
+from grader.judge.rubric import Api
 from grader.judge.facts import exception_name
 from grader.sandbox import MAX_REPLY, SandboxError, text
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
     from grader.sandbox import Session
+
+DEFAULT_API = Api()
 
 
 def encode(x: ArrayLike) -> float | dict:
@@ -40,27 +43,45 @@ class StudentGate:
     """A student's gate instance living in the sandbox. It is made there just
     before the first batch of calls that follows (in the same message)."""
 
-    def __init__(self, session: Session, cls_name: str) -> None:
+    def __init__(self, session: Session, cls_name: str, api: Api | None = None) -> None:
         self.session = session
         self.cls = cls_name
+        self.api = api or DEFAULT_API
+        self.inputs = []  # the latest forward's arguments (for a stateless backward)
         session.gates += 1
         self.id = session.gates
         session.to_make.append(self)
         self.float32 = False  # set when an answer came back in float32
 
     @classmethod
-    def many(cls, session: Session, cls_name: str, count: int) -> list[StudentGate]:
-        return [cls(session, cls_name) for _ in range(count)]
+    def many(cls, session: Session, cls_name: str, count: int, api: Api | None = None) -> list[StudentGate]:
+        return [cls(session, cls_name, api) for _ in range(count)]
+
+    def method(self, method: str) -> str:
+        """The student's name for `method` (forward or backward)."""
+        return {"forward": self.api.forward, "backward": self.api.backward}.get(method, method)
+
+    def wire(self, method: str, args: list) -> list:
+        """A call as the child runs it: the gate's `api` turns forward(inputs) and
+        backward(upstream) into the student's methods, arguments and attributes."""
+        if method == "forward":
+            self.inputs = list(args)
+        elif self.api.inputs_again:
+            args = self.inputs + list(args)
+        call = [self.id, self.method(method), [encode(a) for a in args]]
+        return call + [list(self.api.grads_on)] if method == "backward" and self.api.grads_on else call
 
     def outputs(self, raw: Any, shapes: Sequence[tuple], names: Sequence[str]) -> list:
         """Validate a raw forward answer: one value, or one per output."""
         if len(shapes) == 1:
-            return [number(raw, shapes[0], "%s.forward's output" % self.cls, self)]
-        return numbers(raw, shapes, names, self, "forward")
+            return [number(raw, shapes[0], "%s.%s's output" % (self.cls, self.api.forward), self)]
+        return numbers(raw, shapes, names, self, self.api.forward)
 
     def grads(self, raw: Any, shapes: Sequence[tuple], names: Sequence[str]) -> list:
-        """Validate a raw backward answer."""
-        return numbers(raw, shapes, names, self)
+        """Validate a raw backward answer (the attributes' values, for `grads_on`)."""
+        if self.api.grads_on:
+            names = ["self." + a for a in self.api.grads_on]
+        return numbers(raw, shapes, names, self, self.api.backward)
 
 
 def run(calls: list[tuple[StudentGate, str, list]]) -> list:
@@ -73,9 +94,9 @@ def run(calls: list[tuple[StudentGate, str, list]]) -> list:
         return []
     session = calls[0][0].session
     make, session.to_make = session.to_make, []
-    steps = ["creating %s()" % g.cls for g in make] + ["%s.%s" % (g.cls, m) for g, m, _ in calls]
+    steps = ["creating %s()" % g.cls for g in make] + ["%s.%s" % (g.cls, g.method(m)) for g, m, _ in calls]
     msg = {"op": "calls", "new": [[g.id, g.cls] for g in make],
-           "calls": [[g.id, m, [encode(a) for a in args]] for g, m, args in calls]}
+           "calls": [g.wire(m, args) for g, m, args in calls]}
     try:
         reply = session.request(msg, steps[0], steps)
     except SandboxError as exc:

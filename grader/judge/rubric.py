@@ -36,6 +36,16 @@ DEFAULTS = {
 }
 
 
+@dataclass(frozen=True)
+class Api:
+    """How the student's class is called (a gate's `api:` block); the default is
+    `forward(*inputs)` and `backward(*upstream)` returning the gradients."""
+    forward: str = "forward"  # the method names
+    backward: str = "backward"
+    inputs_again: bool = False  # backward(*inputs, *upstream): a stateless backward
+    grads_on: tuple = ()  # attributes backward leaves the gradients on, one per input (else its answer)
+
+
 @dataclass
 class Gate:
     name: str
@@ -43,6 +53,7 @@ class Gate:
     inputs: list
     shapes: list
     outputs: list = field(default_factory=lambda: ["z"])
+    api: Api = field(default_factory=Api)
 
     @property
     def grads(self) -> list[str]:
@@ -184,7 +195,8 @@ def build(data: dict, path: Path, sha: str) -> Rubric:
                               % (where, name, len(shapes), len(spec["inputs"])))
         ref = reference_class(spec["reference"], path, "gates.%s.reference" % name)
         outputs = spec.get("outputs") or (["z"] if "z" not in spec["inputs"] else ["out"])
-        gates[name] = Gate(name, ref, list(spec["inputs"]), shapes, list(outputs))
+        gates[name] = Gate(name, ref, list(spec["inputs"]), shapes, list(outputs),
+                           api(spec.get("api", {}), spec["inputs"], "%s: gates.%s.api" % (where, name)))
 
     graphs = {}
     for name, spec in data.get("graphs", {}).items():
@@ -257,6 +269,17 @@ def build(data: dict, path: Path, sha: str) -> Rubric:
                 raise RubricError("%s: checks[%d].mistakes.%s: unknown mistake (known: %s)"
                                   % (where, k, mistake_id, ", ".join(sorted(known))))
     return rubric
+
+
+def api(spec: dict, names: list[str], at: str) -> Api:
+    """A gate's `api:` block (schema-checked) as an `Api`; `grads_on` names every input."""
+    grads_on = spec.get("grads_on") or {}
+    if grads_on and set(grads_on) != set(names):
+        raise RubricError("%s.grads_on: names inputs %s; the gate's inputs are %s"
+                          % (at, ", ".join(grads_on), ", ".join(names)))
+    return Api(spec.get("forward", "forward"), spec.get("backward", "backward"),
+               spec.get("backward_args", ["upstream"]) == ["inputs", "upstream"],
+               tuple(grads_on[n] for n in names) if grads_on else ())
 
 
 def merged(base: dict, override: dict) -> dict:

@@ -255,12 +255,13 @@ class Context:
         return self.rubric.graphs[self.item.graph]
 
     def student(self, name: str | None = None) -> StudentGate:
-        gate = StudentGate(self.session, name or self.item.gate)
+        name = name or self.item.gate
+        gate = StudentGate(self.session, name, self.rubric.gates[name].api)
         self.students.append(gate)
         return gate
 
     def many_students(self, name: str, count: int) -> list[StudentGate]:
-        gates = StudentGate.many(self.session, name, count)
+        gates = StudentGate.many(self.session, name, count, self.rubric.gates[name].api)
         self.students.extend(gates)
         return gates
 

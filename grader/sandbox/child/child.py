@@ -307,9 +307,9 @@ def handle(namespace, msg):
             except BaseException as exc:
                 return dict(describe_error(exc), failed_new=i)
             _step_done(i + 1)
-        for i, (obj, method, raw_args) in enumerate(msg["calls"]):
+        for i, (obj, method, raw_args, *read) in enumerate(msg["calls"]):
             try:
-                values.append(call(obj, method, raw_args))
+                values.append(call(obj, method, raw_args, *read))
             except TooLarge:
                 return {"failed": i, "too_large": True, "error": "", "values": values}
             except BaseException as exc:
@@ -326,15 +326,19 @@ def _step_done(count):
         send({"progress": count})
 
 
-def call(obj, method, raw_args):
+def call(obj, method, raw_args, read=None):
+    """The method's answer; with `read` (attribute names), the values of those
+    attributes after the call instead (None for one that is not there)."""
     for a in raw_args:
         if type(a) is not float:
             break
     else:  # plain numbers only (the common call): nothing to decode or watch
-        return encode(getattr(_s.objects[obj], method)(*raw_args))
+        if read is None:
+            return encode(getattr(_s.objects[obj], method)(*raw_args))
     args = [a if type(a) is float else decode(a) for a in raw_args]
     arrays = [(a, a.copy()) for a in args if type(a) is not float]  # kept to spot changes
-    value = encode(getattr(_s.objects[obj], method)(*args))
+    answer = getattr(_s.objects[obj], method)(*args)
+    value = encode(answer if read is None else [getattr(_s.objects[obj], a, None) for a in read])
     if any(not np.array_equal(a, s) for a, s in arrays):
         value = {"t": "mutated"}
     return value
