@@ -5,8 +5,12 @@ was given --fail-under and the score is under it, or when grading could not run
 for reasons that are not the student's (the sandbox did not start, a reference
 gate failed), 2 for usage errors (a missing file, a bad rubric).
 """
+from __future__ import annotations
+
 import argparse
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 from grader import __version__, load
 from grader.report import formats
@@ -14,16 +18,19 @@ from grader.judge import rubric, score
 from grader.report.results import safe_text
 from grader.errors import NotGraded, UsageError
 
+if TYPE_CHECKING:
+    from grader.judge.score import Result
+
 USAGE_ERROR = 2
 
 
-def add_submission_args(cmd):
+def add_submission_args(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("submission", help="a .ipynb notebook, a .py module, or a folder holding one")
     cmd.add_argument("--rubric", help="rubric YAML file or packaged rubric name (default: gates)")
     cmd.add_argument("--seed", type=int, help="grading seed, to reproduce a run exactly")
 
 
-def grade_one(args, rubric_path=None):
+def grade_one(args: argparse.Namespace, rubric_path: str | Path | None = None) -> Result:
     rub = rubric.load(rubric_path or rubric.find(args.rubric))
     loaded = load.load(args.submission, class_names=list(rub.gates))
     result = score.grade(loaded, rub, seed=args.seed)
@@ -31,7 +38,7 @@ def grade_one(args, rubric_path=None):
     return result
 
 
-def check_rubric(args):
+def check_rubric(args: argparse.Namespace) -> Path:
     """The rubric a self-check uses, said on standard error: --rubric; else the
     assignment's own (a student kit's, or a rubric.yaml beside the submission);
     else the packaged default. In a kit, the kit's seed (its checks are recorded there)."""
@@ -60,14 +67,14 @@ def check_rubric(args):
     return path
 
 
-def warn_isolation(isolation):
+def warn_isolation(isolation: dict | None) -> None:
     if isolation and isolation.get("tier", 0) < 2:
         print("bpgrade: warning: isolation tier %d (%s): student code could read or write files "
               "outside its folder. Install bubblewrap, or run on Linux with Landlock and seccomp."
               % (isolation["tier"], ", ".join(isolation.get("layers", []))), file=sys.stderr)
 
 
-def add_grade(sub):
+def add_grade(sub: argparse._SubParsersAction) -> None:
     cmd = sub.add_parser("grade", help="grade a submission; write Gradescope results.json")
     add_submission_args(cmd)
     cmd.add_argument("--results", "-o", "--output", dest="results", metavar="PATH",
@@ -80,7 +87,7 @@ def add_grade(sub):
     cmd.set_defaults(run=run)
 
 
-def add_check(sub):
+def add_check(sub: argparse._SubParsersAction) -> None:
     cmd = sub.add_parser(
         "check", help="self-check: readable feedback on the visible checks",
         description="Grade SUBMISSION with the visible checks of the assignment's rubric: "
@@ -104,7 +111,7 @@ def add_check(sub):
     cmd.set_defaults(run=run)
 
 
-def add_release(sub):
+def add_release(sub: argparse._SubParsersAction) -> None:
     cmd = sub.add_parser(
         "release", help="build the student kit: student notebook and module, rubric, offline self-check, CI",
         description="Replace each ### BEGIN SOLUTION / ### END SOLUTION region with a "
@@ -127,7 +134,7 @@ def add_release(sub):
     cmd.set_defaults(run=run)
 
 
-def add_validate(sub):
+def add_validate(sub: argparse._SubParsersAction) -> None:
     cmd = sub.add_parser(
         "validate", help="instructor sanity check of an assignment folder",
         description="Check that the rubric is valid and reachable, the source solution gets "
@@ -144,37 +151,37 @@ def add_validate(sub):
     cmd.set_defaults(run=run)
 
 
-def add_batch(sub):
+def add_batch(sub: argparse._SubParsersAction) -> None:
     from grader.batch import grading as batch
     batch.batch_args(sub.add_parser(
         "batch", help="grade a class in parallel into a gradebook (resumable); CSV and results.json"))
 
 
-def add_export(sub):
+def add_export(sub: argparse._SubParsersAction) -> None:
     from grader.batch import grading as batch
     batch.export_args(sub.add_parser("export", help="CSV or results.json files from a gradebook"))
 
 
-def add_replay(sub):
+def add_replay(sub: argparse._SubParsersAction) -> None:
     from grader.batch import grading as batch
     batch.replay_args(sub.add_parser(
         "replay", help="grade a student's graded submission again with its recorded seed; compare"))
 
 
-def add_push(sub):
+def add_push(sub: argparse._SubParsersAction) -> None:
     from grader.batch import canvas
     canvas.push_args(sub.add_parser(
         "push", help="send a gradebook's grades to an LMS through its API (Canvas); a dry run unless --send"))
 
 
-def add_gradescope_package(sub):
+def add_gradescope_package(sub: argparse._SubParsersAction) -> None:
     from grader.authoring import gradescope
     gradescope.package_args(sub.add_parser(
         "gradescope-package", help="build a Gradescope autograder zip (setup.sh, run_autograder, "
                                    "rubric, course secret)"))
 
 
-def add_report(sub):
+def add_report(sub: argparse._SubParsersAction) -> None:
     from grader.report import html as html_report
     html_report.report_args(sub.add_parser(
         "report", help="static HTML class summary and per-student feedback pages from a gradebook"))
@@ -184,7 +191,7 @@ COMMANDS = [add_grade, add_check, add_release, add_validate, add_batch, add_expo
             add_gradescope_package, add_report]
 
 
-def parser():
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bpgrade", description="Grade backpropagation exercises.")
     p.add_argument("--version", action="version", version="%(prog)s " + __version__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -193,7 +200,7 @@ def parser():
     return p
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.run(args)

@@ -27,16 +27,24 @@ pytest with a usage error: run from another folder. pytest acts on such a file b
 any plugin loads (its `addopts = -p MODULE` imports MODULE), so never run pytest from
 inside a submission folder without --bpgrade either.
 """
+from __future__ import annotations
+
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 
 from grader.errors import UsageError
 
+if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr
+
+    from grader.judge.rubric import Item
+
 HIDDEN_ID = "hidden-checks"
 
 
-def pytest_addoption(parser):
+def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("bpgrade", "backprop-grader: grade a submission as tests")
     group.addoption("--bpgrade", metavar="SUBMISSION", default=None,
                     help="grade SUBMISSION (a .ipynb notebook, a .py module or a folder): one "
@@ -50,7 +58,7 @@ def pytest_addoption(parser):
 
 
 class Target:
-    def __init__(self, path, rubric, seed):
+    def __init__(self, path: Path, rubric: str | None, seed: int) -> None:
         self.path, self.rubric, self.seed = path, rubric, seed
         self.result = None  # the Result once graded
 
@@ -58,17 +66,17 @@ class Target:
 target_key = pytest.StashKey()
 
 
-def target(config):
+def target(config: pytest.Config) -> Target | None:
     return config.stash.get(target_key, None)
 
 
-def submission_folder(invocation_dir, given):
+def submission_folder(invocation_dir: str | Path, given: str) -> Path:
     """The folder whose files the student controls: the submission folder, or the file's folder."""
     path = Path(invocation_dir, given).resolve()
     return path if path.is_dir() else path.parent
 
 
-def refuse_config(inipath, folder):
+def refuse_config(inipath: str | Path | None, folder: Path) -> None:
     """A pytest configuration file from the submission's folder is a usage error."""
     if inipath is not None:
         ini = Path(inipath).resolve()
@@ -79,7 +87,7 @@ def refuse_config(inipath, folder):
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_load_initial_conftests(early_config):
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     """Before any conftest.py is imported: with --bpgrade, none is (the student's would
     run in this process), and a configuration file of the student's stops pytest."""
     given = getattr(early_config.known_args_namespace, "bpgrade", None)
@@ -89,7 +97,7 @@ def pytest_load_initial_conftests(early_config):
     refuse_config(early_config.inipath, submission_folder(early_config.invocation_params.dir, given))
 
 
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
     given = config.getoption("bpgrade")
     if not given:
         return
@@ -114,7 +122,7 @@ def pytest_configure(config):
         config.args.append(str(path))
 
 
-def assignment_rubric(given, submission, start):
+def assignment_rubric(given: str | None, submission: Path, start: str | Path) -> tuple[str | None, dict | None]:
     """(rubric, kit manifest or None): --bpgrade-rubric, else the assignment's own (a
     student kit's, or a rubric.yaml beside the submission or in the working
     directory), else None (the packaged default)."""
@@ -126,7 +134,7 @@ def assignment_rubric(given, submission, start):
     return (str(found.rubric), found.kit) if found else (None, None)
 
 
-def pytest_report_header(config):
+def pytest_report_header(config: pytest.Config) -> str | None:
     t = target(config)
     if t is not None:
         from grader.report.results import safe_text
@@ -134,24 +142,24 @@ def pytest_report_header(config):
             safe_text(t.path.name, one_line=True), safe_text(t.rubric or "gates", one_line=True), t.seed)
 
 
-def is_target(config, path):
+def is_target(config: pytest.Config, path: str | Path) -> bool:
     t = target(config)
     return t is not None and Path(path).resolve() == t.path
 
 
-def pytest_collect_file(file_path, parent):
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Submission | None:
     if file_path.suffix != ".py" and is_target(parent.config, file_path):
         return Submission.from_parent(parent, path=file_path)
 
 
-def pytest_pycollect_makemodule(module_path, parent):
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> Submission | None:
     # A .py submission must never be imported by pytest as a test module.
     if is_target(parent.config, module_path):
         return Submission.from_parent(parent, path=module_path)
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collect_directory(path, parent):
+def pytest_collect_directory(path: Path, parent: pytest.Collector) -> Submission | None:
     if is_target(parent.config, path):
         return Submission.from_parent(parent, path=path)
 
@@ -167,7 +175,7 @@ class Failed(Exception):
 class Submission(pytest.File):
     """One submission: its rubric's items, graded together once."""
 
-    def collect(self):
+    def collect(self) -> Iterator[pytest.Item]:
         from grader.judge import rubric
         t = target(self.config)
         try:
@@ -181,7 +189,7 @@ class Submission(pytest.File):
         if hidden:
             yield HiddenItems.from_parent(self, name=HIDDEN_ID, count=len(hidden))
 
-    def setup(self):
+    def setup(self) -> None:
         from grader import load
         from grader.report import results as report
         from grader.judge import score
@@ -196,7 +204,8 @@ class Submission(pytest.File):
 
 
 class BpgradeItem(pytest.Item):
-    def repr_failure(self, excinfo, style=None):
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str | TerminalRepr:
         if isinstance(excinfo.value, (Failed, GradingError)):
             from grader.report.results import safe_text
             return safe_text(excinfo.value.args[0])
@@ -204,38 +213,38 @@ class BpgradeItem(pytest.Item):
 
 
 class RubricItem(BpgradeItem):
-    def __init__(self, *, item, **kw):
+    def __init__(self, *, item: Item, **kw: Any) -> None:
         super().__init__(**kw)
         self.item = item
 
-    def runtest(self):
+    def runtest(self) -> None:
         test = self.parent.tests[self.item.id]
         self.user_properties += [("score", test["score"]), ("max_score", test["max_score"])]
         if test["status"] != "passed":
             raise Failed("%s: %g / %g points\n%s" % (test["name"], test["score"],
                                                      test["max_score"], test["output"]))
 
-    def reportinfo(self):
+    def reportinfo(self) -> tuple[Path, None, str]:
         return self.path, None, "%s: %s" % (self.item.id, self.item.name)
 
 
 class HiddenItems(BpgradeItem):
-    def __init__(self, *, count, **kw):
+    def __init__(self, *, count: int, **kw: Any) -> None:
         super().__init__(**kw)
         self.count = count
 
-    def runtest(self):
+    def runtest(self) -> None:
         hidden = [t for t in self.parent.data["tests"] if t["visibility"] != "visible"]
         failed = sum(t["status"] != "passed" for t in hidden)
         if failed:
             raise Failed("Hidden checks: %d of %d failed (hidden checks are graded but not "
                          "shown)" % (failed, len(hidden)))
 
-    def reportinfo(self):
+    def reportinfo(self) -> tuple[Path, None, str]:
         return self.path, None, "hidden checks (%d)" % self.count
 
 
-def pytest_terminal_summary(terminalreporter, config):
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     t = target(config)
     if t is None or t.result is None:
         return

@@ -25,6 +25,8 @@ For testing (or another layout), every path hangs off $BPGRADE_AUTOGRADER_ROOT
 $BPGRADE_SETUP_PYTHON the one setup.sh builds the virtual environment with, and
 $BPGRADE_SETUP_NO_APT=1 keeps setup.sh from calling apt-get.
 """
+from __future__ import annotations
+
 import argparse
 import json
 import os
@@ -34,6 +36,7 @@ import time
 import traceback
 import zipfile
 from pathlib import Path
+from typing import Any, Sequence, TextIO
 
 from grader import __version__
 from grader.judge import seeds
@@ -102,7 +105,7 @@ exec "$PY" -I -m grader.authoring.gradescope run --root "$ROOT"
 
 # ---------------------------------------------------------------------------- building the zip
 
-def check_wheel(path):
+def check_wheel(path: str | Path) -> Path:
     path = Path(path)
     if not path.is_file():
         raise PackageError("%s: no such wheel" % path)
@@ -118,7 +121,7 @@ def check_wheel(path):
     return path
 
 
-def assignment_rubric(assignment=None, rubric=None):
+def assignment_rubric(assignment: str | Path | None = None, rubric: str | None = None) -> str | None:
     """--rubric; else the rubric.yaml of ASSIGNMENT (or of the working directory
     when it is an assignment folder); else the packaged default."""
     if rubric:
@@ -134,8 +137,9 @@ def assignment_rubric(assignment=None, rubric=None):
     return None
 
 
-def package(output, rubric=None, secret=None, gradebook=None, wheel=None, stream=None, assignment=None,
-            requirements=None):
+def package(output: str | Path, rubric: str | None = None, secret: str | Path | None = None,
+            gradebook: str | Path | None = None, wheel: str | Path | None = None, stream: TextIO | None = None,
+            assignment: str | Path | None = None, requirements: str | Path | None = None) -> dict:
     """Write the autograder zip to `output`. Returns a dict describing what went in.
 
     Nothing is written (no zip, no course.secret) until everything that goes in
@@ -215,11 +219,11 @@ def package(output, rubric=None, secret=None, gradebook=None, wheel=None, stream
     return {"path": output, "config": config, "members": [m[0] for m in members]}
 
 
-def fill(template):
+def fill(template: str) -> str:
     return template.replace("__VERSION__", __version__).replace("__PROJECT__", PROJECT)
 
 
-def package_args(cmd):
+def package_args(cmd: argparse.ArgumentParser) -> None:
     cmd.description = ("Build a Gradescope autograder zip: setup.sh (installs the bundled grader wheel, "
                        "built from this installation, and the course's requirements), "
                        "run_autograder (grades /autograder/submission into "
@@ -254,7 +258,7 @@ class BadStudentId(ValueError):
     """submission_metadata.json gives an id that `bpgrade batch` would refuse."""
 
 
-def student_id(metadata):
+def student_id(metadata: Any) -> str | None:
     """The student id from submission_metadata.json, as `bpgrade batch` reads an export
     (classlist.submitters_id, checked by classlist.check_id); None without one."""
     from grader.batch.classlist import check_id, submitters_id
@@ -268,14 +272,14 @@ def student_id(metadata):
                            % (sid, why)) from None
 
 
-def read_json(path):
+def read_json(path: str | Path) -> Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
 
 
-def run_autograder(root=None, stream=None):
+def run_autograder(root: str | Path | None = None, stream: TextIO | None = None) -> int:
     """Grade ROOT/submission into ROOT/results/results.json. Returns an exit code.
 
     A failure of the grader itself still writes a results.json (score 0, saying
@@ -325,7 +329,7 @@ def run_autograder(root=None, stream=None):
     return code
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m grader.authoring.gradescope",
                                 description="Run inside a Gradescope autograder (see run_autograder).")
     sub = p.add_subparsers(dest="command", required=True)

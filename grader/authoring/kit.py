@@ -31,6 +31,7 @@ import json
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, Sequence, TextIO
 
 import yaml
 
@@ -151,7 +152,7 @@ def template(name: str, submission: str) -> str:
     return TEMPLATES[name].replace("__SUBMISSION__", submission)
 
 
-def kit_seed(rub) -> int:
+def kit_seed(rub: rubric_mod.Rubric) -> int:
     """The kit's fixed seed: the same for every student, and for every release of the same rubric."""
     digest = hashlib.sha256(("bpgrade kit\0%s\0%s" % (rub.assignment, rub.sha256)).encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
@@ -159,7 +160,7 @@ def kit_seed(rub) -> int:
 
 # ---------------------------------------------------------------- recording
 
-def recording_rubric(rub, tables: dict, refuse_stacked: bool):
+def recording_rubric(rub: rubric_mod.Rubric, tables: dict, refuse_stacked: bool) -> rubric_mod.Rubric:
     """A copy of `rub` whose gates' references are recorders writing into `tables`."""
     gates = {}
     for name, gate in rub.gates.items():
@@ -182,7 +183,7 @@ def recording_rubric(rub, tables: dict, refuse_stacked: bool):
     return out
 
 
-def replay_mistakes(reference):
+def replay_mistakes(reference: type) -> dict[str, tuple[str, list[type]]] | None:
     """{id: (sentence, [classes])} the reference declares, or None."""
     found = getattr(reference, "mistakes", None)
     if not isinstance(found, dict):
@@ -191,7 +192,7 @@ def replay_mistakes(reference):
             for k, v in found.items()}
 
 
-def forcing_context():
+def forcing_context() -> type:
     """A check Context that asks for the float32 round-off estimate of every trial,
     as a failing trial would (so those calls are recorded too)."""
     from grader.judge.checks import Context
@@ -205,7 +206,7 @@ def forcing_context():
     return Forcing
 
 
-def exercise_suspects(rub, item, log) -> None:
+def exercise_suspects(rub: rubric_mod.Rubric, item: rubric_mod.Item, log: Sequence[tuple[Any, ...]]) -> None:
     """Run every named-mistake suspect through the check's calls (as
     judge.mistakes.replays does), to record the reference calls they make."""
     from grader.judge import mistakes
@@ -227,7 +228,7 @@ def exercise_suspects(rub, item, log) -> None:
                     break
 
 
-def record(rub, solution: Path, seed: int) -> tuple:
+def record(rub: rubric_mod.Rubric, solution: Path, seed: int) -> tuple:
     """(tables, problems): every reference call the visible items make at `seed`,
     grading `solution` (the instructor's source) in the sandbox."""
     from grader.judge.checks import CHECKS, Context, Outcome
@@ -266,7 +267,7 @@ def record(rub, solution: Path, seed: int) -> tuple:
     return tables, problems
 
 
-def gate_specs(rub) -> dict:
+def gate_specs(rub: rubric_mod.Rubric) -> dict:
     specs = {}
     for name, gate in rub.gates.items():
         wrongs = replay_mistakes(gate.reference)
@@ -282,7 +283,7 @@ def gate_specs(rub) -> dict:
 
 # ---------------------------------------------------------------- the kit's rubric
 
-def student_rubric(rub, out_path: Path, loader: Path) -> tuple:
+def student_rubric(rub: rubric_mod.Rubric, out_path: Path, loader: Path) -> tuple:
     """Write `rub` without its hidden items, each gate's reference the kit's stand-in.
     Returns (kept ids, removed ids)."""
     data = yaml.safe_load(Path(rub.path).read_text(encoding="utf-8"))
@@ -334,8 +335,8 @@ def ci_templates(source: Path, submission: str, secret_texts: set) -> dict:
     return out
 
 
-def build(source: Path, out_dir: Path, rub, items: list, student_rubric_path: Path | None = None,
-          stream=None) -> dict:
+def build(source: Path, out_dir: Path, rub: rubric_mod.Rubric, items: list, student_rubric_path: Path | None = None,
+          stream: TextIO | None = None) -> dict:
     """Write the kit for the released `items` into `out_dir`. Returns a summary."""
     import sys
     stream = stream or sys.stdout
@@ -387,7 +388,7 @@ def build(source: Path, out_dir: Path, rub, items: list, student_rubric_path: Pa
     return {"kit": kit, "rubric": rubric_path, "seed": seed, "wheel": wheel_path, "ci": list(ci)}
 
 
-def verify(out_dir: Path, solution: Path, rubric_path: Path, seed: int, rub) -> None:
+def verify(out_dir: Path, solution: Path, rubric_path: Path, seed: int, rub: rubric_mod.Rubric) -> None:
     """The solution passes every check of the kit's rubric offline, as with the reference."""
     from grader.judge import score
     kit_rub = rubric_mod.load(rubric_path)

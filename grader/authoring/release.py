@@ -17,6 +17,9 @@ error, not a warning.
 
 Bad input is a `ReleaseError` naming the file, the cell and the line.
 """
+from __future__ import annotations
+
+import argparse
 import ast
 import base64
 import binascii
@@ -24,6 +27,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Collection, Iterable, Mapping, Sequence
 
 import nbformat
 
@@ -47,7 +51,7 @@ TEST_NAME = re.compile(r"^(test_.*|.*_test\.py|conftest\.py|.*(submission|correc
 
 
 class MarkerError(Exception):
-    def __init__(self, line, message):
+    def __init__(self, line: int, message: str) -> None:
         super().__init__(message)
         self.line, self.message = line, message
 
@@ -61,7 +65,7 @@ class Region:
     placeholder: int = 0  # line of `raise NotImplementedError()` in the released text
 
     @property
-    def indent(self):
+    def indent(self) -> str:
         """The indentation of the code the region replaces (the marker's, when it has none)."""
         for wanted in (lambda s: not s.startswith("#"), lambda s: True):
             for line in self.lines:
@@ -71,7 +75,7 @@ class Region:
         return self.marker_indent
 
 
-def parse(text):
+def parse(text: str) -> list[Region]:
     """The solution regions in `text`, in order. Raises MarkerError."""
     regions, current = [], None
     for number, line in enumerate(text.splitlines(), 1):
@@ -98,7 +102,7 @@ def parse(text):
     return regions
 
 
-def strip(text):
+def strip(text: str) -> tuple[str, list[Region]]:
     """(released text, regions): each region replaced by the placeholder."""
     regions = parse(text)
     if not regions:
@@ -118,7 +122,7 @@ def strip(text):
     return released, regions
 
 
-def public_text(text):
+def public_text(text: str) -> str:
     """The source text outside solution regions, markers excluded."""
     regions = parse(text)
     inside = set()
@@ -127,7 +131,7 @@ def public_text(text):
     return "\n".join(line for n, line in enumerate(text.splitlines(), 1) if n not in inside)
 
 
-def secrets(regions, public=""):
+def secrets(regions: Iterable[Region], public: str = "") -> set[str]:
     """Text from solution regions that must not appear in a released file:
     each solution line, its code and its comment, unless the text is public anyway."""
     found = set()
@@ -143,7 +147,7 @@ def secrets(regions, public=""):
     return found
 
 
-def find_leaks(obj, secret_texts, path="notebook"):
+def find_leaks(obj: Any, secret_texts: Iterable[str], path: str = "notebook") -> list[tuple[str, str]]:
     """[(where, secret)] for every string (keys too) in a JSON-like object that
     holds solution text."""
     hits = []
@@ -159,7 +163,7 @@ def find_leaks(obj, secret_texts, path="notebook"):
     return hits
 
 
-def notebook_leaks(nb, secret_texts):
+def notebook_leaks(nb: Mapping[str, Any], secret_texts: Iterable[str]) -> list[tuple[str, str]]:
     """find_leaks over a whole notebook, with text-like attachments decoded too."""
     hits = find_leaks(nb, secret_texts)
     for i, cell in enumerate(nb.get("cells", [])):
@@ -171,7 +175,7 @@ def notebook_leaks(nb, secret_texts):
     return hits
 
 
-def decode(data):
+def decode(data: str) -> str:
     try:
         return base64.b64decode(data, validate=False).decode("utf-8", errors="replace")
     except (binascii.Error, ValueError):
@@ -180,7 +184,7 @@ def decode(data):
 
 # ---------------------------------------------------------------- Python code
 
-def transform(source, notebook):
+def transform(source: str, notebook: bool) -> str:
     """Cell source as plain Python (IPython magics turned into calls)."""
     if not notebook:
         return source
@@ -191,7 +195,7 @@ def transform(source, notebook):
         return source
 
 
-def syntax_error(source, notebook):
+def syntax_error(source: str, notebook: bool) -> SyntaxError | None:
     """The SyntaxError compiling `source` raises, or None."""
     flags = ast.PyCF_ONLY_AST | getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0)
     try:
@@ -203,7 +207,7 @@ def syntax_error(source, notebook):
     return None
 
 
-def definitions(source, notebook):
+def definitions(source: str, notebook: bool) -> dict[str, tuple[int, int]] | None:
     """{"Class": (first, last line), "Class.method": (first, last line)} for
     top-level classes; None when the source cannot be parsed line for line."""
     code = transform(source, notebook)
@@ -225,7 +229,8 @@ def definitions(source, notebook):
     return spans
 
 
-def check_code(source, released, regions, given, notebook, where):
+def check_code(source: str, released: str, regions: list[Region], given: Collection[str], notebook: bool,
+               where: str) -> None:
     """Regions must not touch given code, and the released code must still compile."""
     if regions and given:
         spans = definitions(source, notebook)
@@ -257,18 +262,18 @@ class Released:
     notes: list = field(default_factory=list)
 
     @property
-    def secrets(self):
+    def secrets(self) -> set[str]:
         return secrets([r for _, r in self.regions], self.public)
 
 
-def read_source(path):
+def read_source(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ReleaseError("%s: cannot read it (%s)" % (path, exc)) from None
 
 
-def release_module(path, given=()):
+def release_module(path: str | Path, given: Collection[str] = ()) -> Released:
     path = Path(path)
     text = read_source(path)
     try:
@@ -288,7 +293,7 @@ def release_module(path, given=()):
     return out
 
 
-def release_notebook(path, given=(), name=None):
+def release_notebook(path: str | Path, given: Collection[str] = (), name: str | None = None) -> Released:
     path = Path(path)
     text = read_source(path)
     try:
@@ -356,11 +361,11 @@ def release_notebook(path, given=(), name=None):
     return out
 
 
-def keep(metadata, allowed):
+def keep(metadata: Mapping[str, Any], allowed: Collection[str]) -> dict[str, Any]:
     return {k: v for k, v in dict(metadata).items() if k in allowed}
 
 
-def describe_path(nb, where):
+def describe_path(nb: Any, where: str) -> str:
     m = re.match(r"notebook\.cells\[(\d+)\](.*)", where)
     if not m:
         return where.replace("notebook", "the notebook", 1)
@@ -369,7 +374,7 @@ def describe_path(nb, where):
 
 # ---------------------------------------------------------------- assignments
 
-def reference_files(rub):
+def reference_files(rub: rubric_mod.Rubric | None) -> set[Path]:
     """Files holding the rubric's reference gates: never released."""
     found = set()
     for gate in rub.gates.values() if rub else ():
@@ -380,14 +385,14 @@ def reference_files(rub):
     return found
 
 
-def has_markers(path):
+def has_markers(path: Path) -> bool:
     try:
         return bool(MARKER_ANYWHERE.search(path.read_text(encoding="utf-8-sig", errors="replace")))
     except OSError:
         return False
 
 
-def sources(path, rub=None):
+def sources(path: str | Path, rub: rubric_mod.Rubric | None = None) -> list[Path]:
     """The files to release for SOURCE: a notebook (with the modules beside it that
     hold solution regions), one module, or every file with solution regions in a folder."""
     path = Path(path)
@@ -412,7 +417,7 @@ def sources(path, rub=None):
     return sorted(chosen, key=lambda p: (p.suffix.lower() != ".ipynb", p.name))
 
 
-def target_name(path):
+def target_name(path: Path) -> str:
     """`source.ipynb` is released under its folder's name (gates/source.ipynb -> gates.ipynb)."""
     if path.stem == "source" and path.suffix.lower() == ".ipynb":
         stem = re.sub(r"\W", "_", path.resolve().parent.name) or "assignment"
@@ -420,7 +425,7 @@ def target_name(path):
     return path.name
 
 
-def find_rubric(path, name=None):
+def find_rubric(path: str | Path, name: str | None = None) -> Path:
     """The rubric for an assignment: --rubric, else rubric.yaml beside the source,
     else the packaged default."""
     if name:
@@ -433,7 +438,7 @@ def find_rubric(path, name=None):
     return rubric_mod.find("gates")
 
 
-def build(path, rub=None):
+def build(path: str | Path, rub: rubric_mod.Rubric | None = None) -> list[Released]:
     """Release every source for PATH in memory: [Released]. Writes nothing."""
     given = list(getattr(rub, "given", []) or [])
     out, names = [], {}
@@ -450,7 +455,7 @@ def build(path, rub=None):
     return out
 
 
-def write(items, out_dir):
+def write(items: Sequence[Released], out_dir: str | Path) -> list[Path]:
     out_dir = Path(out_dir)
     for item in items:
         target = out_dir / item.name
@@ -467,7 +472,7 @@ def write(items, out_dir):
     return written
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     """The `bpgrade release` command: the student files and the kit around them."""
     from grader.authoring import kit
     rub = rubric_mod.load(find_rubric(args.source, args.rubric))

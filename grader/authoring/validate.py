@@ -14,11 +14,15 @@ In one run, for every source file (notebook or module with solution regions):
 
 It prints one table row per finding and exits 1 when any row failed.
 """
+from __future__ import annotations
+
+import argparse
 import json
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Collection, Sequence
 
 import nbformat
 
@@ -29,6 +33,11 @@ from grader.judge import rubric as rubric_mod, score
 from grader.judge.check_kinds import KINDS, runs_nothing
 from grader.judge.checks import CHECKS
 
+if TYPE_CHECKING:
+    from grader.judge.checks.base import Outcome
+    from grader.judge.facts import LoadWarning
+    from grader.judge.score import ItemResult, Result
+
 
 @dataclass
 class Row:
@@ -37,7 +46,7 @@ class Row:
     detail: str
 
 
-def needs_student_code(item, rub):
+def needs_student_code(item: rubric_mod.Item, rub: rubric_mod.Rubric) -> bool:
     """The item calls a gate method the rubric does not mark as given."""
     gates = [item.gate] if item.gate else rub.graphs[item.graph].gates
     given = set(rub.given)
@@ -45,12 +54,12 @@ def needs_student_code(item, rub):
                for g in gates for m in KINDS[item.check].calls)
 
 
-def min_trials(item):
+def min_trials(item: rubric_mod.Item) -> str:
     """How many cases the item runs, or a reason it runs none (the rubric loader's rule)."""
     return runs_nothing(item.check, item.trials, item.specials, item.examples)
 
 
-def reachability(rub, items):
+def reachability(rub: rubric_mod.Rubric, items: Sequence[release.Released]) -> list[str]:
     """Problems that keep a rubric check from ever running or passing."""
     problems = []
     code = {it.source.name: code_text(it) for it in items}
@@ -69,7 +78,7 @@ def reachability(rub, items):
     return sorted(set(problems))
 
 
-def code_text(item):
+def code_text(item: release.Released) -> str:
     """The Python code of a source file (notebook code cells joined)."""
     text = item.source.read_text(encoding="utf-8-sig")
     if item.kind == "module":
@@ -78,18 +87,18 @@ def code_text(item):
     return "\n".join(load.cell_source(c) for c in nb.cells if c.cell_type == "code")
 
 
-def grade(path, rub, seed):
+def grade(path: str | Path, rub: rubric_mod.Rubric, seed: int) -> Result:
     loaded = load.load(path, class_names=list(rub.gates))
     return score.grade(loaded, rub, seed=seed)
 
 
-def failing(results, limit=3):
+def failing(results: Sequence[ItemResult], limit: int = 3) -> str:
     text = "; ".join("%s: %s" % (r.item.id, r.outcome.error or "%d of %d trials failed" % (
         len(r.outcome.failures), r.outcome.trials)) for r in results[:limit])
     return text + ("; and %d more" % (len(results) - limit) if len(results) > limit else "")
 
 
-def check_solution(result, name):
+def check_solution(result: Result, name: str) -> Row:
     bad = [r for r in result.items if not r.outcome.passed]
     problems = []
     if bad:
@@ -100,14 +109,14 @@ def check_solution(result, name):
     return Row("solution " + name, not problems, detail + (": " + "; ".join(problems) if problems else ""))
 
 
-def placeholder_error(fault, placeholders):
+def placeholder_error(fault: Outcome | LoadWarning, placeholders: Collection[str]) -> bool:
     """`fault` (an outcome or a load warning) is the NotImplementedError of a
     `raise NotImplementedError()` placeholder (when the grader says where it was
     raised, that line)."""
     return fault.exception == "NotImplementedError" and (not fault.where or fault.where in placeholders)
 
 
-def check_template(result, item, rub):
+def check_template(result: Result, item: release.Released, rub: rubric_mod.Rubric) -> Row:
     problems, given_pass, student_zero = [], [], 0
     for w in result.warnings:  # first: the likely cause of what follows
         if not placeholder_error(w, item.placeholders):
@@ -135,7 +144,7 @@ def check_template(result, item, rub):
                detail if not problems else "; ".join(problems[:4]))
 
 
-def check_leaks(written, items):
+def check_leaks(written: Sequence[Path], items: Sequence[release.Released]) -> Row:
     secrets = set()
     for item in items:
         secrets |= item.secrets
@@ -154,7 +163,7 @@ def check_leaks(written, items):
                % (len(written), "" if len(written) == 1 else "s", len(secrets)))
 
 
-def validate(path, rubric_name=None, seed=None):
+def validate(path: str | Path, rubric_name: str | None = None, seed: int | None = None) -> tuple[list[Row], int]:
     """Rows for the assignment at PATH (a folder, or one source file)."""
     path = Path(path)
     if not path.exists():
@@ -187,14 +196,14 @@ def validate(path, rubric_name=None, seed=None):
     return rows, seed
 
 
-def table(rows):
+def table(rows: Sequence[Row]) -> str:
     width = max(len(r.name) for r in rows)
     lines = ["%-*s  %-4s  %s" % (width, "check", "", "detail")]
     lines += ["%-*s  %-4s  %s" % (width, r.name, "ok" if r.ok else "FAIL", r.detail) for r in rows]
     return "\n".join(lines) + "\n"
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     """The `bpgrade validate` command."""
     rows, seed = validate(args.assignment, args.rubric, args.seed)
     sys.stdout.write(table(rows))

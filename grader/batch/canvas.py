@@ -11,10 +11,16 @@ in the gradebook's pushes table at once, so a push cut short sends nothing twice
 grade that was changed in Canvas after bpgrade sent it (by a TA, by hand) is left
 alone unless --force.
 """
+from __future__ import annotations
+
+import argparse
 import json
 import math
 import os
+import sqlite3
 import sys
+from pathlib import Path
+from typing import Any, Mapping, TextIO
 
 from grader.batch import gradebook as gradebook_mod
 from grader.errors import UsageError
@@ -22,15 +28,16 @@ from grader.errors import UsageError
 TOKEN_ENV = "CANVAS_API_TOKEN"
 
 
-def same(a, b) -> bool:
+def same(a: float | str | None, b: float | str | None) -> bool:
     return a is not None and b is not None and math.isclose(float(a), float(b), abs_tol=1e-9)
 
 
-def fmt(x) -> str:
+def fmt(x: float | str | None) -> str:
     return "-" if x is None else "%g" % float(x)
 
 
-def plan(book, target, submissions, scale=1.0):
+def plan(book: gradebook_mod.Gradebook, target: str, submissions: Mapping[str, Any],
+         scale: float = 1.0) -> list[tuple[str, sqlite3.Row, Any, float | None, str, str]]:
     """[(student, grade row, Canvas's score, score to send, action, why)] for every student
     with a grade; action is 'send', 'same', 'keep' (changed in Canvas since sent) or 'skip'."""
     ids, pen = book.identities(), book.penalties()
@@ -58,7 +65,8 @@ def plan(book, target, submissions, scale=1.0):
     return out
 
 
-def push(gradebook, url, course, assignment, token=None, send=False, force=False, scale=False, out=None):
+def push(gradebook: str | Path, url: str, course: str | int, assignment: str | int, token: str | None = None,
+         send: bool = False, force: bool = False, scale: bool = False, out: TextIO | None = None) -> int:
     """Push grades to Canvas; returns the exit status."""
     out = out or sys.stdout
     token = token or os.environ.get(TOKEN_ENV)
@@ -123,17 +131,17 @@ def push(gradebook, url, course, assignment, token=None, send=False, force=False
         book.close()
 
 
-def canvas_user(who, student):
+def canvas_user(who: Mapping[str, Any] | None, student: str) -> Any:
     """The Canvas user id of a student: from the Canvas export they came from, else their id."""
     return (json.loads(who["fields"]).get("canvas_user_id") if who is not None else None) or student
 
 
-def describe(exc) -> str:
+def describe(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:300]
 
 
-def push_args(cmd) -> None:
+def push_args(cmd: argparse.ArgumentParser) -> None:
     """`bpgrade push canvas ...`."""
     sub = cmd.add_subparsers(dest="lms", required=True)
     c = sub.add_parser("canvas", help="send grades to a Canvas assignment (dry run unless --send)",

@@ -2,6 +2,7 @@
 a rubric fix made)."""
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -12,7 +13,8 @@ from grader.report.results import safe_text
 
 
 def export(gradebook: str | Path, *, csv: str | Path | None = None, results_dir: str | Path | None = None,
-           changes: str | Path | None = None, stream: TextIO | None = None, lms_args=None) -> int:
+           changes: str | Path | None = None, stream: TextIO | None = None,
+           lms_args: argparse.Namespace | None = None) -> int:
     """Write what is asked for; with nothing asked, the CSV to standard output. Returns the exit status."""
     from grader.report import lms
     stream = stream or sys.stderr

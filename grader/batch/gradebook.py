@@ -10,6 +10,8 @@ grade row in `penalties` (raw score in `grades.score`, the penalty beside it).
 Exports: a CSV with one row per student (latest submission) and one Gradescope
 results.json per student.
 """
+from __future__ import annotations
+
 import csv
 import datetime
 import fcntl
@@ -19,9 +21,18 @@ import json
 import os
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
 
 from grader import __version__
 from grader.errors import GradebookError, OutsideFolder
+from grader.report import results as report
+
+if TYPE_CHECKING:
+    from grader.batch.classlist import Entry
+    from grader.batch.late import Extension, Penalty, Policy
+    from grader.batch.pool import Graded
+    from grader.judge.rubric import Rubric
+    from grader.judge.seeds import Secret
 
 FORMAT = 1
 
@@ -113,7 +124,8 @@ class GradebookFull(Exception):
 
 
 class Gradebook:
-    def __init__(self, path, rubric=None, secret=None, create=True, lock=False):
+    def __init__(self, path: str | Path, rubric: Rubric | None = None, secret: Secret | None = None,
+                 create: bool = True, lock: bool = False) -> None:
         """Open (or create) the gradebook at `path`.
 
         With `rubric`, the gradebook must belong to that rubric (or be new).
@@ -235,7 +247,7 @@ class Gradebook:
 
     # -- rubric versions --------------------------------------------------------
 
-    def rubric_versions(self):
+    def rubric_versions(self) -> list[dict[str, Any]]:
         """[row of the rubrics table] oldest first, with `grades`: how many rows each made."""
         counts = dict(self.db.execute("SELECT rubric_sha256, COUNT(*) FROM grades GROUP BY rubric_sha256"))
         out = []
@@ -245,7 +257,7 @@ class Gradebook:
             out.append(d)
         return out
 
-    def rubric_version(self, prefix):
+    def rubric_version(self, prefix: str) -> sqlite3.Row:
         """The rubrics row whose sha256 starts with `prefix` (GradebookError when none or several)."""
         rows = self.db.execute("SELECT * FROM rubrics WHERE sha256 LIKE ? || '%'", (prefix.lower(),)).fetchall()
         if len(rows) != 1:
@@ -254,7 +266,7 @@ class Gradebook:
                 self.path, "no" if not rows else "more than one", prefix, known or "none kept"))
         return rows[0]
 
-    def changes(self, students=None):
+    def changes(self, students: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """[{student, old_score, new_score, old_rubric, new_rubric, old_graded_at, new_graded_at}]
         for each student whose latest grade differs from their latest grade made with another
         rubric version: who a rubric fix changed. Scores are final (after late penalties)."""
@@ -276,7 +288,7 @@ class Gradebook:
                             "old_graded_at": before["graded_at"], "new_graded_at": row["graded_at"]})
         return out
 
-    def changes_csv(self, path):
+    def changes_csv(self, path: str | Path) -> int:
         out = io.StringIO()
         w = csv.writer(out, lineterminator="\n")
         w.writerow(["student", "old_score", "new_score", "change", "old_rubric", "new_rubric", "old_graded_at",
@@ -291,7 +303,7 @@ class Gradebook:
 
     # -- late penalties ---------------------------------------------------------
 
-    def set_extensions(self, extensions):
+    def set_extensions(self, extensions: dict[str, Extension]) -> None:
         """Replace the extensions with {student: late.Extension}."""
         with self.db:
             self.db.execute("DELETE FROM extensions")
@@ -299,7 +311,7 @@ class Gradebook:
                 (e.student, e.due.isoformat() if e.due is not None else "", e.days, e.where)
                 for e in extensions.values()])
 
-    def extensions(self):
+    def extensions(self) -> dict[str, Extension]:
         """{student: late.Extension} as recorded."""
         from grader.batch import late
         out = {}
@@ -308,7 +320,7 @@ class Gradebook:
             out[r["student"]] = late.Extension(r["student"], due=due, days=r["days"], where=r["source"])
         return out
 
-    def assess_late(self, policy, students=None):
+    def assess_late(self, policy: Policy | None, students: Iterable[str] | None = None) -> dict[str, Penalty]:
         """Work out the late penalty of each student's latest row under `policy` (None: no late
         policy, no penalties) and the recorded extensions; store it. Returns {student: late.Penalty}."""
         from grader.batch import late
@@ -336,14 +348,14 @@ class Gradebook:
             raise GradebookFull("cannot write to the gradebook %s (%s)" % (self.path, exc)) from None
         return out
 
-    def penalties(self):
+    def penalties(self) -> dict[int, sqlite3.Row]:
         """{grade_id: row of the penalties table}."""
         return {r["grade_id"]: r for r in self.db.execute("SELECT * FROM penalties")}
 
-    def has_late_policy(self):
+    def has_late_policy(self) -> bool:
         return bool(self.meta.get("late")) or bool(self.db.execute("SELECT 1 FROM penalties LIMIT 1").fetchone())
 
-    def check_secret(self, secret):
+    def check_secret(self, secret: Secret) -> bool:
         """Remember the course secret's fingerprint; warn when a different one is used."""
         known = self.meta.get("secret_fingerprint")
         if known is None:
@@ -358,14 +370,14 @@ class Gradebook:
 
     # -- writing ---------------------------------------------------------------
 
-    def already_graded(self, student, file_sha256):
+    def already_graded(self, student: str, file_sha256: str) -> sqlite3.Row | None:
         """The latest good row for this student, file and rubric, or None."""
         return self.db.execute(
             "SELECT * FROM grades WHERE student = ? AND file_sha256 = ? AND rubric_sha256 = ? "
             "AND error = '' ORDER BY id DESC LIMIT 1",
             (student, file_sha256, self.rubric_sha256)).fetchone()
 
-    def record(self, graded, file_sha256, source, submission=None):
+    def record(self, graded: Graded, file_sha256: str, source: str, submission: bytes | None = None) -> int:
         """Store one result and commit it. Returns the row id."""
         results = graded.results
         extra = results.get("extra_data") or {}
@@ -390,7 +402,7 @@ class Gradebook:
             raise GradebookFull("cannot write to the gradebook %s (%s)" % (self.path, exc)) from None
         return cur.lastrowid
 
-    def record_students(self, entries):
+    def record_students(self, entries: Iterable[Entry]) -> None:
         """Remember who each found student is in the export they came from (classlist.Entry)."""
         rows = [(e.student, e.lms, e.display, e.submitted_at,
                  None if e.late is None else int(bool(e.late)), json.dumps(e.fields, sort_keys=True),
@@ -401,16 +413,16 @@ class Gradebook:
         except sqlite3.OperationalError as exc:
             raise GradebookFull("cannot write to the gradebook %s (%s)" % (self.path, exc)) from None
 
-    def identities(self):
+    def identities(self) -> dict[str, sqlite3.Row]:
         """{student: row of the students table} (lms, name, submitted_at, late, fields)."""
         return {r["student"]: r for r in self.db.execute("SELECT * FROM students ORDER BY student")}
 
-    def last_push(self, target, student):
+    def last_push(self, target: str, student: str) -> sqlite3.Row | None:
         """The latest push of this student's grade to `target`, or None."""
         return self.db.execute("SELECT * FROM pushes WHERE target = ? AND student = ? ORDER BY id DESC LIMIT 1",
                                (target, student)).fetchone()
 
-    def record_push(self, target, student, grade_id, score, previous):
+    def record_push(self, target: str, student: str, grade_id: int, score: float, previous: object) -> None:
         """A grade that the LMS accepted; committed at once, so a push cut short sends nothing twice."""
         with self.db:
             self.db.execute("INSERT INTO pushes (target, student, grade_id, score, previous, pushed_at) "
@@ -419,10 +431,10 @@ class Gradebook:
 
     # -- reading ---------------------------------------------------------------
 
-    def count(self):
+    def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM grades").fetchone()[0]
 
-    def latest(self, students=None, submission=False):
+    def latest(self, students: Iterable[str] | None = None, submission: bool = False) -> dict[str, sqlite3.Row]:
         """{student: row} with each student's latest row; without the graded
         files (`submission`, a zip per row) unless asked for."""
         columns = "*" if submission else ", ".join(
@@ -435,16 +447,16 @@ class Gradebook:
             out = {s: out[s] for s in students if s in out}
         return out
 
-    def latest_for(self, student):
+    def latest_for(self, student: str) -> sqlite3.Row | None:
         return self.db.execute("SELECT * FROM grades WHERE student = ? ORDER BY id DESC LIMIT 1",
                                (student,)).fetchone()
 
-    def students(self):
+    def students(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT student FROM grades ORDER BY student")]
 
     # -- exports ---------------------------------------------------------------
 
-    def csv_text(self):
+    def csv_text(self) -> str:
         """One row per student: student, one column per rubric item, total.
 
         With a late policy, `raw` (the items' sum), `late_penalty` (points taken off) and
@@ -471,12 +483,12 @@ class Gradebook:
                         + [final_score(row, pen)]])
         return out.getvalue()
 
-    def export_csv(self, path):
+    def export_csv(self, path: str | Path) -> int:
         text = self.csv_text()
         write_atomic(Path(path), text)
         return len(text.splitlines()) - 1
 
-    def results_json(self, row, pen=None):
+    def results_json(self, row: sqlite3.Row, pen: dict[int, sqlite3.Row] | None = None) -> str:
         """The row's results.json; with a late penalty, `score` after it and extra_data.late
         {raw_score, penalty, percent, late_seconds, due, submitted_at, note}."""
         p = (pen if pen is not None else self.penalties()).get(row["id"])
@@ -490,7 +502,7 @@ class Gradebook:
             "submitted_at": p["submitted_at"], "note": p["note"]}
         return json.dumps(data)
 
-    def export_results(self, folder, students=None):
+    def export_results(self, folder: str | Path, students: Iterable[str] | None = None) -> int:
         """One Gradescope results.json per student: FOLDER/STUDENT/results.json.
 
         Every path is checked before anything is written: a student id that is not a
@@ -503,7 +515,7 @@ class Gradebook:
             write_atomic(targets[student], self.results_json(row, pen) + "\n")  # stored compact
         return len(rows)
 
-    def results_path(self, folder, student):
+    def results_path(self, folder: str | Path, student: str) -> Path:
         """FOLDER/STUDENT/results.json, refused unless the id is usable and the path stays in FOLDER."""
         from grader.batch.classlist import check_id  # classlist imports this module
         try:
@@ -513,11 +525,11 @@ class Gradebook:
                                 "written" % (self.path, student, folder, why)) from None
         return inside(folder, student, "results.json")
 
-    def failed(self):
+    def failed(self) -> list[str]:
         """Students whose latest grading failed inside the grader."""
         return [s for s, r in self.latest().items() if r["error"]]
 
-    def close(self):
+    def close(self) -> None:
         if getattr(self, "db", None) is not None:
             self.db.close()
         if self.lock is not None:
@@ -532,12 +544,12 @@ class BatchLock:
     A batch that ends normally removes the file (after checking, when it took the lock, that
     the file it locked is still the one at that path)."""
 
-    def __init__(self, gradebook):
+    def __init__(self, gradebook: str | Path) -> None:
         self.path = Path(str(gradebook) + ".lock")
         self.fd = None
         self.previous = None  # the pid that a killed batch left in the file, if any
 
-    def acquire(self):
+    def acquire(self) -> BatchLock:
         for _ in range(20):
             fd = self._open()
             try:
@@ -573,7 +585,7 @@ class BatchLock:
             return False
         return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
-    def release(self):
+    def release(self) -> None:
         if self.fd is None:
             return
         if self._same_file(self.fd):
@@ -584,14 +596,14 @@ class BatchLock:
         os.close(self.fd)  # closing the last descriptor drops the flock
         self.fd = None
 
-    def __enter__(self):
+    def __enter__(self) -> BatchLock:
         return self.acquire()
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.release()
 
 
-def read_pid(fd):
+def read_pid(fd: int) -> int | None:
     try:
         text = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
     except OSError:
@@ -599,7 +611,7 @@ def read_pid(fd):
     return int(text) if text.isdigit() else None
 
 
-def write_atomic(path, text):
+def write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file, so a full disk never leaves half a file."""
     tmp = path.with_name(path.name + ".tmp")
     try:
@@ -614,22 +626,22 @@ def write_atomic(path, text):
                             "once there is room" % (path, exc.strerror)) from None
 
 
-def final_score(row, penalties) -> float:
+def final_score(row: sqlite3.Row | dict, penalties: dict[int, Any]) -> float:
     """A graded row's score after its late penalty ({grade_id: penalties row})."""
     p = penalties.get(row["id"]) if penalties else None
     return round(float(row["score"]) - (float(p["points"]) if p is not None else 0.0), 6)
 
 
-def late_meta(policy) -> dict:
+def late_meta(policy: Policy) -> dict:
     """A late policy as recorded in meta.late."""
     return {"due": policy.due.isoformat(), "grace": policy.grace, "per": policy.per,
             "percent": policy.percent, "floor": policy.floor}
 
 
-def num(x):
+def num(x: float | str | None) -> str:
     if x == "" or x is None:
         return ""
-    return "%g" % x
+    return report.num(x)
 
 
 # A cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection"),
@@ -637,7 +649,7 @@ def num(x):
 FORMULA_START = tuple("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
 
 
-def csv_cell(value):
+def csv_cell(value: object) -> str:
     """One CSV cell: numbers as numbers (%g), text that a spreadsheet would run as a
     formula prefixed with a quote (')."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -646,7 +658,7 @@ def csv_cell(value):
     return "'" + text if text.lstrip(" ").startswith(FORMULA_START) else text
 
 
-def inside(folder, *parts):
+def inside(folder: str | Path, *parts: str) -> Path:
     """FOLDER/PARTS..., refused (OutsideFolder) unless it stays inside FOLDER once '..',
     absolute parts and links are resolved."""
     folder = Path(folder)
@@ -661,5 +673,5 @@ def inside(folder, *parts):
     return target
 
 
-def now():
+def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

@@ -27,7 +27,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, TextIO
 
 from grader.batch import gradebook as gradebook_mod
 from grader.batch import late as late_mod
@@ -42,6 +42,9 @@ from grader.batch.commands import batch_args, export_args, replay_args, run_batc
 from grader.batch.export import export  # noqa: F401
 from grader.batch.replay import compare, replay  # noqa: F401
 
+if TYPE_CHECKING:
+    from grader.batch.pool import Graded
+
 SLOWEST = 5
 
 
@@ -50,7 +53,7 @@ SLOWEST = 5
 class Progress:
     """A bar with count, rate and ETA on a terminal (tqdm when installed); plain lines otherwise."""
 
-    def __init__(self, total, stream=None, mode="auto"):
+    def __init__(self, total: int, stream: TextIO | None = None, mode: str = "auto") -> None:
         self.total, self.done, self.stream = total, 0, stream or sys.stderr
         self.start = self.last_line = time.monotonic()
         if mode == "auto":
@@ -65,17 +68,17 @@ class Progress:
                 self.bar = None
         self.step = max(1, total // 10)
 
-    def rate(self):
+    def rate(self) -> float:
         elapsed = time.monotonic() - self.start
         return self.done / elapsed if elapsed > 0 else 0.0
 
-    def status(self):
+    def status(self) -> str:
         rate = self.rate()
         eta = (self.total - self.done) / rate if rate > 0 else float("nan")
         return "%d/%d graded, %.1f/s, %s left" % (self.done, self.total, rate,
                                                    "?" if eta != eta else "%.0f s" % eta)
 
-    def update(self, graded):
+    def update(self, graded: Graded | None) -> None:
         self.done += 1
         if self.mode == "bar":
             if self.bar is not None:
@@ -92,7 +95,7 @@ class Progress:
                 self.stream.write("bpgrade: %s\n" % self.status())
                 self.stream.flush()
 
-    def say(self, message):
+    def say(self, message: str) -> None:
         if self.mode == "none":
             return
         if self.bar is not None:
@@ -100,7 +103,7 @@ class Progress:
         else:
             self.stream.write(("\n" if self.mode == "bar" else "") + message + "\n")
 
-    def close(self):
+    def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
         elif self.mode == "bar" and self.total:
@@ -239,7 +242,8 @@ def _grade(entries, settings: Settings, book, key, stream) -> Report:
     return report
 
 
-def summary(report: Report, book, rub, jobs, csv, results_dir) -> str:
+def summary(report: Report, book: gradebook_mod.Gradebook, rub: rubric_mod.Rubric, jobs: int | None,
+            csv: str | None, results_dir: str | None) -> str:
     rows = book.latest(report.students)
     lines = []
     rate = report.graded / report.seconds if report.seconds > 0 else 0.0
@@ -318,7 +322,7 @@ def one_line(text: str) -> str:
     return safe_text(text, one_line=True)
 
 
-def first_problem(row) -> str:
+def first_problem(row: Mapping[str, Any]) -> str:
     """The first test's `problem` (timeouts, crashes), for the slowest list."""
     results = json.loads(row["results"])
     for t in results.get("tests", []):

@@ -13,7 +13,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
-from typing import Iterator, TextIO
+from typing import Any, Iterator, Mapping, TextIO
 
 from grader.batch import gradebook as gradebook_mod
 from grader.batch import pool
@@ -77,7 +77,8 @@ def replay(student: str, gradebook: str | Path, *, rubric: str | None = None, ru
 
 
 @contextlib.contextmanager
-def rubric_file(book, row, rubric: str | None, version: str | None, tmp: Path) -> Iterator[tuple[Path, str]]:
+def rubric_file(book: gradebook_mod.Gradebook, row: Mapping[str, Any], rubric: str | None, version: str | None,
+                tmp: Path) -> Iterator[tuple[Path, str]]:
     """(a rubric file to grade with, how it was chosen)."""
     if rubric:
         yield rubric_mod.find(rubric), "--rubric"
@@ -117,7 +118,7 @@ def hash_of(path: Path) -> str | None:
         return None
 
 
-def submission_path(row, student: str, submission, tmp: Path) -> Path:
+def submission_path(row: Mapping[str, Any], student: str, submission: str | Path | None, tmp: Path) -> Path:
     if submission:
         path = Path(submission)
         if not path.exists():
@@ -146,7 +147,8 @@ def one_line(text: str) -> str:
     return safe_text(text, one_line=True)
 
 
-def seed_origin(row, rub, secret, gradebook) -> str:
+def seed_origin(row: Mapping[str, Any], rub: rubric_mod.Rubric, secret: str | Path | None,
+                gradebook: str | Path) -> str:
     try:
         key = seeds.load(secret, gradebook, create=False)
     except UsageError:

@@ -15,6 +15,10 @@ import re
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
 
 SELF = re.compile(r"grader\.kit|bpgrade_check|^\s*check\(\)\s*$", re.M)
 
@@ -24,7 +28,7 @@ def inside_grader() -> bool:
     return any(name.startswith("grader.sandbox.child") for name in sys.modules)
 
 
-def cells_run(shell) -> list:
+def cells_run(shell: InteractiveShell) -> list:
     """The code cells the kernel ran, as typed, without the ones that run this check."""
     raw = list(getattr(shell.history_manager, "input_hist_raw", []) or shell.user_ns.get("In", []))
     return [src for src in raw[1:] if src.strip() and not SELF.search(src)]
@@ -81,7 +85,7 @@ def check(rubric: str | None = None, folder: str | Path | None = None) -> None:
     print("Score on the visible checks: %g / %g" % (got, maximum))
 
 
-def load_ipython_extension(shell) -> None:
+def load_ipython_extension(shell: InteractiveShell) -> None:
     """`%load_ext grader.kit.notebook` adds the line magic `%bpgrade_check [RUBRIC]`."""
     shell.register_magic_function(lambda line: check(line.strip() or None),
                                   "line", "bpgrade_check")

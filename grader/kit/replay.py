@@ -36,7 +36,7 @@ class ReplayMiss(Exception):
 
     count = 0  # misses so far in this process
 
-    def __init__(self, message: str):
+    def __init__(self, message: str) -> None:
         super().__init__(message)
         ReplayMiss.count += 1
 

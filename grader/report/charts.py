@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import math
+from typing import Any, Mapping, Sequence
 
 from grader.report.sanitize import esc, num
 
 
-def svg_histogram(bins, max_score, width=640, height=280):
+def svg_histogram(bins: Sequence[tuple[float, float, int]], max_score: float, width: int = 640,
+                  height: int = 280) -> str:
     left, right, top, bottom = 44, 16, 16, 44
     w, h = width - left - right, height - top - bottom
     peak = max([c for _, _, c in bins] + [1])
@@ -45,7 +47,8 @@ def svg_histogram(bins, max_score, width=640, height=280):
     return "\n".join(parts)
 
 
-def svg_hbars(rows, chart_id, title, width=640):
+def svg_hbars(rows: Sequence[tuple[str, float, str, Mapping[str, Any]]], chart_id: str, title: str,
+              width: int = 640) -> str:
     """Horizontal bars: rows of (label, value in 0..1, right-hand text, {data-attr: value})."""
     label_w, bar_w, row_h, top = 250, width - 250 - 110, 22, 6
     height = top * 2 + row_h * len(rows)

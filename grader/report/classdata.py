@@ -9,9 +9,13 @@ import json
 import math
 import re
 from collections import Counter
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from grader.judge import check_kinds
 from grader.judge import facts
+
+if TYPE_CHECKING:
+    from grader.batch.gradebook import Gradebook
 
 SLOWEST = 10
 BINS = 10
@@ -25,7 +29,7 @@ WRONG_KINDS = frozenset({facts.WRONG_ANSWER, facts.BAD_ANSWER, facts.NO_TRIALS})
 class Student:
     """One student's latest row, decoded."""
 
-    def __init__(self, row):
+    def __init__(self, row: Mapping[str, Any]) -> None:
         self.id = row["student"]
         self.row = row
         self.error = row["error"] or ""
@@ -44,16 +48,16 @@ class Student:
         self.penalty = None  # the gradebook's penalties row, when a late policy applies
 
     @property
-    def final(self):
+    def final(self) -> float:
         """The score after any late penalty."""
         return round(self.score - (float(self.penalty["points"]) if self.penalty is not None else 0.0), 6)
 
     @property
-    def graded(self):
+    def graded(self) -> bool:
         """Graded by the grader (whatever the score); False when the grader itself failed."""
         return not self.error
 
-    def problems(self):
+    def problems(self) -> list[str]:
         """Why checks stopped before an answer (the submission did not load, crashed, timed
         out, raised): the `problem` field of the tests whose outcome kind is an error, each once.
         Results from before outcome kinds: every `problem`."""
@@ -65,7 +69,7 @@ class Student:
                 seen.append(text)
         return seen
 
-    def error_kinds(self):
+    def error_kinds(self) -> list[str]:
         """The outcome kinds of the tests that stopped before an answer, each once, in order."""
         out = []
         for t in self.tests.values():
@@ -74,18 +78,18 @@ class Student:
                 out.append(kind)
         return out
 
-    def wrong(self):
+    def wrong(self) -> list[str]:
         """Item ids whose check ran and answered wrongly (outcome kind wrong_answer, bad_answer, no_trials)."""
         return [tid for tid, t in self.tests.items() if t.get("status") != "passed"
                 and (t.get("extra_data") or {}).get("kind") in WRONG_KINDS]
 
     @property
-    def output_dropped(self):
+    def output_dropped(self) -> int | None:
         """Bytes of output the sandbox dropped (extra_data.output_dropped), or None when not recorded."""
         value = (self.results.get("extra_data") or {}).get("output_dropped")
         return value if isinstance(value, int) else None
 
-    def mistakes(self):
+    def mistakes(self) -> list[tuple[str, str | None, str]]:
         """[(gate tag, mistake id or None, item id)] for failed tests that could be diagnosed.
 
         A test counts only when its extra_data has a 'mistake' key (results from
@@ -106,7 +110,7 @@ class Student:
         return out
 
 
-def slugs(ids):
+def slugs(ids: Iterable[str]) -> dict[str, str]:
     """A file name for each student id: readable, unique, safe on every file system."""
     out, used = {}, set()
     for sid in ids:
@@ -119,7 +123,7 @@ def slugs(ids):
     return out
 
 
-def histogram(scores, max_score, bins=BINS):
+def histogram(scores: Iterable[float], max_score: float, bins: int = BINS) -> list[tuple[float, float, int]]:
     """[(lo, hi, count)]: `bins` equal bins over [0, max_score]; the last includes max_score."""
     top = max([max_score] + list(scores)) or 1.0
     width = top / bins
@@ -133,7 +137,7 @@ def histogram(scores, max_score, bins=BINS):
 class ClassData:
     """What the summary page shows, computed from the gradebook."""
 
-    def __init__(self, book):
+    def __init__(self, book: Gradebook) -> None:
         self.book = book
         self.meta = book.meta
         self.items = book.items
@@ -150,7 +154,7 @@ class ClassData:
         self.late = book.has_late_policy()
         self.scores = [s.final for s in self.graded]
 
-    def pass_rates(self):
+    def pass_rates(self) -> list[tuple[dict[str, Any], int, int]]:
         """[(item, passed, total)] over graded students that have the item."""
         out = []
         for item in self.items:
@@ -158,11 +162,11 @@ class ClassData:
             out.append((item, sum(t.get("status") == "passed" for t in have), len(have)))
         return out
 
-    def diagnosed(self):
+    def diagnosed(self) -> bool:
         """True when any stored result records diagnoses (extra_data.mistake)."""
         return any("mistake" in (t.get("extra_data") or {}) for s in self.graded for t in s.tests.values())
 
-    def mistakes(self):
+    def mistakes(self) -> dict[str, Counter]:
         """{gate: Counter(mistake id or None -> number of students)}, gates in rubric order.
         Each student counts once per gate (`mistake_of`), so a gate's rows add up to its
         failing students."""
@@ -178,18 +182,18 @@ class ClassData:
                     order.append(tag)
         return {g: per_gate[g] for g in order + sorted(set(per_gate) - set(order)) if g in per_gate}
 
-    def students_with(self, gate, mistake):
+    def students_with(self, gate: str, mistake: str | None) -> list[Student]:
         """The graded students counted under `mistake` (None: no known mistake) for `gate`."""
         return [s for s in self.graded if counted_mistakes(s).get(gate, "-") == mistake]
 
-    def failing_students(self, gate):
+    def failing_students(self, gate: str) -> int:
         """Students with any failed, diagnosable test of `gate`."""
         return sum(1 for s in self.graded if any(tag == gate for tag, _, _ in s.mistakes()))
 
-    def slowest(self, n=SLOWEST):
+    def slowest(self, n: int = SLOWEST) -> list[Student]:
         return sorted(self.students, key=lambda s: -s.duration)[:n]
 
-    def erroring(self):
+    def erroring(self) -> list[tuple[Student, str, str]]:
         """(student, kind, message): grader failures first, then submissions whose checks
         stopped before an answer (errors: timeouts, crashes, exceptions, no class, load
         failures). Wrong answers are not errors: see `wrong_answers`."""
@@ -197,12 +201,12 @@ class ClassData:
         out += [(s, "submission", "; ".join(s.problems())) for s in self.graded if s.problems()]
         return out
 
-    def wrong_answers(self):
+    def wrong_answers(self) -> list[tuple[Student, list[str]]]:
         """[(student, [item ids])]: graded students with wrong answers and no error."""
         return [(s, s.wrong()) for s in self.graded if s.wrong() and not s.problems()]
 
 
-def counted_mistakes(student):
+def counted_mistakes(student: Student) -> dict[str, str | None]:
     """{gate: the one mistake a student is counted under}: the first named mistake among
     their failed diagnosable tests of that gate, else None (no known mistake matches)."""
     out = {}

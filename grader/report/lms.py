@@ -15,13 +15,20 @@ Student identifiers are the ones the LMS export carried (the gradebook's student
 filled by `bpgrade batch`). A student whose grading failed inside the grader gets an
 empty cell (no change in the LMS), never a zero. Cells go through csv_cell.
 """
+from __future__ import annotations
+
+import argparse
 import csv
 import io
 import json
 import re
+from typing import TYPE_CHECKING, Any, Mapping, TextIO
 
 from grader.batch.gradebook import csv_cell, final_score, write_atomic
 from grader.errors import UsageError
+
+if TYPE_CHECKING:
+    from grader.batch.gradebook import Gradebook
 
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 MOODLE_COLUMNS = ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum grade",
@@ -44,7 +51,7 @@ def _write(rows):
     return out.getvalue()
 
 
-def canvas_csv(book, assignment: str) -> tuple[str, list[str]]:
+def canvas_csv(book: Gradebook, assignment: str) -> tuple[str, list[str]]:
     """(the Canvas gradebook import CSV, warnings). `assignment`: the column title as Canvas
     exports it, "Name (id)"; without the "(id)" Canvas makes a new assignment."""
     warnings = []
@@ -75,7 +82,7 @@ def canvas_csv(book, assignment: str) -> tuple[str, list[str]]:
     return _write(table), warnings
 
 
-def moodle_worksheet(book) -> tuple[str, list[str]]:
+def moodle_worksheet(book: Gradebook) -> tuple[str, list[str]]:
     """(Moodle's grading worksheet with the grades filled in, warnings)."""
     warnings, other = [], []
     maximum = float(book.meta.get("max_score", 0) or 0)
@@ -97,7 +104,7 @@ def moodle_worksheet(book) -> tuple[str, list[str]]:
     return _write(table), warnings
 
 
-def feedback(row, pen=None) -> str:
+def feedback(row: Mapping[str, Any], pen: Mapping[str, Any] | None = None) -> str:
     """One line for the feedback column: the score, each item that lost points, and the late penalty."""
     lost = ["%s %g/%g" % (c["id"], c["score"], c["max_score"]) for c in json.loads(row["checks"])
             if c.get("score") is not None and c.get("max_score") is not None and c["score"] < c["max_score"]]
@@ -110,7 +117,7 @@ def feedback(row, pen=None) -> str:
 
 # ---------------------------------------------------------------------------- command line
 
-def add_export_args(cmd) -> None:
+def add_export_args(cmd: argparse.ArgumentParser) -> None:
     """`bpgrade export` options for the LMS files."""
     cmd.add_argument("--canvas-csv", metavar="FILE",
                      help="write Canvas's gradebook import CSV (Gradebook > Import); needs --canvas-assignment")
@@ -121,11 +128,11 @@ def add_export_args(cmd) -> None:
                      help="write Moodle's grading worksheet (Assignment > Upload grading worksheet)")
 
 
-def wanted(args) -> bool:
+def wanted(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "canvas_csv", None) or getattr(args, "moodle_csv", None))
 
 
-def export(book, args, stream) -> None:
+def export(book: Gradebook, args: argparse.Namespace, stream: TextIO) -> None:
     """Write the LMS files asked for in `args`; say what was written on `stream`."""
     from pathlib import Path
     from grader.report.results import safe_text

@@ -3,27 +3,31 @@ cell that defines each gate; a module is cut into cells at its gate classes firs
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from grader.load import cell_source, class_pattern
 from grader.report.sanitize import clean_html, esc
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 
 class Renderer:
     """Renders notebooks with nbconvert (one exporter for the whole report)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         from nbconvert import HTMLExporter
         from pygments.formatters import HtmlFormatter
         self.exporter = HTMLExporter(template_name="basic", sanitize_html=True, exclude_anchor_links=True,
                                      filters={"clean_html": clean_html})
         self.css = HtmlFormatter(style="default").get_style_defs(".highlight")
 
-    def render(self, nb):
+    def render(self, nb: NotebookNode) -> str:
         body, _ = self.exporter.from_notebook_node(nb)
         return body
 
 
-def gate_cells(cells, gates):
+def gate_cells(cells: Sequence[Any], gates: Iterable[str]) -> dict[str, int]:
     """{gate: index of the last code cell defining it} (the last definition is the one that ran)."""
     found = {}
     for k, cell in enumerate(cells):
@@ -36,7 +40,7 @@ def gate_cells(cells, gates):
     return found
 
 
-def cells_notebook(cells):
+def cells_notebook(cells: Iterable[tuple[int, str]]) -> NotebookNode:
     """A notebook of code cells from [(cell number, source)]: a notebook exported as a
     script, as the grader ran it (load.exported_notebook)."""
     import nbformat
@@ -45,7 +49,7 @@ def cells_notebook(cells):
     return nb
 
 
-def module_notebook(source, gates):
+def module_notebook(source: str, gates: Sequence[str]) -> NotebookNode:
     """A module as a notebook: one code cell per top-level gate class, and the code between."""
     import nbformat
     lines = source.splitlines(keepends=True)
@@ -62,7 +66,8 @@ def module_notebook(source, gates):
 
 
 
-def render_with_feedback(nb, key: str, groups: dict, renderer: Renderer, gates: list, feedback) -> tuple:
+def render_with_feedback(nb: NotebookNode, key: str, groups: dict, renderer: Renderer, gates: list,
+                         feedback: Callable[[str], str]) -> tuple:
     """(html, unplaced groups, note): the notebook with `feedback(tag)` (HTML) after each
     gate's cell; `key` makes the splice markers unique (the student id)."""
     import nbformat

@@ -6,6 +6,7 @@ import re
 import statistics
 import tempfile
 import warnings
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from urllib.parse import quote
 
 from grader import __version__
@@ -15,6 +16,13 @@ from grader.report.classdata import UNNAMED, histogram
 from grader.report.notebooks import cells_notebook, module_notebook, render_with_feedback
 from grader.report.sanitize import esc, num, shorten
 from grader.report.submission import graded_files
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+    from grader.load import Loaded
+    from grader.report.classdata import ClassData, Student
+    from grader.report.notebooks import Renderer
 
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
        "form-action 'none'")
@@ -66,7 +74,7 @@ def scrolling(body: str) -> str:
     return TABLE.sub('<div class="scroll"><table', body).replace("</table>", "</table></div>")
 
 
-def page(title, body, extra_style=""):
+def page(title: str, body: str, extra_style: str = "") -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta http-equiv=\"Content-Security-Policy\" content=\"%s\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -75,7 +83,7 @@ def page(title, body, extra_style=""):
             % (CSP, esc(__version__), esc(title), STYLE, extra_style, scrolling(body)))
 
 
-def index_page(data, title, generated):
+def index_page(data: ClassData, title: str, generated: str) -> str:
     graded, scores = data.graded, data.scores
     items = data.items
     out = ["<h1>%s</h1>" % esc(title),
@@ -200,7 +208,7 @@ def index_page(data, title, generated):
     return page(title, "\n".join(out))
 
 
-def mistakes_section(data):
+def mistakes_section(data: ClassData) -> list[str]:
     if not data.graded:
         return ['<p class="muted">No graded submissions yet.</p>']
     if not data.diagnosed():
@@ -233,11 +241,11 @@ def mistakes_section(data):
     return out
 
 
-def student_link(s):
+def student_link(s: Student) -> str:
     return '<a href="students/%s.html">%s</a>' % (quote(s.slug), esc(s.id))
 
 
-def score_text(s):
+def score_text(s: Student) -> str:
     """The score after any late penalty, or "not graded"."""
     return "%s / %s" % (num(s.final), num(s.max_score)) if s.graded else "not graded"
 
@@ -250,7 +258,7 @@ def size_text(n: int) -> str:
 
 
 
-def feedback_html(student, tests, heading, anchor):
+def feedback_html(student: Student, tests: Sequence[Mapping[str, Any]], heading: str, anchor: str) -> str:
     out = ['<section class="bpg-feedback" id="%s"><h3>%s</h3>' % (esc(anchor), esc(heading))]
     for t in tests:
         extra = t.get("extra_data") or {}
@@ -275,7 +283,7 @@ def feedback_html(student, tests, heading, anchor):
     return "\n".join(out)
 
 
-def groups_of(student):
+def groups_of(student: Student) -> dict[str, list[dict[str, Any]]]:
     """{tag: [tests]} in results order; the tag is the gate's name, or 'graph'."""
     groups = {}
     for t in student.tests.values():
@@ -284,7 +292,7 @@ def groups_of(student):
 
 
 
-def student_page(student, data, renderer, gates):
+def student_page(student: Student, data: ClassData, renderer: Renderer, gates: list[str]) -> str:
     groups = groups_of(student)
     title = "%s: %s" % (student.id, data.meta.get("assignment", ""))
     head = ['<p><a href="../index.html">← class summary</a></p>',
@@ -356,7 +364,7 @@ def student_page(student, data, renderer, gates):
     return page(title, "\n".join(parts), renderer.css if body else "")
 
 
-def submission_notebook(loaded, gates):
+def submission_notebook(loaded: Loaded, gates: list[str]) -> tuple[NotebookNode | None, str]:
     """(notebook to show, note): the graded file as the code it was graded from: a notebook
     as it is, a notebook exported as a script as the cells that ran, a module cut at its gates."""
     import nbformat
@@ -372,10 +380,10 @@ def submission_notebook(loaded, gates):
         return None, "The notebook could not be read (%s)." % shorten(str(exc), 200)
 
 
-def feedback_title(tag, data):
+def feedback_title(tag: str, data: ClassData) -> str:
     return ("Feedback on %s" % tag) if tag != "graph" else "Feedback on the whole graph (both gates together)"
 
 
-def slug_tag(tag):
+def slug_tag(tag: str) -> str:
     return re.sub(r"\W", "_", tag)
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import html
 
+from grader.report import results
 
-def esc(x) -> str:
+
+def esc(x: object) -> str:
     return html.escape(str(x), quote=True)
 
 
-def num(x) -> str:
-    return "%g" % x if isinstance(x, (int, float)) else esc(x)
+def num(x: object) -> str:
+    return results.num(x) if isinstance(x, (int, float)) else esc(x)
 
 
 def shorten(text: str, limit: int) -> str:
@@ -50,7 +52,7 @@ def _allowed_attr(tag, name, value):
     return False
 
 
-def clean_html(text):
+def clean_html(text: str | bytes) -> str:
     """Sanitize student HTML: formatting tags only, no scripts, styles, or remote resources."""
     import bleach
     text = text.decode() if isinstance(text, bytes) else str(text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Mapping
 
 CODE = (".py", ".ipynb")
 MAX_SHOWN = 2 << 20  # bytes of one other file shown
@@ -17,7 +18,7 @@ class Files:
     note: str = ""  # why something cannot be shown
 
 
-def graded_files(row, gates: list, tmp: str | Path) -> Files:
+def graded_files(row: Mapping[str, Any], gates: list, tmp: str | Path) -> Files:
     """The stored submission of a gradebook row, unpacked into `tmp`."""
     from grader.batch import classlist
     from grader import load
