@@ -66,8 +66,10 @@ class Loaded:
             target.write_text(self.source, encoding="utf-8")
 
 
-def load(path: str | Path, class_names: Sequence[str] = ()) -> Loaded:
-    """Read the submission at `path` (file or directory)."""
+def load(path: str | Path, class_names: Sequence[str] = (), *, siblings: bool = True) -> Loaded:
+    """Read the submission at `path` (file or directory). A file given alone also
+    gets the modules beside it that it imports, as Jupyter would find them; not
+    with `siblings=False` (a class folder: the files beside it are other students')."""
     path = Path(path)
     if not path.exists():
         raise UsageError("%s: no such file or directory" % path)
@@ -85,10 +87,28 @@ def load(path: str | Path, class_names: Sequence[str] = ()) -> Loaded:
         loaded = read_module(path)
     loaded.notes = notes + loaded.notes
     loaded.root = root
-    if root is None:
+    if root is None and siblings:
+        wanted = imported_modules(loaded.source if loaded.kind == "module"
+                                  else "\n".join(src for _, src in loaded.cells))
         loaded.siblings = [p for p in sorted(path.parent.glob("*.py"))
-                           if p != path and not p.is_symlink() and p.is_file()]
+                           if p != path and p.stem in wanted and not p.is_symlink() and p.is_file()]
     return loaded
+
+
+IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+([A-Za-z_]\w*)|import[ \t]+([^#\n;]+))", re.M)
+
+
+def imported_modules(text: str) -> set[str]:
+    """The top-level module names that `import` and `from` lines in `text` name."""
+    names = set()
+    for start, listed in IMPORT.findall(text):
+        if start:
+            names.add(start)
+        for part in listed.split(","):
+            name = part.strip().split(" ")[0].split(".")[0]
+            if name.isidentifier():
+                names.add(name)
+    return names
 
 
 def choose_file(folder: Path, class_names: Sequence[str]) -> tuple[Path | None, list[str]]:

@@ -533,3 +533,32 @@ def test_symlinks_in_a_submission_folder_are_not_followed(tmp_path):
     got = load.load(sub, GATES)
     assert got.source != outside.read_text()
     assert got.problem
+
+
+def test_a_file_alone_gets_only_the_siblings_it_imports(tmp_path, rub):
+    """As Jupyter would find them; a classmate's file beside it is not copied."""
+    (tmp_path / "gates_impl.py").write_text(MUL)
+    (tmp_path / "classmate.py").write_text(MUL + ADD)
+    sub = tmp_path / "mine.py"
+    sub.write_text("from gates_impl import MultiplyGate\n" + ADD)
+    loaded = load.load(sub, class_names=["MultiplyGate", "AddGate"])
+    assert [p.name for p in loaded.siblings] == ["gates_impl.py"]
+    assert failed(grade(sub, rub)) == []
+    assert load.load(sub, siblings=False).siblings == []
+
+
+def test_batch_never_lends_one_student_anothers_file(tmp_path):
+    """In a class folder, `from alice import *` finds nothing: bob is graded alone."""
+    from grader.batch import pool
+    from grader.judge import rubric as rubric_mod
+    (tmp_path / "alice.py").write_text(MUL + ADD)
+    (tmp_path / "bob.py").write_text("from alice import *\n")
+    rub_path = str(rubric_mod.find("gates"))
+    graded = pool.grade_task(pool.Task("bob", str(tmp_path / "bob.py"), 1), rub_path)
+    assert graded.score == 0
+    assert "No module named 'alice'" in graded.results["output"]
+
+
+def test_imported_modules():
+    text = "import numpy as np, helpers.sub\nfrom gates_impl import X\n  import os  # c\nx = 1\n"
+    assert load.imported_modules(text) == {"numpy", "helpers", "gates_impl", "os"}

@@ -72,7 +72,8 @@ def grade_task(task: Task, rubric_path: str, on_slow: Callable[[], None] | None 
     start = time.monotonic()
     rub = loaded_rubric(rubric_path)
     try:
-        loaded = load.load(task.path, class_names=list(rub.gates))
+        # a student's file in a class folder: the files beside it are other students'
+        loaded = load.load(task.path, class_names=list(rub.gates), siblings=False)
         loaded.notes = list(task.notes) + loaded.notes
         results = report.results_json(score.grade(loaded, rub, seed=task.seed, spawner=fork_server(),
                                                   on_slow=on_slow))
