@@ -88,27 +88,11 @@ def load(path: str | Path, class_names: Sequence[str] = (), *, siblings: bool = 
     loaded.notes = notes + loaded.notes
     loaded.root = root
     if root is None and siblings:
-        wanted = imported_modules(loaded.source if loaded.kind == "module"
-                                  else "\n".join(src for _, src in loaded.cells))
-        loaded.siblings = [p for p in sorted(path.parent.glob("*.py"))
-                           if p != path and p.stem in wanted and not p.is_symlink() and p.is_file()]
+        beside = {p.stem: p for p in sorted(path.parent.glob("*.py"))
+                  if p != path and not p.is_symlink() and p.is_file()}
+        imported = scan(path, (), list(beside))[1]  # the rule choose_file uses for a folder
+        loaded.siblings = [p for stem, p in beside.items() if stem in imported]
     return loaded
-
-
-IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+([A-Za-z_]\w*)|import[ \t]+([^#\n;]+))", re.M)
-
-
-def imported_modules(text: str) -> set[str]:
-    """The top-level module names that `import` and `from` lines in `text` name."""
-    names = set()
-    for start, listed in IMPORT.findall(text):
-        if start:
-            names.add(start)
-        for part in listed.split(","):
-            name = part.strip().split(" ")[0].split(".")[0]
-            if name.isidentifier():
-                names.add(name)
-    return names
 
 
 def choose_file(folder: Path, class_names: Sequence[str]) -> tuple[Path | None, list[str]]:

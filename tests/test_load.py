@@ -558,7 +558,3 @@ def test_batch_never_lends_one_student_anothers_file(tmp_path):
     assert graded.score == 0
     assert "No module named 'alice'" in graded.results["output"]
 
-
-def test_imported_modules():
-    text = "import numpy as np, helpers.sub\nfrom gates_impl import X\n  import os  # c\nx = 1\n"
-    assert load.imported_modules(text) == {"numpy", "helpers", "gates_impl", "os"}

@@ -122,8 +122,7 @@ class FreshInterpreter:
 
     def take_early(self) -> Early | None:
         """The child `start_early` started, for a sandbox of default isolation."""
-        early = _early.pop() if _early and self.allow is None else None
-        return early
+        return _early.pop() if _early and self.allow is None else None
 
     def close(self) -> None:
         pass
