@@ -152,7 +152,7 @@ def generate(folder, n, hanging, seed=0, notebooks="assignment"):
 
 def bench_rubric(folder, name):
     """The rubric to grade with: the packaged one, or a copy with short limits."""
-    src = Path(subprocess.run([sys.executable, "-c", "from grader.judge import rubric; "
+    src = Path(subprocess.run([sys.executable, "-c", "from backprop_grader.judge import rubric; "
                                "print(rubric.find(%r))" % (name or "gates")],
                               capture_output=True, text=True, check=True).stdout.strip())
     if name:
@@ -214,7 +214,7 @@ class MemorySampler(threading.Thread):
 def run_bpgrade(subs, rubric, jobs, work):
     gb = work / "grades.sqlite"
     env = dict(os.environ, BPGRADE_SECRET="benchmark-secret-0123456789abcdef")
-    cmd = [sys.executable, "-m", "grader", "batch", str(subs), "--gradebook", str(gb),
+    cmd = [sys.executable, "-m", "backprop_grader", "batch", str(subs), "--gradebook", str(gb),
            "--rubric", str(rubric), "--progress", "none"] + (["-j", str(jobs)] if jobs else [])
     start = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import batch as bench  # noqa: E402  (the batch benchmark's generator and rubric)
 
-from grader.batch import pool  # noqa: E402
+from backprop_grader.batch import pool  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 

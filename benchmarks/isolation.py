@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader import load
-from grader.judge import rubric, score
-from grader.sandbox import isolation
+from backprop_grader import load
+from backprop_grader.judge import rubric, score
+from backprop_grader.sandbox import isolation
 
 GOOD = '''
 class MultiplyGate:

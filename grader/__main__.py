@@ -1,3 +1,3 @@
-from grader.entry import main
+from backprop_grader.entry import main
 
 raise SystemExit(main())

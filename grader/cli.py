@@ -12,14 +12,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from grader import __version__, load
-from grader.report import formats
-from grader.judge import rubric, score
-from grader.report.results import safe_text
-from grader.errors import NotGraded, UsageError
+from backprop_grader import __version__, load
+from backprop_grader.report import formats
+from backprop_grader.judge import rubric, score
+from backprop_grader.report.results import safe_text
+from backprop_grader.errors import NotGraded, UsageError
 
 if TYPE_CHECKING:
-    from grader.judge.score import Result
+    from backprop_grader.judge.score import Result
 
 USAGE_ERROR = 2
 
@@ -42,7 +42,7 @@ def check_rubric(args: argparse.Namespace) -> Path:
     """The rubric a self-check uses, said on standard error: --rubric; else the
     assignment's own (a student kit's, or a rubric.yaml beside the submission);
     else the packaged default. In a kit, the kit's seed (its checks are recorded there)."""
-    from grader.kit import find_rubric, kit_for
+    from backprop_grader.kit import find_rubric, kit_for
     if args.rubric:
         path = rubric.find(args.rubric)
         kit = kit_for(path) if path.is_file() else None
@@ -129,7 +129,7 @@ def add_release(sub: argparse._SubParsersAction) -> None:
                      help="where in the kit to write the student rubric (default: OUTPUT/rubric.yaml)")
 
     def run(args):
-        from grader.authoring import release
+        from backprop_grader.authoring import release
         return release.run(args)
     cmd.set_defaults(run=run)
 
@@ -146,43 +146,43 @@ def add_validate(sub: argparse._SubParsersAction) -> None:
     cmd.add_argument("--seed", type=int, help="grading seed, to reproduce a run exactly")
 
     def run(args):
-        from grader.authoring import validate
+        from backprop_grader.authoring import validate
         return validate.run(args)
     cmd.set_defaults(run=run)
 
 
 def add_batch(sub: argparse._SubParsersAction) -> None:
-    from grader.batch import grading as batch
+    from backprop_grader.batch import grading as batch
     batch.batch_args(sub.add_parser(
         "batch", help="grade a class in parallel into a gradebook (resumable); CSV and results.json"))
 
 
 def add_export(sub: argparse._SubParsersAction) -> None:
-    from grader.batch import grading as batch
+    from backprop_grader.batch import grading as batch
     batch.export_args(sub.add_parser("export", help="CSV or results.json files from a gradebook"))
 
 
 def add_replay(sub: argparse._SubParsersAction) -> None:
-    from grader.batch import grading as batch
+    from backprop_grader.batch import grading as batch
     batch.replay_args(sub.add_parser(
         "replay", help="grade a student's graded submission again with its recorded seed; compare"))
 
 
 def add_push(sub: argparse._SubParsersAction) -> None:
-    from grader.batch import canvas
+    from backprop_grader.batch import canvas
     canvas.push_args(sub.add_parser(
         "push", help="send a gradebook's grades to an LMS through its API (Canvas); a dry run unless --send"))
 
 
 def add_gradescope_package(sub: argparse._SubParsersAction) -> None:
-    from grader.authoring import gradescope
+    from backprop_grader.authoring import gradescope
     gradescope.package_args(sub.add_parser(
         "gradescope-package", help="build a Gradescope autograder zip (setup.sh, run_autograder, "
                                    "rubric, course secret)"))
 
 
 def add_report(sub: argparse._SubParsersAction) -> None:
-    from grader.report import html as html_report
+    from backprop_grader.report import html as html_report
     html_report.report_args(sub.add_parser(
         "report", help="static HTML class summary and per-student feedback pages from a gradebook"))
 

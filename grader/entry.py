@@ -29,7 +29,7 @@ def notebook_hint(args: list[str]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in GRADING and "-h" not in argv and "--help" not in argv:
-        from grader.sandbox.spawn import start_early
+        from backprop_grader.sandbox.spawn import start_early
         start_early(notebook=notebook_hint(argv[1:]))
-    from grader.cli import main as cli_main
+    from backprop_grader.cli import main as cli_main
     return cli_main(argv)

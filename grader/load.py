@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.errors import UsageError
+from backprop_grader.errors import UsageError
 
 MAX_FILE = 20 << 20  # bytes
 MAX_COPY = 50 << 20  # bytes copied from a submission directory

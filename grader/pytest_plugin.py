@@ -34,12 +34,12 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 
-from grader.errors import UsageError
+from backprop_grader.errors import UsageError
 
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr
 
-    from grader.judge.rubric import Item
+    from backprop_grader.judge.rubric import Item
 
 HIDDEN_ID = "hidden-checks"
 
@@ -112,7 +112,7 @@ def pytest_configure(config: pytest.Config) -> None:
                                     "run without --bpgrade-seed" % (seed, kit.get("seed")))
         seed = kit.get("seed")
     if seed is None:
-        from grader.judge.score import new_seed
+        from backprop_grader.judge.score import new_seed
         seed = new_seed()
     config.stash[target_key] = Target(path.resolve(), rubric, seed)
     if not config.option.file_or_dir:  # `pytest --bpgrade x`: grade x, nothing else
@@ -126,7 +126,7 @@ def assignment_rubric(given: str | None, submission: Path, start: str | Path) ->
     """(rubric, kit manifest or None): --bpgrade-rubric, else the assignment's own (a
     student kit's, or a rubric.yaml beside the submission or in the working
     directory), else None (the packaged default)."""
-    from grader.kit import find_rubric, kit_for
+    from backprop_grader.kit import find_rubric, kit_for
     if given:
         path = Path(start, given)
         return given, kit_for(path) if path.is_file() else None
@@ -137,7 +137,7 @@ def assignment_rubric(given: str | None, submission: Path, start: str | Path) ->
 def pytest_report_header(config: pytest.Config) -> str | None:
     t = target(config)
     if t is not None:
-        from grader.report.results import safe_text
+        from backprop_grader.report.results import safe_text
         return "bpgrade: %s, rubric %s, seed %d (conftest.py files are not loaded)" % (
             safe_text(t.path.name, one_line=True), safe_text(t.rubric or "gates", one_line=True), t.seed)
 
@@ -176,7 +176,7 @@ class Submission(pytest.File):
     """One submission: its rubric's items, graded together once."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from grader.judge import rubric
+        from backprop_grader.judge import rubric
         t = target(self.config)
         try:
             self.rub = rubric.load(rubric.find(t.rubric))
@@ -190,9 +190,9 @@ class Submission(pytest.File):
             yield HiddenItems.from_parent(self, name=HIDDEN_ID, count=len(hidden))
 
     def setup(self) -> None:
-        from grader import load
-        from grader.report import results as report
-        from grader.judge import score
+        from backprop_grader import load
+        from backprop_grader.report import results as report
+        from backprop_grader.judge import score
         t = target(self.config)
         try:
             loaded = load.load(self.path, class_names=list(self.rub.gates))
@@ -207,7 +207,7 @@ class BpgradeItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str | TerminalRepr:
         if isinstance(excinfo.value, (Failed, GradingError)):
-            from grader.report.results import safe_text
+            from backprop_grader.report.results import safe_text
             return safe_text(excinfo.value.args[0])
         return super().repr_failure(excinfo, style)
 
@@ -248,7 +248,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     t = target(config)
     if t is None or t.result is None:
         return
-    from grader.report.results import messages, safe_text
+    from backprop_grader.report.results import messages, safe_text
     for note in messages(t.result):  # what went wrong loading, which file was graded
         terminalreporter.write_line("bpgrade: ! %s" % safe_text(note, one_line=True))
     shown = [r for r in t.result.items if not r.item.hidden]

@@ -3,7 +3,7 @@ test_sigmoid_assignment.py): each module names its ASSIGNMENT folder and SEED,
 and defines `rub`, the rubric it grades with."""
 import pytest
 
-from grader.authoring import release, validate
+from backprop_grader.authoring import release, validate
 
 
 @pytest.fixture(scope="module")

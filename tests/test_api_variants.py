@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader import load
-from grader.errors import RubricError
-from grader.judge import rubric, score
-from grader.judge.probe import StudentGate
-from grader.judge.rubric import Api
-from grader.report import results as report
+from backprop_grader import load
+from backprop_grader.errors import RubricError
+from backprop_grader.judge import rubric, score
+from backprop_grader.judge.probe import StudentGate
+from backprop_grader.judge.rubric import Api
+from backprop_grader.report import results as report
 
 API = Path(__file__).resolve().parent / "gates" / "api"
 SEEDS = [1, 7, 2024]

@@ -33,10 +33,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli, load
-from grader.report import results as report
-from grader.judge import rubric, score
-from grader.sandbox import MAX_REPLY, Limits, ForkServer, isolation
+from backprop_grader import cli, load
+from backprop_grader.report import results as report
+from backprop_grader.judge import rubric, score
+from backprop_grader.sandbox import MAX_REPLY, Limits, ForkServer, isolation
 
 TESTS = Path(__file__).parent
 ATTACKS = TESTS / "attacks"
@@ -1113,7 +1113,7 @@ def test_sandbox_uids_are_never_shared(monkeypatch):
     held = [isolation.claim_uid() for _ in range(30)]
     uids = [uid for uid, _ in held]
     assert len(set(uids)) == 30
-    code = ("from grader.sandbox import isolation; held = [isolation.claim_uid() for _ in range(40)]; "
+    code = ("from backprop_grader.sandbox import isolation; held = [isolation.claim_uid() for _ in range(40)]; "
             "print(' '.join(str(uid) for uid, _ in held))")
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True, cwd=REPO).stdout.split()

@@ -23,10 +23,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.batch import grading as batch, classlist, executors, gradebook, pool
-from grader.judge import rubric, seeds
-from grader import tempdirs
-from grader import cli as cli_module
+from backprop_grader.batch import grading as batch, classlist, executors, gradebook, pool
+from backprop_grader.judge import rubric, seeds
+from backprop_grader import tempdirs
+from backprop_grader import cli as cli_module
 
 DATA = Path(__file__).parent / "data"
 SHORT = DATA / "rubrics" / "batch_short.yaml"
@@ -95,7 +95,7 @@ def read_csv(path):
 
 
 def cli(*args, cwd=None, env=ENV, timeout=120):
-    return subprocess.run([sys.executable, "-m", "grader", *map(str, args)], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "backprop_grader", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -546,7 +546,7 @@ def test_full_disk_keeps_what_was_graded(tmp_path, monkeypatch):
 
 
 def test_a_grader_failure_is_reported_and_retried(tmp_path, monkeypatch):
-    from grader.judge import score
+    from backprop_grader.judge import score
     subs = write(tmp_path / "subs", {"alice.py": GOOD, "bob.py": GOOD, "carol.py": GOOD})
     gb = tmp_path / "g.sqlite"
     real = score.grade
@@ -605,7 +605,7 @@ def test_resume_after_kill_9(tmp_path):
     tmp = tmp_path / "tmp"  # the system's temporary folder, for both runs
     tmp.mkdir()
     env = dict(ENV, TMPDIR=str(tmp))
-    args = [sys.executable, "-m", "grader", "batch", str(subs), "--gradebook", str(gb),
+    args = [sys.executable, "-m", "backprop_grader", "batch", str(subs), "--gradebook", str(gb),
             "--rubric", str(SHORT), "-j", "2", "--progress", "lines"]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)

@@ -16,8 +16,8 @@ import pytest
 
 pytest.importorskip("canvasapi")
 
-from grader import cli as cli_module  # noqa: E402
-from grader.batch import grading as batch  # noqa: E402
+from backprop_grader import cli as cli_module  # noqa: E402
+from backprop_grader.batch import grading as batch  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 SHORT = DATA / "rubrics" / "batch_short.yaml"

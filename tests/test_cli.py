@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from grader import load
-from grader.report import results as report
-from grader.judge import rubric, score
+from backprop_grader import load
+from backprop_grader.report import results as report
+from backprop_grader.judge import rubric, score
 
 DATA = Path(__file__).parent / "data"
 _script = Path(sys.executable).with_name("bpgrade")
-BPGRADE = [str(_script)] if _script.exists() else [sys.executable, "-m", "grader"]
+BPGRADE = [str(_script)] if _script.exists() else [sys.executable, "-m", "backprop_grader"]
 
 
 def run(*args, cwd=None):

@@ -15,9 +15,9 @@ import nbformat
 import pytest
 import yaml
 
-from grader import load
-from grader.report import results as report
-from grader.judge import rubric, score
+from backprop_grader import load
+from backprop_grader.report import results as report
+from backprop_grader.judge import rubric, score
 
 CORPUS = Path(__file__).parent / "corpus"
 MANIFEST = yaml.safe_load((CORPUS / "expected.yaml").read_text(encoding="utf-8"))

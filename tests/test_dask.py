@@ -65,10 +65,10 @@ def bpgrade_batch(cluster, subs, gradebook, *extra):
 
 
 def test_a_worker_without_the_grader_is_named_before_grading(cluster, tmp_path):
-    """The worker's Python finds a broken `grader` first (as a worker whose
+    """The worker's Python finds a broken `backprop_grader` first (as a worker whose
     environment lacks the grader would fail): exit 2, the worker and the cause
     named, nothing graded."""
-    fake = write(tmp_path / "shadow", {"grader/__init__.py": "raise ImportError('not installed here')\n"})
+    fake = write(tmp_path / "shadow", {"backprop_grader/__init__.py": "raise ImportError('not installed here')\n"})
     cluster.worker(env={"PYTHONPATH": str(fake)})
     subs = write(tmp_path / "subs", {"alice.py": GOOD})
     proc = bpgrade_batch(cluster, subs, tmp_path / "g.sqlite")

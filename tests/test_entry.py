@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grader import entry
+from backprop_grader import entry
 
 ROOT = Path(__file__).resolve().parent.parent
 BPGRADE = Path(sys.executable).parent / "bpgrade"
@@ -32,7 +32,7 @@ def test_the_early_child_grades_exactly_as_before(tmp_path):
     """The same feedback, byte for byte, with and without the early start."""
     args = ["check", str(NOTEBOOK), "--seed", "11"]
     early = subprocess.run([str(BPGRADE)] + args, capture_output=True, text=True, timeout=120)
-    plain = subprocess.run([sys.executable, "-c", "import sys; from grader.cli import main; "
+    plain = subprocess.run([sys.executable, "-c", "import sys; from backprop_grader.cli import main; "
                             "sys.exit(main(sys.argv[1:]))"] + args,
                            capture_output=True, text=True, timeout=120)
     assert early.returncode == plain.returncode == 0, early.stderr

@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader import cli, load
-from grader.report import emit, formats, results as report
-from grader.judge import rubric, score
+from backprop_grader import cli, load
+from backprop_grader.report import emit, formats, results as report
+from backprop_grader.judge import rubric, score
 
 DATA = Path(__file__).parent / "data"
 SEED = 1
 _script = Path(sys.executable).with_name("bpgrade")
-BPGRADE = [str(_script)] if _script.exists() else [sys.executable, "-m", "grader"]
+BPGRADE = [str(_script)] if _script.exists() else [sys.executable, "-m", "backprop_grader"]
 
 NASTY = '''\
 print("```\\n</details>\\n| pipe | <script>alert(1)</script> \\x1b[31mred\\x00 ]]>")

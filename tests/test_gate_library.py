@@ -22,14 +22,14 @@ import numpy as np
 import pytest
 import yaml
 
-import reference.gates as ref
-from grader.judge import inputs, mistakes, rubric, score
-from grader import load
-from grader.authoring import release, validate
-from grader.report import results as report
-from grader.judge.checks import graph as graph_check
-from grader.judge.checks.base import ReferenceGate
-from grader.sandbox import isolation
+import backprop_grader.reference.gates as ref
+from backprop_grader.judge import inputs, mistakes, rubric, score
+from backprop_grader import load
+from backprop_grader.authoring import release, validate
+from backprop_grader.report import results as report
+from backprop_grader.judge.checks import graph as graph_check
+from backprop_grader.judge.checks.base import ReferenceGate
+from backprop_grader.sandbox import isolation
 
 TESTS = Path(__file__).resolve().parent
 GATES = TESTS / "gates"

@@ -27,9 +27,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader import cli
-from grader.report import formats
-from grader.judge import rubric
+from backprop_grader import cli
+from backprop_grader.report import formats
+from backprop_grader.judge import rubric
 
 ROOT = Path(__file__).parent.parent
 ASSIGNMENT = ROOT / "assignments" / "gates"
@@ -121,7 +121,7 @@ def test_release_copies_the_workflow(runner):
 
 
 def test_shipped_templates_are_the_built_in_ones():
-    from grader.authoring import kit
+    from backprop_grader.authoring import kit
     for folder, submission in ((ASSIGNMENT, "gates.ipynb"),
                                (ROOT / "assignments" / "sigmoid-neuron", "sigmoid_neuron.ipynb")):
         for name in kit.TEMPLATES:
@@ -134,7 +134,7 @@ def test_install_step_gives_a_bpgrade_command(runner):
     proc = subprocess.run([str(bpgrade), "--version"], capture_output=True, text=True,
                           env=runner["env"], timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("bpgrade ")
-    where = subprocess.run(["python", "-c", "import grader; print(grader.__file__)"],
+    where = subprocess.run(["python", "-c", "import backprop_grader as g; print(g.__file__)"],
                            capture_output=True, text=True, env=runner["env"], cwd=runner["tmp"])
     assert where.stdout.startswith(str(runner["venv"]))  # the installed copy, not this checkout
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import gradebook
+from backprop_grader.batch import gradebook
 
 DATA = Path(__file__).parent / "data"
 SHORT = DATA / "rubrics" / "batch_short.yaml"
@@ -31,7 +31,7 @@ def graded(gb):
 
 
 def batch_args(subs, gb):
-    return [sys.executable, "-m", "grader", "batch", str(subs), "--gradebook", str(gb), "--rubric", str(SHORT),
+    return [sys.executable, "-m", "backprop_grader", "batch", str(subs), "--gradebook", str(gb), "--rubric", str(SHORT),
             "-j", "1", "--progress", "none"]
 
 

@@ -26,11 +26,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import cli as cli_module
-from grader.authoring import wheel as wheels
-from grader import load
-from grader.report import results as report
-from grader.judge import rubric, score, seeds
+from backprop_grader import cli as cli_module
+from backprop_grader.authoring import wheel as wheels
+from backprop_grader import load
+from backprop_grader.report import results as report
+from backprop_grader.judge import rubric, score, seeds
 
 ROOT = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data"
@@ -156,9 +156,11 @@ def test_wheel_holds_the_grader_and_its_data(wheel):
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         meta = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
-    for needed in ("grader/authoring/gradescope.py", "grader/report/html.py", "grader/sandbox/child/child.py",
+    for needed in ("authoring/gradescope.py", "report/html.py", "sandbox/child/child.py",
                    "reference/gates.py", "rubrics/gates.yaml", "rubrics/rubric.schema.json"):
-        assert needed in names
+        assert "backprop_grader/" + needed in names
+    # the distribution claims one import name, its own
+    assert {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")} == {"backprop_grader"}
     assert not any(n.startswith(("tests/", "build/")) for n in names)
     assert "Requires-Dist: numpy" in meta and "Requires-Dist: nbconvert" in meta
 
@@ -334,8 +336,8 @@ def test_setup_sh_installs_the_bundled_wheel(installed):
     assert "installing the bundled backprop_grader-" in proc.stdout
     probe = subprocess.run(
         [str(venv / "bin" / "python"), "-c",
-         "import grader, grader.authoring.gradescope, rubrics, importlib.resources as r; "
-         "print(grader.__file__); print(r.files('rubrics').joinpath('gates.yaml').is_file())"],
+         "import backprop_grader as g, backprop_grader.authoring.gradescope, importlib.resources as r; "
+         "print(g.__file__); print(r.files('backprop_grader.rubrics').joinpath('gates.yaml').is_file())"],
         capture_output=True, text=True, cwd=str(installed["base"]))
     assert probe.returncode == 0, probe.stderr
     where, has_rubric = probe.stdout.split()

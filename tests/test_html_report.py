@@ -18,10 +18,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.batch import grading as batch, gradebook, pool
-from grader.report import html as html_report, sanitize
-from grader.judge import rubric
-from grader import cli as cli_module
+from backprop_grader.batch import grading as batch, gradebook, pool
+from backprop_grader.report import html as html_report, sanitize
+from backprop_grader.judge import rubric
+from backprop_grader import cli as cli_module
 
 DATA = Path(__file__).parent / "data"
 SHORT = DATA / "rubrics" / "batch_short.yaml"

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from grader.judge import inputs
+from backprop_grader.judge import inputs
 
 SPEC = {"magnitude": [0.5, 4.0], "upstream": [0.5, 4.0], "min_gap": 0.1}
 

@@ -1,5 +1,5 @@
 """The in-notebook check, through a real Jupyter kernel (nbclient + ipykernel): the
-released notebook with one more cell, `from grader.kit.notebook import check; check()`,
+released notebook with one more cell, `from backprop_grader.kit.notebook import check; check()`,
 run top to bottom in the kit's folder."""
 import shutil
 from pathlib import Path
@@ -7,11 +7,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import cli
+from backprop_grader import cli
 
 nbclient = pytest.importorskip("nbclient")
 ROOT = Path(__file__).parent.parent
-CHECK = "from grader.kit.notebook import check; check()"
+CHECK = "from backprop_grader.kit.notebook import check; check()"
 
 
 @pytest.fixture(scope="module")

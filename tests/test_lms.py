@@ -14,8 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import cli as cli_module
-from grader.batch import classlist, grading as batch, lms_names
+from backprop_grader import cli as cli_module
+from backprop_grader.batch import classlist, grading as batch, lms_names
 
 DATA = Path(__file__).parent / "data"
 SHORT = DATA / "rubrics" / "batch_short.yaml"
@@ -248,8 +248,8 @@ def test_canvas_csv_from_a_canvas_export(tmp_path, capsys):
 
 
 def test_canvas_csv_cells_are_never_formulas(tmp_path, capsys):
-    from grader.batch import gradebook
-    from grader.report import lms
+    from backprop_grader.batch import gradebook
+    from backprop_grader.report import lms
     (tmp_path / "s.secret").write_text(SECRET + "\n")
     archive = make_zip(tmp_path / "c.zip", {"doejane_12345_678901_gates.py": GOOD})
     batch.run([str(archive)], rubric=str(SHORT), gradebook=str(tmp_path / "g.sqlite"), jobs=1,

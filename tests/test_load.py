@@ -10,9 +10,9 @@ import nbformat
 import pytest
 from nbformat import v4
 
-from grader import load
-from grader.report import results as report
-from grader.judge import rubric, score
+from backprop_grader import load
+from backprop_grader.report import results as report
+from backprop_grader.judge import rubric, score
 
 DATA = Path(__file__).parent / "data"
 GOOD = (DATA / "good.py").read_text()
@@ -549,8 +549,8 @@ def test_a_file_alone_gets_only_the_siblings_it_imports(tmp_path, rub):
 
 def test_batch_never_lends_one_student_anothers_file(tmp_path):
     """In a class folder, `from alice import *` finds nothing: bob is graded alone."""
-    from grader.batch import pool
-    from grader.judge import rubric as rubric_mod
+    from backprop_grader.batch import pool
+    from backprop_grader.judge import rubric as rubric_mod
     (tmp_path / "alice.py").write_text(MUL + ADD)
     (tmp_path / "bob.py").write_text("from alice import *\n")
     rub_path = str(rubric_mod.find("gates"))

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.judge.probe import Wrong, numbers, number
-from grader.sandbox.child import wire as lines
+from backprop_grader.judge.probe import Wrong, numbers, number
+from backprop_grader.sandbox.child import wire as lines
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "grader" / "sandbox" / "child"))
 import child  # noqa: E402

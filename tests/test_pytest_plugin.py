@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import load
-from grader.report import results as report
-from grader.judge import rubric, score
+from backprop_grader import load
+from backprop_grader.report import results as report
+from backprop_grader.judge import rubric, score
 
 pytest_plugins = ["pytester"]
 

@@ -9,8 +9,8 @@ import zlib
 import numpy as np
 import pytest
 
-from reference import AddGate, MultiplyGate
-from reference import gates as gates_module
+from backprop_grader.reference import AddGate, MultiplyGate
+from backprop_grader.reference import gates as gates_module
 
 GATES = [MultiplyGate, AddGate]
 SHAPES = [(), (1,), (5,), (2, 3), (3, 1, 2)]

@@ -13,21 +13,21 @@ from pathlib import Path
 
 import pytest
 
-from grader import load
-from grader.judge import check_kinds, mistake_kinds, mistakes, rubric, score, visibility
-from grader.judge.facts import LoadWarning, Where, exception_name
-from grader.report import results as report
-from grader.judge.checks import CHECKS
+from backprop_grader import load
+from backprop_grader.judge import check_kinds, mistake_kinds, mistakes, rubric, score, visibility
+from backprop_grader.judge.facts import LoadWarning, Where, exception_name
+from backprop_grader.report import results as report
+from backprop_grader.judge.checks import CHECKS
 
-LIGHT = ["grader.report.results", "grader.report.formats", "grader.report.emit", "grader.report.html",
-         "grader.batch.gradebook",
-         "grader.judge.check_kinds", "grader.judge.mistake_kinds", "grader.judge.visibility",
-         "grader.judge.facts", "grader.errors"]
-HEAVY = ("grader.sandbox", "nbformat", "grader.judge.probe", "grader.judge.checks")
+LIGHT = ["backprop_grader.report.results", "backprop_grader.report.formats", "backprop_grader.report.emit",
+         "backprop_grader.report.html", "backprop_grader.batch.gradebook",
+         "backprop_grader.judge.check_kinds", "backprop_grader.judge.mistake_kinds", "backprop_grader.judge.visibility",
+         "backprop_grader.judge.facts", "backprop_grader.errors"]
+HEAVY = ("backprop_grader.sandbox", "nbformat", "backprop_grader.judge.probe", "backprop_grader.judge.checks")
 
 
 def test_every_check_kind_is_described_once_and_run_by_one_function():
-    schema = json.loads(files("rubrics").joinpath("rubric.schema.json").read_text())
+    schema = json.loads(files("backprop_grader.rubrics").joinpath("rubric.schema.json").read_text())
     enum = schema["properties"]["checks"]["items"]["properties"]["check"]["enum"]
     assert list(check_kinds.KINDS) == enum
     assert set(CHECKS) == set(check_kinds.KINDS)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli as cli_module
-from grader.batch import grading as batch
-from grader.judge import rubric
+from backprop_grader import cli as cli_module
+from backprop_grader.batch import grading as batch
+from backprop_grader.judge import rubric
 
 DATA = Path(__file__).parent / "data"
 SHORT = DATA / "rubrics" / "batch_short.yaml"

@@ -10,10 +10,10 @@ import nbformat
 import pytest
 from nbformat import v4
 
-from grader import cli
-from grader.authoring import release, validate
-from grader.judge import rubric
-from grader.authoring.release import MarkerError, ReleaseError
+from backprop_grader import cli
+from backprop_grader.authoring import release, validate
+from backprop_grader.judge import rubric
+from backprop_grader.authoring.release import MarkerError, ReleaseError
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = ROOT / "assignments" / "gates"
@@ -366,12 +366,12 @@ def test_module_template_keeps_given_code(released):
 
 
 def test_student_rubric_has_the_visible_checks_only(tmp_path, rub):
-    from grader.authoring import kit
+    from backprop_grader.authoring import kit
     cli.main(["release", str(ASSIGNMENT), "-o", str(tmp_path / "student")])
     kept, removed = kit.student_rubric(rub, tmp_path / "student" / "rubric.yaml",
                                        tmp_path / "student" / ".bpgrade" / "answers.py")
     student = rubric.load(tmp_path / "student" / "rubric.yaml")
-    assert {g.reference.__module__ for g in student.gates.values()} == {"grader.kit.replay"}
+    assert {g.reference.__module__ for g in student.gates.values()} == {"backprop_grader.kit.replay"}
     assert removed == ["graph-random"]
     assert [i.id for i in student.items] == kept == [i.id for i in rub.items if not i.hidden]
     assert not any(i.hidden for i in student.items)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import load
-from grader.report import results as report
-from grader.judge import rubric, score
+from backprop_grader import load
+from backprop_grader.report import results as report
+from backprop_grader.judge import rubric, score
 
 DATA = Path(__file__).parent / "data"
 GOOD = (DATA / "good.py").read_text()
@@ -244,7 +244,7 @@ def test_fmt_numbers_and_arrays():
 def test_reports_of_an_item_that_failed_without_an_example(rub):
     """An outcome that failed with no failing trial and no error (e.g. no trials
     ran) must still be reported, not crash the report."""
-    from grader.judge.checks import Outcome
+    from backprop_grader.judge.checks import Outcome
     loaded = load.load(DATA / "good.py", list(rub.gates))
     result = score.Result(loaded, rub, seed=0)
     result.items = [score.ItemResult(i, Outcome(trials=0)) for i in rub.items]
@@ -258,9 +258,9 @@ def test_reports_of_an_item_that_failed_without_an_example(rub):
 def test_an_output_flood_reports_its_real_size(tmp_path):
     """What was printed beyond the kept 64 KB is counted, as a field the class
     report reads (extra_data.output_dropped)."""
-    from grader import load
-    from grader.judge import rubric as rubric_mod, score
-    from grader.report import results
+    from backprop_grader import load
+    from backprop_grader.judge import rubric as rubric_mod, score
+    from backprop_grader.report import results
     sub = tmp_path / "flood.py"
     sub.write_text("import sys\nfor _ in range(3000):\n    sys.stdout.write('x' * 999 + '\\n')\n"
                    + (Path(__file__).parent / "data" / "good.py").read_text())

@@ -9,11 +9,11 @@ import jsonschema
 import pytest
 import yaml
 
-from grader import load
-from grader.report import results as report
-from grader.judge import rubric, score
-from grader.judge.checks import CHECKS
-from reference import AddGate, MultiplyGate
+from backprop_grader import load
+from backprop_grader.report import results as report
+from backprop_grader.judge import rubric, score
+from backprop_grader.judge.checks import CHECKS
+from backprop_grader.reference import AddGate, MultiplyGate
 
 DATA = Path(__file__).parent / "data"
 RUBRICS = DATA / "rubrics"
@@ -65,14 +65,14 @@ def test_every_schema_check_kind_is_registered_and_vice_versa():
 
 
 def test_schema_specials_match_the_input_strategies():
-    from grader.judge.inputs import SPECIALS
+    from backprop_grader.judge.inputs import SPECIALS
     enum = rubric.schema()["$defs"]["specials"]["items"]["enum"]
     assert set(enum) == set(SPECIALS)
 
 
 def test_schema_limits_match_the_sandbox_limits():
     import dataclasses
-    from grader.sandbox import Limits
+    from backprop_grader.sandbox import Limits
     props = rubric.schema()["properties"]["limits"]["properties"]
     assert set(props) == {f.name for f in dataclasses.fields(Limits)}
 
@@ -345,9 +345,9 @@ def test_wrong_three_input_gate_fails_the_gradient_checks(fma_graded):
 def test_graph_example_with_fan_out_uses_the_chain_rule(fma):
     """v = fma(u, a, b) with u = fma(a, b, a): a reaches v three ways; checked by hand."""
     import numpy as np
-    from grader.judge.checks.base import ReferenceGate
-    from grader.judge.checks.graph import run
-    from grader.judge.inputs import Case
+    from backprop_grader.judge.checks.base import ReferenceGate
+    from backprop_grader.judge.checks.graph import run
+    from backprop_grader.judge.inputs import Case
     g = fma.graphs["fanout"]
     a, b, up = 2.0, -3.0, 0.5
     case = Case([np.float64(a), np.float64(b)], [np.float64(up)], "example")

@@ -5,9 +5,9 @@ so the sweep stays fast.
 """
 import pytest
 
-from grader import load
-from grader.judge import rubric, score
-from grader.sandbox import ForkServer
+from backprop_grader import load
+from backprop_grader.judge import rubric, score
+from backprop_grader.sandbox import ForkServer
 
 SEEDS = range(100, 125)
 

@@ -12,11 +12,11 @@ import nbformat
 import pytest
 import yaml
 
-from grader import cli, load
-from grader.authoring import release, validate
-from grader.report import results as report
-from grader.judge import rubric, score
-import reference.gates as ref
+from backprop_grader import cli, load
+from backprop_grader.authoring import release, validate
+from backprop_grader.report import results as report
+from backprop_grader.judge import rubric, score
+import backprop_grader.reference.gates as ref
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = ROOT / "assignments" / "sigmoid-neuron"

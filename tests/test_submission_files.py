@@ -10,8 +10,8 @@ import io
 import os
 import zipfile
 
-from grader import load
-from grader.batch import classlist
+from backprop_grader import load
+from backprop_grader.batch import classlist
 
 FILES = {"a.py": "x = 1\n", "a/b.py": "y = 2\n", "a/c.txt": "notes", "B.ipynb": "{}",
          ".hidden.py": "h", "__pycache__/x.pyc": "cache", "sub/.git": "gitdir: ../.git/modules/sub",

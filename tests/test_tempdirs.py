@@ -5,7 +5,7 @@ import subprocess
 import sys
 import time
 
-from grader import tempdirs
+from backprop_grader import tempdirs
 
 
 def gone_pid():

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import yaml
 
-from grader import load
-from grader.report import results as report
-from grader.judge import rubric, score
-from grader.sandbox import Limits, folder_usage
-from grader.sandbox.child import wire
+from backprop_grader import load
+from backprop_grader.report import results as report
+from backprop_grader.judge import rubric, score
+from backprop_grader.sandbox import Limits, folder_usage
+from backprop_grader.sandbox.child import wire
 from test_attacks import (ALL, ALLOW, ATTACKS, BPGRADE, RUB, TINY, assert_marks, attack,
                           baseline, cli_env, feedback, item, submission)
 from test_attacks import watch as _watch  # noqa: F401  (the fixture `watch`)
@@ -163,7 +163,7 @@ class CountingSpawner:
 
 @pytest.mark.parametrize("tier", ALL)
 def test_no_child_is_started_once_the_time_is_up(watched, tmp_path, tier):
-    from grader.sandbox import FreshInterpreter
+    from backprop_grader.sandbox import FreshInterpreter
     rub = rubric.load(small_rubric(tmp_path, {}, ["mul-format", "mul-forward", "mul-backward",
                                                   "add-format", "add-forward"]))
     spawner = CountingSpawner(FreshInterpreter(ALLOW[tier]))
@@ -319,8 +319,8 @@ def test_finite_differences_in_float32_get_no_float32_allowance(watched, tier):
 
 def test_float32_round_off_slack_comes_from_the_reference():
     """The robust float32 estimate includes what forward keeps, one ulp off."""
-    from grader.judge.checks.base import ReferenceGate
-    from reference.gates import SigmoidGate
+    from backprop_grader.judge.checks.base import ReferenceGate
+    from backprop_grader.reference.gates import SigmoidGate
     x = np.float64(9.0)
     gates = [ReferenceGate(SigmoidGate, np.float32, nudge=n) for n in (0, 1, -1)]
     grads = []

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import grading as batch, classlist, gradebook
-from grader.authoring import gradescope
-from grader.report import results as report
-from grader import cli as cli_module
+from backprop_grader.batch import grading as batch, classlist, gradebook
+from backprop_grader.authoring import gradescope
+from backprop_grader.report import results as report
+from backprop_grader import cli as cli_module
 
 DATA = Path(__file__).parent / "data"
 SHORT = DATA / "rubrics" / "batch_short.yaml"
@@ -196,7 +196,7 @@ def test_batch_warnings_and_summary_show_no_control_characters(graded, tmp_path,
 
 
 def book_rubric():
-    from grader.judge import rubric
+    from backprop_grader.judge import rubric
     return rubric.load(SHORT)
 
 
@@ -432,13 +432,13 @@ def autograder_root(tmp_path, files):
 def test_run_autograder_ignores_a_grader_beside_the_submission(tmp_path):
     marker = tmp_path / "marker"
     hostile = HOSTILE_GRADER % str(marker)
-    root = autograder_root(tmp_path, {"gates.py": GOOD, "grader.py": hostile})
-    (root / "submission" / "grader").mkdir()  # and a package of that name
-    (root / "submission" / "grader" / "__init__.py").write_text(hostile)
-    (root / "submission" / "grader" / "gradescope.py").write_text(hostile)
+    root = autograder_root(tmp_path, {"gates.py": GOOD, "backprop_grader.py": hostile})
+    (root / "submission" / "backprop_grader").mkdir()  # and a package of that name
+    (root / "submission" / "backprop_grader" / "__init__.py").write_text(hostile)
+    (root / "submission" / "backprop_grader" / "gradescope.py").write_text(hostile)
     sub = root / "submission"
     # the same files do hijack an ordinary `python -m` run from the submission's folder
-    plain = subprocess.run([sys.executable, "-m", "grader.authoring.gradescope", "--help"], cwd=sub,
+    plain = subprocess.run([sys.executable, "-m", "backprop_grader.authoring.gradescope", "--help"], cwd=sub,
                            capture_output=True, text=True, timeout=60)
     assert marker.exists(), plain.stderr
     marker.unlink()
@@ -452,7 +452,8 @@ def test_run_autograder_ignores_a_grader_beside_the_submission(tmp_path):
 
 
 def test_other_entry_points_run_isolated():
-    assert '-I -m grader.authoring.gradescope' in gradescope.RUN_AUTOGRADER and "\ncd /\n" in gradescope.RUN_AUTOGRADER
+    assert '-I -m backprop_grader.authoring.gradescope' in gradescope.RUN_AUTOGRADER
+    assert "\ncd /\n" in gradescope.RUN_AUTOGRADER
     assert gradescope.SETUP_SH.count("python\" -I ") == 3
     assert " -m pip" not in gradescope.SETUP_SH.replace("-I -m pip", "")
     for wf in Path(__file__).parent.parent.glob("assignments/*/.github/workflows/*.yml"):

@@ -38,9 +38,9 @@ import zipfile
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
-from grader import __version__
-from grader.judge import seeds
-from grader.errors import PackageError, SecretError
+from backprop_grader import __version__
+from backprop_grader.judge import seeds
+from backprop_grader.errors import PackageError, SecretError
 
 ROOT_ENV = "BPGRADE_AUTOGRADER_ROOT"
 DEFAULT_ROOT = "/autograder"
@@ -84,7 +84,7 @@ if [ -f "$SOURCE/requirements.txt" ]; then
     echo "setup.sh: installing the course's packages (requirements.txt)"
     "$VENV/bin/python" -I -m pip install --disable-pip-version-check -q -r "$SOURCE/requirements.txt"
 fi
-"$VENV/bin/python" -I -c 'import grader; print("setup.sh: backprop-grader", grader.__version__, "installed")'
+"$VENV/bin/python" -I -c 'import backprop_grader as g; print("setup.sh: backprop-grader", g.__version__, "installed")'
 """
 
 RUN_AUTOGRADER = r"""#!/usr/bin/env bash
@@ -99,7 +99,7 @@ export BPGRADE_AUTOGRADER_ROOT="$ROOT"
 # is on sys.path, so a student's grader.py or grader/ beside us is never imported;
 # and we run from /, away from the student's files.
 cd /
-exec "$PY" -I -m grader.authoring.gradescope run --root "$ROOT"
+exec "$PY" -I -m backprop_grader.authoring.gradescope run --root "$ROOT"
 """
 
 
@@ -116,8 +116,9 @@ def check_wheel(path: str | Path) -> Path:
             names = zf.namelist()
     except zipfile.BadZipFile:
         raise PackageError("%s is not a readable wheel" % path) from None
-    if "grader/authoring/gradescope.py" not in names:
-        raise PackageError("%s has no grader/authoring/gradescope.py: it is too old to run on Gradescope" % path.name)
+    if "backprop_grader/authoring/gradescope.py" not in names:
+        raise PackageError("%s has no backprop_grader/authoring/gradescope.py: it is too old to run on Gradescope"
+                           % path.name)
     return path
 
 
@@ -144,9 +145,9 @@ def package(output: str | Path, rubric: str | None = None, secret: str | Path | 
 
     Nothing is written (no zip, no course.secret) until everything that goes in
     has been read and checked."""
-    from grader.authoring import wheel as wheels
-    from grader.batch import executors
-    from grader.judge import rubric as rubric_mod
+    from backprop_grader.authoring import wheel as wheels
+    from backprop_grader.batch import executors
+    from backprop_grader.judge import rubric as rubric_mod
     stream = stream or sys.stderr
     output = Path(output)
     if output.is_dir():
@@ -261,7 +262,7 @@ class BadStudentId(ValueError):
 def student_id(metadata: Any) -> str | None:
     """The student id from submission_metadata.json, as `bpgrade batch` reads an export
     (classlist.submitters_id, checked by classlist.check_id); None without one."""
-    from grader.batch.classlist import check_id, submitters_id
+    from backprop_grader.batch.classlist import check_id, submitters_id
     sid = submitters_id((metadata or {}).get("users") if isinstance(metadata, dict) else None)
     if sid is None:
         return None
@@ -285,11 +286,11 @@ def run_autograder(root: str | Path | None = None, stream: TextIO | None = None)
     A failure of the grader itself still writes a results.json (score 0, saying
     so) so the student sees a reason; the exit code is then 1.
     """
-    from grader import load
-    from grader.report import results as report
-    from grader.judge import score
-    from grader.judge import rubric as rubric_mod
-    from grader.report.results import safe_text
+    from backprop_grader import load
+    from backprop_grader.report import results as report
+    from backprop_grader.judge import score
+    from backprop_grader.judge import rubric as rubric_mod
+    from backprop_grader.report.results import safe_text
     stream = stream or sys.stdout
     root = Path(root or os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
     source, results = root / "source", root / "results" / "results.json"
@@ -330,7 +331,7 @@ def run_autograder(root: str | Path | None = None, stream: TextIO | None = None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m grader.authoring.gradescope",
+    p = argparse.ArgumentParser(prog="python -m backprop_grader.authoring.gradescope",
                                 description="Run inside a Gradescope autograder (see run_autograder).")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="grade ROOT/submission into ROOT/results/results.json")

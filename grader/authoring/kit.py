@@ -13,7 +13,7 @@ check their work offline, and nothing that gives the answers away.
 
 How the visible checks work without the reference: at release, each visible item
 runs once at the kit's fixed seed against the instructor's solution, with each
-reference gate class replaced by a recorder (grader.kit.replay). Every reference
+reference gate class replaced by a recorder (backprop_grader.kit.replay). Every reference
 call and its answer is kept, including the calls the named-mistake diagnosis
 makes on its mistake variants, and, in a second pass, each trial on its own and
 with the float32 round-off estimates a failing trial asks for. In the kit the
@@ -35,12 +35,12 @@ from typing import Any, Sequence, TextIO
 
 import yaml
 
-from grader import __version__, load
-from grader.authoring import wheel
-from grader.errors import ReleaseError, UsageError
-from grader.judge import rubric as rubric_mod
-from grader.kit import KIT_DIR, MANIFEST, ANSWERS
-from grader.kit import replay
+from backprop_grader import __version__, load
+from backprop_grader.authoring import wheel
+from backprop_grader.errors import ReleaseError, UsageError
+from backprop_grader.judge import rubric as rubric_mod
+from backprop_grader.kit import KIT_DIR, MANIFEST, ANSWERS
+from backprop_grader.kit import replay
 
 FORMAT = 1
 LOADER = '''"""Stand-ins for the reference gates of this kit (written by `bpgrade release`).
@@ -48,7 +48,7 @@ LOADER = '''"""Stand-ins for the reference gates of this kit (written by `bpgrad
 They hold no reference code: they answer the grader's calls at this kit's
 inputs from recorded.json.gz beside this file (see grader/kit/replay.py).
 """
-from grader.kit.replay import stand_ins
+from backprop_grader.kit.replay import stand_ins
 
 globals().update(stand_ins(__file__))
 '''
@@ -195,7 +195,7 @@ def replay_mistakes(reference: type) -> dict[str, tuple[str, list[type]]] | None
 def forcing_context() -> type:
     """A check Context that asks for the float32 round-off estimate of every trial,
     as a failing trial would (so those calls are recorded too)."""
-    from grader.judge.checks import Context
+    from backprop_grader.judge.checks import Context
 
     class Forcing(Context):
         def compare_all(self, cases, got, want, *args, **kw):
@@ -209,7 +209,7 @@ def forcing_context() -> type:
 def exercise_suspects(rub: rubric_mod.Rubric, item: rubric_mod.Item, log: Sequence[tuple[Any, ...]]) -> None:
     """Run every named-mistake suspect through the check's calls (as
     judge.mistakes.replays does), to record the reference calls they make."""
-    from grader.judge import mistakes
+    from backprop_grader.judge import mistakes
     targets = [item.gate] if item.gate else sorted({g.cls for g, *_ in log})
     for target in targets:
         if target not in rub.gates:
@@ -231,10 +231,10 @@ def exercise_suspects(rub: rubric_mod.Rubric, item: rubric_mod.Item, log: Sequen
 def record(rub: rubric_mod.Rubric, solution: Path, seed: int) -> tuple:
     """(tables, problems): every reference call the visible items make at `seed`,
     grading `solution` (the instructor's source) in the sandbox."""
-    from grader.judge.checks import CHECKS, Context, Outcome
-    from grader.judge.probe import Wrong
-    from grader.judge.score import item_rng
-    from grader.sandbox import Sandbox, SandboxError
+    from backprop_grader.judge.checks import CHECKS, Context, Outcome
+    from backprop_grader.judge.probe import Wrong
+    from backprop_grader.judge.score import item_rng
+    from backprop_grader.sandbox import Sandbox, SandboxError
     tables, problems = {}, []
     visible = [i for i in rub.items if not i.hidden]
     loaded = load.load(solution, class_names=list(rub.gates))
@@ -314,7 +314,7 @@ def student_rubric(rub: rubric_mod.Rubric, out_path: Path, loader: Path) -> tupl
 def ci_templates(source: Path, submission: str, secret_texts: set) -> dict:
     """{path in the kit: text}: the assignment folder's own CI files when it has them
     (checked for solution text), else the built-in templates."""
-    from grader.authoring.release import find_leaks
+    from backprop_grader.authoring.release import find_leaks
     folder = source if source.is_dir() else source.parent
     out = {}
     for name in TEMPLATES:
@@ -390,7 +390,7 @@ def build(source: Path, out_dir: Path, rub: rubric_mod.Rubric, items: list, stud
 
 def verify(out_dir: Path, solution: Path, rubric_path: Path, seed: int, rub: rubric_mod.Rubric) -> None:
     """The solution passes every check of the kit's rubric offline, as with the reference."""
-    from grader.judge import score
+    from backprop_grader.judge import score
     kit_rub = rubric_mod.load(rubric_path)
     result = score.grade(load.load(solution, class_names=list(kit_rub.gates)), kit_rub, seed=seed)
     bad = [r.item.id for r in result.items if not r.outcome.passed]

@@ -31,8 +31,8 @@ from typing import Any, Collection, Iterable, Mapping, Sequence
 
 import nbformat
 
-from grader.judge import rubric as rubric_mod
-from grader.errors import ReleaseError, UsageError
+from backprop_grader.judge import rubric as rubric_mod
+from backprop_grader.errors import ReleaseError, UsageError
 
 PLACEHOLDER = ("# YOUR CODE HERE", "raise NotImplementedError()")
 # A marker is a comment line of its own. Any spelling of the words is taken as
@@ -474,7 +474,7 @@ def write(items: Sequence[Released], out_dir: str | Path) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     """The `bpgrade release` command: the student files and the kit around them."""
-    from grader.authoring import kit
+    from backprop_grader.authoring import kit
     rub = rubric_mod.load(find_rubric(args.source, args.rubric))
     if args.student_rubric and Path(args.student_rubric).resolve() == Path(rub.path).resolve():
         raise UsageError("%s: the student rubric would overwrite the rubric itself" % args.student_rubric)

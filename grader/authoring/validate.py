@@ -26,17 +26,17 @@ from typing import TYPE_CHECKING, Collection, Sequence
 
 import nbformat
 
-from grader import load
-from grader.errors import UsageError
-from grader.authoring import release
-from grader.judge import rubric as rubric_mod, score
-from grader.judge.check_kinds import KINDS, runs_nothing
-from grader.judge.checks import CHECKS
+from backprop_grader import load
+from backprop_grader.errors import UsageError
+from backprop_grader.authoring import release
+from backprop_grader.judge import rubric as rubric_mod, score
+from backprop_grader.judge.check_kinds import KINDS, runs_nothing
+from backprop_grader.judge.checks import CHECKS
 
 if TYPE_CHECKING:
-    from grader.judge.checks.base import Outcome
-    from grader.judge.facts import LoadWarning
-    from grader.judge.score import ItemResult, Result
+    from backprop_grader.judge.checks.base import Outcome
+    from backprop_grader.judge.facts import LoadWarning
+    from backprop_grader.judge.score import ItemResult, Result
 
 
 @dataclass

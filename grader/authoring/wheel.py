@@ -1,12 +1,12 @@
 """Wheels of the installed grader, built from the files Python imports it from.
 
 No source checkout, setuptools or network is needed: the wheel is zipped from
-the installed `grader` package (a plain `pip install .` or an editable one),
+the installed `backprop_grader` package (a plain `pip install .` or an editable one),
 with the dependencies the installed distribution declares.
 
-- `full`: grader/, reference/ and rubrics/: what the instructor installs (the
+- `full`: backprop_grader/ with its reference/ and rubrics/: what the instructor installs (the
   Gradescope autograder bundles it).
-- `student`: grader/ and the rubric schema only: no reference/ (the reference
+- `student`: backprop_grader/ and the rubric schema only: no reference/ (the reference
   gates are the answer key) and no packaged rubric (they hold hidden items).
   It also depends on pytest, so `pytest --bpgrade` works from a plain install.
   A student kit bundles it (`bpgrade release`).
@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
 import importlib.metadata
 import re
 import zipfile
 from pathlib import Path
 
-import grader
-from grader.errors import PackageError
+import backprop_grader as grader
+from backprop_grader.errors import PackageError
 
 PROJECT = "backprop-grader"
 DIST = "backprop_grader"
@@ -29,7 +30,7 @@ SKIP = re.compile(r"(^|/)(__pycache__|\.pytest_cache)(/|$)|\.py[co]$")
 
 
 def package_dir(name: str) -> Path:
-    module = __import__(name)
+    module = importlib.import_module(name)
     return Path(module.__file__).resolve().parent
 
 
@@ -49,19 +50,27 @@ def requirements(student: bool) -> list:
 def files(student: bool) -> list:
     """[(name in the wheel, path)] of the packages that go in."""
     out = []
-    for pkg in ("grader", "reference", "rubrics"):
+    parts = {"": package_dir(DIST)}  # installed, reference/ and rubrics/ are inside it;
+    for sub in ("reference", "rubrics"):  # editable, they are folders of their own
+        try:
+            parts[sub] = package_dir("%s.%s" % (DIST, sub))
+        except ImportError:  # a student install has no reference/
+            pass
+    inner = [d for name, d in parts.items() if name]
+    for pkg, top in parts.items():
         if student and pkg == "reference":
             continue
-        top = package_dir(pkg)
         for path in sorted(top.rglob("*")):
             rel = path.relative_to(top).as_posix()
             if not path.is_file() or SKIP.search(rel):
                 continue
+            if pkg == "" and any(path.is_relative_to(d) for d in inner):
+                continue  # installed, reference/ and rubrics/ sit inside: added as their own part
             if student and pkg == "rubrics" and path.name not in ("__init__.py", "rubric.schema.json"):
                 continue
             if not student and pkg == "rubrics" and path.suffix not in (".py", ".yaml", ".json"):
                 continue
-            out.append(("%s/%s" % (pkg, rel), path))
+            out.append(("/".join(filter(None, (DIST, pkg, rel))), path))
     return out
 
 
@@ -79,8 +88,9 @@ def build(dest: Path, student: bool = False) -> Path:
         ("%s/METADATA" % info, ("\n".join(metadata) + "\n").encode()),
         ("%s/WHEEL" % info, b"Wheel-Version: 1.0\nGenerator: bpgrade\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
         ("%s/entry_points.txt" % info,
-         b"[console_scripts]\nbpgrade = grader.entry:main\n\n[pytest11]\nbpgrade = grader.pytest_plugin\n"),
-        ("%s/top_level.txt" % info, b"grader\nrubrics\n" if student else b"grader\nreference\nrubrics\n"),
+         b"[console_scripts]\nbpgrade = backprop_grader.entry:main\n\n"
+         b"[pytest11]\nbpgrade = backprop_grader.pytest_plugin\n"),
+        ("%s/top_level.txt" % info, b"backprop_grader\n"),
     ]
     record = []
     for name, data in members:

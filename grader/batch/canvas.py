@@ -22,8 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping, TextIO
 
-from grader.batch import gradebook as gradebook_mod
-from grader.errors import UsageError
+from backprop_grader.batch import gradebook as gradebook_mod
+from backprop_grader.errors import UsageError
 
 TOKEN_ENV = "CANVAS_API_TOKEN"
 

@@ -24,11 +24,11 @@ from typing import Any
 
 import yaml
 
-from grader.batch import lms_names
-from grader.batch.gradebook import inside
-from grader.load import SKIP_DIRS, regular_files
-from grader.tempdirs import temp_dir
-from grader.errors import BatchError, ZipRefused
+from backprop_grader.batch import lms_names
+from backprop_grader.batch.gradebook import inside
+from backprop_grader.load import SKIP_DIRS, regular_files
+from backprop_grader.tempdirs import temp_dir
+from backprop_grader.errors import BatchError, ZipRefused
 
 SUFFIXES = (".py", ".ipynb")
 METADATA = "submission_metadata.yml"  # Gradescope's export: folder -> submitters
@@ -450,7 +450,7 @@ def compile_pattern(text: str | None) -> re.Pattern | None:
 
 def listing(names: Sequence[str], at_most: int = 8, sep: str = ", ") -> str:
     """Names for a message, control characters escaped (see report.safe_text)."""
-    from grader.report.results import safe_text  # report imports numpy: only when a message is made
+    from backprop_grader.report.results import safe_text  # report imports numpy: only when a message is made
     names = [safe_text(n, one_line=True) for n in names]
     return sep.join(names[:at_most]) + (" and %d more" % (len(names) - at_most) if len(names) > at_most else "")
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from grader.errors import BatchError
-from grader.judge import seeds
-from grader.report.results import safe_text
+from backprop_grader.errors import BatchError
+from backprop_grader.judge import seeds
+from backprop_grader.report.results import safe_text
 
 
 def batch_args(cmd: argparse.ArgumentParser) -> None:
-    from grader.batch.executors import EXECUTORS
+    from backprop_grader.batch.executors import EXECUTORS
     cmd.add_argument("inputs", nargs="*", metavar="INPUT",
                      help="a folder with one entry per student, a .zip export (LMS or Gradescope), "
                           "or several submissions (files or folders)")
@@ -46,7 +46,7 @@ def batch_args(cmd: argparse.ArgumentParser) -> None:
 
 
 def run_batch(args: argparse.Namespace) -> int:
-    from grader.batch import grading
+    from backprop_grader.batch import grading
     if args.jobs is not None and args.jobs < 1:
         raise BatchError("-j must be at least 1")
     if args.scheduler and args.executor != "dask":
@@ -61,7 +61,7 @@ def run_batch(args: argparse.Namespace) -> int:
 
 
 def export_args(cmd: argparse.ArgumentParser) -> None:
-    from grader.report import lms
+    from backprop_grader.report import lms
     cmd.add_argument("--gradebook", default="grades.sqlite", help="the gradebook (default: grades.sqlite)")
     cmd.add_argument("--csv", help="one row per student (default: to standard output)")
     cmd.add_argument("--results-dir", help="write DIR/STUDENT/results.json (Gradescope format)")
@@ -73,7 +73,7 @@ def export_args(cmd: argparse.ArgumentParser) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from grader.batch import export
+    from backprop_grader.batch import export
     return export.export(args.gradebook, csv=args.csv, results_dir=args.results_dir, changes=args.changes,
                          lms_args=args)
 
@@ -90,6 +90,6 @@ def replay_args(cmd: argparse.ArgumentParser) -> None:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from grader.batch import replay
+    from backprop_grader.batch import replay
     return replay.replay(args.student, args.gradebook, rubric=args.rubric, rubric_version=args.rubric_version,
                          submission=args.submission, secret=args.secret)

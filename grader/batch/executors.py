@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, TextIO
 
 import yaml
 
-from grader import load
-from grader.batch import pool
-from grader.judge import rubric as rubric_mod
-from grader.batch.classlist import BatchError, pack, unpack
-from grader.report.results import safe_text
-from grader.tempdirs import temp_dir
+from backprop_grader import load
+from backprop_grader.batch import pool
+from backprop_grader.judge import rubric as rubric_mod
+from backprop_grader.batch.classlist import BatchError, pack, unpack
+from backprop_grader.report.results import safe_text
+from backprop_grader.tempdirs import temp_dir
 
 if TYPE_CHECKING:
     from distributed import Client, LocalCluster
@@ -79,8 +79,8 @@ def probe():
     import socket, sys
     found = {"host": socket.gethostname(), "python": sys.version.split()[0]}
     try:
-        import grader
-        from grader.sandbox import isolation
+        import backprop_grader as grader
+        from backprop_grader.sandbox import isolation
         caps = isolation.forced(isolation.capabilities())
     except Exception as exc:
         found["error"] = "%s: %s" % (type(exc).__name__, exc)
@@ -114,7 +114,7 @@ def check_workers(client: Client, where: str, stream: TextIO | None = None) -> N
         client.wait_for_workers(1, timeout=WORKERS_TIMEOUT)
     except (TimeoutError, OSError) as exc:
         raise BatchError("no Dask worker joined %s within %d s (%s)" % (where, WORKERS_TIMEOUT, exc)) from None
-    from grader import __version__
+    from backprop_grader import __version__
     problems = []
     for worker, found in sorted(client.run(worker_probe(), on_error="return").items()):
         name = "%s (%s)" % (worker, found.get("host", "?")) if isinstance(found, dict) else worker

@@ -7,16 +7,16 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from grader.batch import gradebook as gradebook_mod
-from grader.batch.classlist import listing
-from grader.report.results import safe_text
+from backprop_grader.batch import gradebook as gradebook_mod
+from backprop_grader.batch.classlist import listing
+from backprop_grader.report.results import safe_text
 
 
 def export(gradebook: str | Path, *, csv: str | Path | None = None, results_dir: str | Path | None = None,
            changes: str | Path | None = None, stream: TextIO | None = None,
            lms_args: argparse.Namespace | None = None) -> int:
     """Write what is asked for; with nothing asked, the CSV to standard output. Returns the exit status."""
-    from grader.report import lms
+    from backprop_grader.report import lms
     stream = stream or sys.stderr
     book = gradebook_mod.Gradebook(gradebook, create=False)
     try:

@@ -23,16 +23,16 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from grader import __version__
-from grader.errors import GradebookError, OutsideFolder
-from grader.report import results as report
+from backprop_grader import __version__
+from backprop_grader.errors import GradebookError, OutsideFolder
+from backprop_grader.report import results as report
 
 if TYPE_CHECKING:
-    from grader.batch.classlist import Entry
-    from grader.batch.late import Extension, Penalty, Policy
-    from grader.batch.pool import Graded
-    from grader.judge.rubric import Rubric
-    from grader.judge.seeds import Secret
+    from backprop_grader.batch.classlist import Entry
+    from backprop_grader.batch.late import Extension, Penalty, Policy
+    from backprop_grader.batch.pool import Graded
+    from backprop_grader.judge.rubric import Rubric
+    from backprop_grader.judge.seeds import Secret
 
 FORMAT = 1
 
@@ -313,7 +313,7 @@ class Gradebook:
 
     def extensions(self) -> dict[str, Extension]:
         """{student: late.Extension} as recorded."""
-        from grader.batch import late
+        from backprop_grader.batch import late
         out = {}
         for r in self.db.execute("SELECT * FROM extensions"):
             due = late.parse_time(r["due"]) if r["due"] else None
@@ -323,7 +323,7 @@ class Gradebook:
     def assess_late(self, policy: Policy | None, students: Iterable[str] | None = None) -> dict[str, Penalty]:
         """Work out the late penalty of each student's latest row under `policy` (None: no late
         policy, no penalties) and the recorded extensions; store it. Returns {student: late.Penalty}."""
-        from grader.batch import late
+        from backprop_grader.batch import late
         rows = self.latest(students)
         out = {}
         ids, exts = self.identities(), self.extensions()
@@ -517,7 +517,7 @@ class Gradebook:
 
     def results_path(self, folder: str | Path, student: str) -> Path:
         """FOLDER/STUDENT/results.json, refused unless the id is usable and the path stays in FOLDER."""
-        from grader.batch.classlist import check_id  # classlist imports this module
+        from backprop_grader.batch.classlist import check_id  # classlist imports this module
         try:
             check_id(student)
         except ValueError as why:

@@ -8,7 +8,7 @@ group `id`, else its first group, else the whole match). Several files that
 map to one student are graded together as one folder, and reported.
 
 Finding the submissions is grader.batch.classlist's job; where they are graded,
-grader.batch.executors' (`grader.batch.pool` worker processes, or a Dask cluster). Each
+grader.batch.executors' (`backprop_grader.batch.pool` worker processes, or a Dask cluster). Each
 result is committed to the gradebook as it finishes, so a killed run loses
 nothing graded, and the same command skips what is already graded.
 
@@ -29,21 +29,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, TextIO
 
-from grader.batch import gradebook as gradebook_mod
-from grader.batch import late as late_mod
-from grader.batch import pool
-from grader.judge import seeds
-from grader.judge import rubric as rubric_mod
-from grader.report.results import safe_text
-from grader.batch.classlist import BatchError, Inputs, pack, submission_hash
-from grader.batch.executors import EXECUTORS
+from backprop_grader.batch import gradebook as gradebook_mod
+from backprop_grader.batch import late as late_mod
+from backprop_grader.batch import pool
+from backprop_grader.judge import seeds
+from backprop_grader.judge import rubric as rubric_mod
+from backprop_grader.report.results import safe_text
+from backprop_grader.batch.classlist import BatchError, Inputs, pack, submission_hash
+from backprop_grader.batch.executors import EXECUTORS
 # the command lines and the other two commands, where cli.py and older callers look for them
-from grader.batch.commands import batch_args, export_args, replay_args, run_batch  # noqa: F401
-from grader.batch.export import export  # noqa: F401
-from grader.batch.replay import compare, replay  # noqa: F401
+from backprop_grader.batch.commands import batch_args, export_args, replay_args, run_batch  # noqa: F401
+from backprop_grader.batch.export import export  # noqa: F401
+from backprop_grader.batch.replay import compare, replay  # noqa: F401
 
 if TYPE_CHECKING:
-    from grader.batch.pool import Graded
+    from backprop_grader.batch.pool import Graded
 
 SLOWEST = 5
 

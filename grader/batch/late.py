@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.errors import UsageError
+from backprop_grader.errors import UsageError
 
 UNITS = {"day": 86400.0, "hour": 3600.0}
 DURATION = re.compile(r"^(?:(?P<d>\d+(?:\.\d+)?)d)?(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?"
@@ -126,7 +126,7 @@ def duration_text(seconds: float) -> str:
 
 def policy(block: dict, where: str) -> Policy:
     """The rubric's `late:` block (already checked by the schema); RubricError names the path."""
-    from grader.errors import RubricError
+    from backprop_grader.errors import RubricError
     try:
         due = parse_time(block["due"])
     except ValueError:

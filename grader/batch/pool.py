@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader import load, tempdirs
-from grader.report import results as report
-from grader.judge import rubric, score
-from grader.sandbox import ForkServer, isolation
+from backprop_grader import load, tempdirs
+from backprop_grader.report import results as report
+from backprop_grader.judge import rubric, score
+from backprop_grader.sandbox import ForkServer, isolation
 
 if TYPE_CHECKING:
-    from grader.judge.rubric import Rubric
+    from backprop_grader.judge.rubric import Rubric
 
 
 @dataclass

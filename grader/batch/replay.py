@@ -15,14 +15,14 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator, Mapping, TextIO
 
-from grader.batch import gradebook as gradebook_mod
-from grader.batch import pool
-from grader.batch.classlist import MAX_STORED, listing, submission_hash, unpack
-from grader.errors import BatchError, UsageError
-from grader.judge import rubric as rubric_mod
-from grader.judge import seeds
-from grader.report.results import safe_text
-from grader.tempdirs import temp_dir
+from backprop_grader.batch import gradebook as gradebook_mod
+from backprop_grader.batch import pool
+from backprop_grader.batch.classlist import MAX_STORED, listing, submission_hash, unpack
+from backprop_grader.errors import BatchError, UsageError
+from backprop_grader.judge import rubric as rubric_mod
+from backprop_grader.judge import seeds
+from backprop_grader.report.results import safe_text
+from backprop_grader.tempdirs import temp_dir
 
 
 def replay(student: str, gradebook: str | Path, *, rubric: str | None = None, rubric_version: str | None = None,

@@ -17,7 +17,7 @@ BAD_ANSWER = "bad_answer"  # an answer that cannot be compared: type, shape, cou
 EXCEPTION = "exception"  # the student's code raised (or called sys.exit)
 MISSING_CLASS = "missing_class"  # a gate class the check needs is not defined
 # what the sandbox reports: timeout, crash, out of time, load failure, other refusals
-from grader.errors import CRASH, LOAD_FAILURE, OUT_OF_TIME, SANDBOX, TIMEOUT  # noqa: E402,F401
+from backprop_grader.errors import CRASH, LOAD_FAILURE, OUT_OF_TIME, SANDBOX, TIMEOUT  # noqa: E402,F401
 PROBLEMS = (BAD_ANSWER, EXCEPTION, MISSING_CLASS, TIMEOUT, CRASH, OUT_OF_TIME, LOAD_FAILURE, SANDBOX)
 
 # how the child writes an exception: "Type: detail", "Type", or NotImplementedError's own words

@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from grader.judge.check_kinds import diagnosed
-from grader.judge.compare import close
-from grader.judge.mistake_kinds import EVIDENCE, declared, rule_id, rule_pairs, sentence
-from grader.judge.probe import Wrong, numbers
+from backprop_grader.judge.check_kinds import diagnosed
+from backprop_grader.judge.compare import close
+from backprop_grader.judge.mistake_kinds import EVIDENCE, declared, rule_id, rule_pairs, sentence
+from backprop_grader.judge.probe import Wrong, numbers
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-    from grader.judge.probe import StudentGate
-    from grader.judge.rubric import Item, Rubric
+    from backprop_grader.judge.probe import StudentGate
+    from backprop_grader.judge.rubric import Item, Rubric
 
     Call = tuple[StudentGate, str, list, Any]  # a session's log: gate, method, arguments, raw answer
 

@@ -15,24 +15,29 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from grader.errors import Wrong
-from grader.judge import facts
-from grader.judge.rubric import Api
-from grader.judge.facts import exception_name
-from grader.sandbox import MAX_REPLY, SandboxError, text
+from backprop_grader.errors import Wrong
+from backprop_grader.judge import facts
+from backprop_grader.judge.rubric import Api
+from backprop_grader.judge.facts import exception_name
+from backprop_grader.sandbox import MAX_REPLY, SandboxError, text
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-    from grader.sandbox import Session
+    from backprop_grader.sandbox import Session
 
 DEFAULT_API = Api()
 
 
 def encode(x: ArrayLike) -> float | dict:
-    """An argument on the wire: a bare number, or an array's shape and values."""
+    """An argument on the wire: a bare number, or an array's shape and values
+    (integer labels as integers; a rubric's plain value, such as a dict, as it is)."""
     if isinstance(x, float):  # float and np.float64
         return float(x)
+    if isinstance(x, dict):
+        return {"t": "obj", "v": x}
+    if isinstance(x, np.ndarray) and x.dtype.kind in "iu":
+        return {"t": "int", "shape": list(x.shape), "v": x.ravel().tolist()}
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == 0:
         return float(x)
@@ -61,27 +66,53 @@ class StudentGate:
         """The student's name for `method` (forward or backward)."""
         return {"forward": self.api.forward, "backward": self.api.backward}.get(method, method)
 
+    @property
+    def adapted(self) -> bool:
+        """Made in the child behind forward/backward: a function pair, or a class made with inputs."""
+        return self.api.function or bool(self.api.init)
+
+    def made(self) -> list:
+        """How the child makes this gate: [id, class], or with how to adapt it."""
+        if self.api.function:
+            return [self.id, self.cls, {"backward": self.api.backward}]
+        if self.api.init:
+            return [self.id, self.cls, {"init": len(self.api.init), "forward": self.api.forward,
+                                        "backward": self.api.backward}]
+        return [self.id, self.cls]
+
+    def who(self, method: str) -> str:
+        """The student's code a call runs, as messages name it (affine_forward, Affine.forward)."""
+        name = self.method(method)
+        if self.api.function:
+            return name or self.cls
+        return "%s.%s" % (self.cls, name)
+
     def wire(self, method: str, args: list) -> list:
         """A call as the child runs it: the gate's `api` turns forward(inputs) and
         backward(upstream) into the student's methods, arguments and attributes."""
         if method == "forward":
             self.inputs = list(args)
+            if self.api.init:  # the constructor's inputs first
+                rest = [a for i, a in enumerate(args) if i not in self.api.init]
+                args = [args[i] for i in self.api.init] + rest
+        elif self.api.no_upstream:
+            args = []
         elif self.api.inputs_again:
             args = self.inputs + list(args)
-        call = [self.id, self.method(method), [encode(a) for a in args]]
+        call = [self.id, method if self.adapted else self.method(method), [encode(a) for a in args]]
         return call + [list(self.api.grads_on)] if method == "backward" and self.api.grads_on else call
 
     def outputs(self, raw: Any, shapes: Sequence[tuple], names: Sequence[str]) -> list:
         """Validate a raw forward answer: one value, or one per output."""
         if len(shapes) == 1:
-            return [number(raw, shapes[0], "%s.%s's output" % (self.cls, self.api.forward), self)]
-        return numbers(raw, shapes, names, self, self.api.forward)
+            return [number(raw, shapes[0], "%s's output" % self.who("forward"), self)]
+        return numbers(raw, shapes, names, self, "forward")
 
     def grads(self, raw: Any, shapes: Sequence[tuple], names: Sequence[str]) -> list:
         """Validate a raw backward answer (the attributes' values, for `grads_on`)."""
         if self.api.grads_on:
-            names = ["self." + a for a in self.api.grads_on]
-        return numbers(raw, shapes, names, self, self.api.backward)
+            names = [n if a is None else "self." + a for n, a in zip(names, self.api.grads_on)]
+        return numbers(raw, shapes, names, self, "backward")
 
 
 def run(calls: list[tuple[StudentGate, str, list]]) -> list:
@@ -94,9 +125,11 @@ def run(calls: list[tuple[StudentGate, str, list]]) -> list:
         return []
     session = calls[0][0].session
     make, session.to_make = session.to_make, []
-    steps = ["creating %s()" % g.cls for g in make] + ["%s.%s" % (g.cls, g.method(m)) for g, m, _ in calls]
-    msg = {"op": "calls", "new": [[g.id, g.cls] for g in make],
+    steps = ["creating %s()" % g.cls for g in make] + [g.who(m) for g, m, _ in calls]
+    msg = {"op": "calls", "new": [g.made() for g in make],
            "calls": [g.wire(m, args) for g, m, args in calls]}
+    if getattr(session, "strict", False):  # numpy's overflow, divide and invalid warnings raise
+        msg["strict"] = True
     try:
         reply = session.request(msg, steps[0], steps)
     except SandboxError as exc:
@@ -250,7 +283,7 @@ def numbers(raw: Any, shapes: Sequence[tuple], names: Sequence[str], gate: Stude
         return [np.float64(v) for v in items]
     raw = sequence(raw)
     want = "[%s]" % ", ".join(names)
-    who = "%s.%s" % (gate.cls, method) if gate is not None else method
+    who = gate.who(method) if gate is not None else method
     if n == 1 and (bare(raw) or isinstance(raw, dict) and raw.get("t") in ("num", "arr") and
                    list(raw.get("shape") or []) != [1] + list(shapes[0])):
         return [number(raw, shapes[0], names[0], gate)]  # `return dx` for one input
@@ -267,7 +300,22 @@ def numbers(raw: Any, shapes: Sequence[tuple], names: Sequence[str], gate: Stude
         raise Wrong("%s returned %s; it should return a list %s" % (who, describe(raw), want))
     if len(items) != n:
         raise Wrong("%s returned %d values; it should return %d: %s" % (who, len(items), n, want))
+    got = [shape_of(item) for item in items]
+    if any(shapes) and None not in got and got != [tuple(s) for s in shapes] and \
+            sorted(got) == sorted(map(tuple, shapes)):
+        raise Wrong("%s returned its values in the wrong order: shapes %s, where %s have shapes %s"
+                    % (who, ", ".join(map(str, got)), want, ", ".join(str(tuple(s)) for s in shapes)))
     return [number(item, shape, name, gate) for item, shape, name in zip(items, shapes, names)]
+
+
+def shape_of(raw: Any) -> tuple | None:
+    """The shape an answer says it has (None: not a number or an array)."""
+    raw = sequence(raw)
+    if bare(raw) or isinstance(raw, dict) and raw.get("t") == "num":
+        return ()
+    if isinstance(raw, dict) and raw.get("t") == "arr" and _shape(raw.get("shape")):
+        return tuple(raw["shape"])
+    return None
 
 
 def bare(raw: Any) -> bool:

@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING
 import jsonschema
 import yaml
 
-from grader.errors import RubricError, UsageError
-from grader.judge import visibility
-from grader.judge.check_kinds import runs_nothing
-from grader.judge.inputs import SPECIALS
-from grader.judge.mistake_kinds import known_ids
+from backprop_grader.errors import RubricError, UsageError
+from backprop_grader.judge import visibility
+from backprop_grader.judge.check_kinds import runs_nothing
+from backprop_grader.judge.inputs import SPECIALS
+from backprop_grader.judge.mistake_kinds import known_ids
 
 if TYPE_CHECKING:
-    from grader.sandbox import Limits
+    from backprop_grader.sandbox import Limits
 
-PACKAGED = files("rubrics")
+PACKAGED = files("backprop_grader.rubrics")
 DEFAULTS = {
     "trials": 20,
     "tolerance": {"rtol": 1e-6, "atol": 1e-9},
@@ -44,6 +44,15 @@ class Api:
     backward: str = "backward"
     inputs_again: bool = False  # backward(*inputs, *upstream): a stateless backward
     grads_on: tuple = ()  # attributes backward leaves the gradients on, one per input (else its answer)
+    # (None for the one gradient backward returns)
+    function: bool = False  # the gate is a function: forward(*inputs) -> (out, cache); backward None: (out, grads)
+    no_upstream: bool = False  # backward() takes no argument (a loss: its upstream gradient is 1)
+    init: tuple = ()  # input positions passed to the constructor (Affine(W, b)), not to forward
+
+    @property
+    def loss(self) -> bool:
+        """The output is a loss whose backward takes no upstream gradient (it is 1)."""
+        return self.no_upstream or (self.function and self.backward is None)
 
 
 @dataclass
@@ -54,10 +63,20 @@ class Gate:
     shapes: list
     outputs: list = field(default_factory=lambda: ["z"])
     api: Api = field(default_factory=Api)
+    constant: dict = field(default_factory=dict)  # not_differentiable: input name -> how it is drawn
+
+    @property
+    def differentiable(self) -> list[int]:
+        """Positions of the inputs that get a gradient."""
+        return [i for i, n in enumerate(self.inputs) if n not in self.constant]
 
     @property
     def grads(self) -> list[str]:
-        return ["d" + n for n in self.inputs]
+        return ["d" + self.inputs[i] for i in self.differentiable]
+
+    @property
+    def grad_shapes(self) -> list[tuple]:
+        return [self.shapes[i] for i in self.differentiable]
 
     @property
     def upstreams(self) -> list[str]:
@@ -114,7 +133,7 @@ class Rubric:
     @cached_property
     def limits(self) -> Limits:
         """The sandbox's `Limits` (imported here, so that reading a rubric does not start the sandbox's imports)."""
-        from grader.sandbox import Limits
+        from backprop_grader.sandbox import Limits
         return Limits(**self.limit_settings)
 
     @property
@@ -195,8 +214,15 @@ def build(data: dict, path: Path, sha: str) -> Rubric:
                               % (where, name, len(shapes), len(spec["inputs"])))
         ref = reference_class(spec["reference"], path, "gates.%s.reference" % name)
         outputs = spec.get("outputs") or (["z"] if "z" not in spec["inputs"] else ["out"])
+        constant = dict(spec.get("not_differentiable", {}))
+        unknown = set(constant) - set(spec["inputs"])
+        if unknown:
+            raise RubricError("%s: gates.%s.not_differentiable: %s is not an input"
+                              % (where, name, ", ".join(sorted(unknown))))
+        differentiable = [n for n in spec["inputs"] if n not in constant]
         gates[name] = Gate(name, ref, list(spec["inputs"]), shapes, list(outputs),
-                           api(spec.get("api", {}), spec["inputs"], "%s: gates.%s.api" % (where, name)))
+                           api(spec.get("api", {}), differentiable, "%s: gates.%s.api" % (where, name), name,
+                               spec["inputs"]), constant)
 
     graphs = {}
     for name, spec in data.get("graphs", {}).items():
@@ -237,8 +263,9 @@ def build(data: dict, path: Path, sha: str) -> Rubric:
         if raw.get("graph") is not None and raw["graph"] not in graphs:
             raise RubricError("%s.graph: unknown graph %r" % (at, raw["graph"]))
         names = gates[raw["gate"]].inputs if raw.get("gate") else graphs[raw["graph"]].inputs
+        drawn = set(gates[raw["gate"]].constant) if raw.get("gate") else set()
         for j, example in enumerate(raw.get("examples", [])):
-            missing = set(names) - set(example)
+            missing = set(names) - set(example) - drawn
             extra = set(example) - set(names) - {"upstream"}
             if missing or extra:
                 raise RubricError("%s.examples[%d]: %s" % (at, j, "missing %s" % ", ".join(sorted(missing))
@@ -257,7 +284,7 @@ def build(data: dict, path: Path, sha: str) -> Rubric:
 
     late_policy = None
     if "late" in data:
-        from grader.batch import late
+        from backprop_grader.batch import late
         late_policy = late.policy(data["late"], where)
     rubric = Rubric(path, data["assignment"], data.get("title", data["assignment"]),
                     gates, graphs, items, dict(data.get("limits", {})), sha,
@@ -271,15 +298,26 @@ def build(data: dict, path: Path, sha: str) -> Rubric:
     return rubric
 
 
-def api(spec: dict, names: list[str], at: str) -> Api:
-    """A gate's `api:` block (schema-checked) as an `Api`; `grads_on` names every input."""
+def api(spec: dict, names: list[str], at: str, gate: str = "", inputs: list[str] | None = None) -> Api:
+    """A gate's `api:` block (schema-checked) as an `Api`. `names`: the inputs that
+    get a gradient; `grads_on` names all of them, or all but the one backward returns."""
     grads_on = spec.get("grads_on") or {}
-    if grads_on and set(grads_on) != set(names):
+    if grads_on and not (set(grads_on) <= set(names) and len(names) - len(grads_on) <= 1):
         raise RubricError("%s.grads_on: names inputs %s; the gate's inputs are %s"
                           % (at, ", ".join(grads_on), ", ".join(names)))
-    return Api(spec.get("forward", "forward"), spec.get("backward", "backward"),
+    init = list(spec.get("init", []))
+    if set(init) - set(inputs or names):
+        raise RubricError("%s.init: %s is not an input" % (at, ", ".join(sorted(set(init) - set(inputs or names)))))
+    function = bool(spec.get("function"))
+    if function and ({"forward", "init", "grads_on"} & set(spec) or spec.get("backward_args")):
+        raise RubricError("%s: a function gate is the function named by the gate's key, backward(*upstream, "
+                          "cache): it takes no forward, init, grads_on or backward_args" % at)
+    if not function and "backward" in spec and spec["backward"] is None:
+        raise RubricError("%s.backward: null (forward returns the gradients) is for a function gate" % at)
+    return Api(gate if function else spec.get("forward", "forward"), spec.get("backward", "backward"),
                spec.get("backward_args", ["upstream"]) == ["inputs", "upstream"],
-               tuple(grads_on[n] for n in names) if grads_on else ())
+               tuple(grads_on.get(n) for n in names) if grads_on else (), function,
+               spec.get("backward_args") == [], tuple((inputs or names).index(n) for n in init))
 
 
 def merged(base: dict, override: dict) -> dict:
@@ -288,6 +326,12 @@ def merged(base: dict, override: dict) -> dict:
     for key in ("tolerance", "inputs"):
         out[key] = dict(base[key], **override.get(key, {}))
     return out
+
+
+def packaged_module(name: str) -> str:
+    """`reference...` in a rubric names the grader's own reference gates, which
+    install as backprop_grader.reference (the distribution claims no other name)."""
+    return "backprop_grader." + name if name == "reference" or name.startswith("reference.") else name
 
 
 def reference_class(spec: str, rubric_path: str | Path, at: str) -> type:
@@ -300,7 +344,7 @@ def reference_class(spec: str, rubric_path: str | Path, at: str) -> type:
             module = importlib.util.module_from_spec(module_spec)
             module_spec.loader.exec_module(module)
         else:
-            module = importlib.import_module(target)
+            module = importlib.import_module(packaged_module(target))
         return getattr(module, cls)
     except Exception as exc:  # any failure here is the rubric author's to fix
         raise RubricError("%s: %s: cannot load %s (%s: %s)" % (

@@ -20,20 +20,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from grader.errors import OutOfTime
-from grader.load import class_pattern
-from grader.judge import facts, visibility
-from grader.judge.checks import CHECKS, Context, Outcome
-from grader.judge.facts import LoadWarning
-from grader.judge.mistakes import diagnose
-from grader.judge.probe import Wrong, sandbox_kind
-from grader.sandbox import Sandbox, SandboxError, text
-from grader.judge.seeds import submission_digest
+from backprop_grader.errors import OutOfTime
+from backprop_grader.load import class_pattern
+from backprop_grader.judge import facts, visibility
+from backprop_grader.judge.checks import CHECKS, Context, Outcome
+from backprop_grader.judge.facts import LoadWarning
+from backprop_grader.judge.mistakes import diagnose
+from backprop_grader.judge.probe import Wrong, sandbox_kind
+from backprop_grader.sandbox import Sandbox, SandboxError, text
+from backprop_grader.judge.seeds import submission_digest
 
 if TYPE_CHECKING:
-    from grader.judge.rubric import Item, Rubric
-    from grader.load import Loaded
-    from grader.sandbox import ForkServer, Limits
+    from backprop_grader.judge.rubric import Item, Rubric
+    from backprop_grader.load import Loaded
+    from backprop_grader.sandbox import ForkServer, Limits
 
 REVEAL = visibility.REVEAL
 

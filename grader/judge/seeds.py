@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING
 from collections.abc import Mapping
 from pathlib import Path
 
-from grader.errors import SecretError
+from backprop_grader.errors import SecretError
 
 if TYPE_CHECKING:
-    from grader.load import Loaded
+    from backprop_grader.load import Loaded
 
 ENV_SECRET = "BPGRADE_SECRET"
 ENV_SECRET_FILE = "BPGRADE_SECRET_FILE"

@@ -1,8 +1,8 @@
 """Check from inside a notebook: one line in a cell,
 
-    from grader.kit.notebook import check; check()
+    from backprop_grader.kit.notebook import check; check()
 
-(or `%load_ext grader.kit.notebook` once, then `%bpgrade_check`). It grades the
+(or `%load_ext backprop_grader.kit.notebook` once, then `%bpgrade_check`). It grades the
 code cells this kernel has run so far (their text, in the order they ran; not
 the file on disk, which may be unsaved), in the grader's sandbox, against the
 assignment's rubric (the student kit's, found from the notebook's folder), and
@@ -25,7 +25,7 @@ SELF = re.compile(r"grader\.kit|bpgrade_check|^\s*check\(\)\s*$", re.M)
 
 def inside_grader() -> bool:
     """True in the grader's own sandbox child (a submission that kept its check cell)."""
-    return any(name.startswith("grader.sandbox.child") for name in sys.modules)
+    return any(name.startswith("backprop_grader.sandbox.child") for name in sys.modules)
 
 
 def cells_run(shell: InteractiveShell) -> list:
@@ -42,12 +42,12 @@ def check(rubric: str | None = None, folder: str | Path | None = None) -> None:
     import nbformat
     from IPython import get_ipython
 
-    from grader import load
-    from grader.errors import UsageError
-    from grader.judge import rubric as rubric_mod
-    from grader.judge import score
-    from grader.kit import find_rubric, kit_for
-    from grader.report import formats
+    from backprop_grader import load
+    from backprop_grader.errors import UsageError
+    from backprop_grader.judge import rubric as rubric_mod
+    from backprop_grader.judge import score
+    from backprop_grader.kit import find_rubric, kit_for
+    from backprop_grader.report import formats
     shell = get_ipython()
     if shell is None:
         print("bpgrade: check() runs inside a notebook; from a terminal use: bpgrade check NOTEBOOK")
@@ -86,6 +86,6 @@ def check(rubric: str | None = None, folder: str | Path | None = None) -> None:
 
 
 def load_ipython_extension(shell: InteractiveShell) -> None:
-    """`%load_ext grader.kit.notebook` adds the line magic `%bpgrade_check [RUBRIC]`."""
+    """`%load_ext backprop_grader.kit.notebook` adds the line magic `%bpgrade_check [RUBRIC]`."""
     shell.register_magic_function(lambda line: check(line.strip() or None),
                                   "line", "bpgrade_check")

@@ -236,7 +236,7 @@ def unknown_is_not_wrong() -> None:
     gates, at values nobody recorded), the diagnosis cannot tell whether that gate is
     wrong, so it is not taken as wrong: no mistake is named for it from answers the
     kit cannot judge. Installed once, by `stand_ins`."""
-    from grader.judge import mistakes
+    from backprop_grader.judge import mistakes
     original = mistakes.replays
     if getattr(original, "kit_aware", False):
         return

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
-from grader.report.sanitize import esc, num
+from backprop_grader.report.sanitize import esc, num
 
 
 def svg_histogram(bins: Sequence[tuple[float, float, int]], max_score: float, width: int = 640,

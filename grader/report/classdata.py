@@ -11,11 +11,11 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from grader.judge import check_kinds
-from grader.judge import facts
+from backprop_grader.judge import check_kinds
+from backprop_grader.judge import facts
 
 if TYPE_CHECKING:
-    from grader.batch.gradebook import Gradebook
+    from backprop_grader.batch.gradebook import Gradebook
 
 SLOWEST = 10
 BINS = 10

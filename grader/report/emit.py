@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.errors import UsageError
-from grader.report import results as report
-from grader.report.formats import FORMATS, junit, render
+from backprop_grader.errors import UsageError
+from backprop_grader.report import results as report
+from backprop_grader.report.formats import FORMATS, junit, render
 
 if TYPE_CHECKING:
-    from grader.judge.score import Result
+    from backprop_grader.judge.score import Result
 
 EPSILON = 1e-9
 

@@ -29,11 +29,11 @@ import re
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
-from grader.judge import visibility
-from grader.report import results as report
+from backprop_grader.judge import visibility
+from backprop_grader.report import results as report
 
 if TYPE_CHECKING:
-    from grader.judge.score import Result
+    from backprop_grader.judge.score import Result
 
 FORMATS = ("text", "json", "junit", "markdown")
 
@@ -225,6 +225,6 @@ MOVED = ("EPSILON", "FAIL_UNDER_HELP", "Threshold", "add_args", "append_step_sum
 
 def __getattr__(name: str) -> Any:
     if name in MOVED:
-        from grader.report import emit
+        from backprop_grader.report import emit
         return getattr(emit, name)
     raise AttributeError("module %r has no attribute %r" % (__name__, name))

@@ -31,11 +31,11 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from grader.batch import gradebook as gradebook_mod
-from grader.errors import ReportError
-from grader.report.classdata import ClassData
-from grader.report.notebooks import Renderer
-from grader.report.pages import index_page, student_page
+from backprop_grader.batch import gradebook as gradebook_mod
+from backprop_grader.errors import ReportError
+from backprop_grader.report.classdata import ClassData
+from backprop_grader.report.notebooks import Renderer
+from backprop_grader.report.pages import index_page, student_page
 
 
 def build(gradebook: str | Path, output: str | Path, title: str | None = None,

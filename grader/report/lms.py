@@ -24,11 +24,11 @@ import json
 import re
 from typing import TYPE_CHECKING, Any, Mapping, TextIO
 
-from grader.batch.gradebook import csv_cell, final_score, write_atomic
-from grader.errors import UsageError
+from backprop_grader.batch.gradebook import csv_cell, final_score, write_atomic
+from backprop_grader.errors import UsageError
 
 if TYPE_CHECKING:
-    from grader.batch.gradebook import Gradebook
+    from backprop_grader.batch.gradebook import Gradebook
 
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 MOODLE_COLUMNS = ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum grade",
@@ -135,7 +135,7 @@ def wanted(args: argparse.Namespace) -> bool:
 def export(book: Gradebook, args: argparse.Namespace, stream: TextIO) -> None:
     """Write the LMS files asked for in `args`; say what was written on `stream`."""
     from pathlib import Path
-    from grader.report.results import safe_text
+    from backprop_grader.report.results import safe_text
     jobs = []
     if getattr(args, "canvas_csv", None):
         jobs.append((args.canvas_csv, lambda: canvas_csv(book, args.canvas_assignment or "")))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-from grader.load import cell_source, class_pattern
-from grader.report.sanitize import clean_html, esc
+from backprop_grader.load import cell_source, class_pattern
+from backprop_grader.report.sanitize import clean_html, esc
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode

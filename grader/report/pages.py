@@ -9,20 +9,20 @@ import warnings
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from urllib.parse import quote
 
-from grader import __version__
-from grader.judge.mistake_kinds import label as mistake_label
-from grader.report.charts import svg_hbars, svg_histogram
-from grader.report.classdata import UNNAMED, histogram
-from grader.report.notebooks import cells_notebook, module_notebook, render_with_feedback
-from grader.report.sanitize import esc, num, shorten
-from grader.report.submission import graded_files
+from backprop_grader import __version__
+from backprop_grader.judge.mistake_kinds import label as mistake_label
+from backprop_grader.report.charts import svg_hbars, svg_histogram
+from backprop_grader.report.classdata import UNNAMED, histogram
+from backprop_grader.report.notebooks import cells_notebook, module_notebook, render_with_feedback
+from backprop_grader.report.sanitize import esc, num, shorten
+from backprop_grader.report.submission import graded_files
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
-    from grader.load import Loaded
-    from grader.report.classdata import ClassData, Student
-    from grader.report.notebooks import Renderer
+    from backprop_grader.load import Loaded
+    from backprop_grader.report.classdata import ClassData, Student
+    from backprop_grader.report.notebooks import Renderer
 
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
        "form-action 'none'")

@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from grader import __version__
-from grader.judge import check_kinds
-from grader.judge.facts import Where
-from grader.judge.mistake_kinds import EVIDENCE
+from backprop_grader import __version__
+from backprop_grader.judge import check_kinds
+from backprop_grader.judge.facts import Where
+from backprop_grader.judge.mistake_kinds import EVIDENCE
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-    from grader.judge.checks.base import Failure, Outcome
-    from grader.judge.score import ItemResult, Result
+    from backprop_grader.judge.checks.base import Failure, Outcome
+    from backprop_grader.judge.score import ItemResult, Result
 
 OUTPUT_SHOWN = 4000  # characters of the student's own printing in a report
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from grader.report import results
+from backprop_grader.report import results
 
 
 def esc(x: object) -> str:

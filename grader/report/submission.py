@@ -20,8 +20,8 @@ class Files:
 
 def graded_files(row: Mapping[str, Any], gates: list, tmp: str | Path) -> Files:
     """The stored submission of a gradebook row, unpacked into `tmp`."""
-    from grader.batch import classlist
-    from grader import load
+    from backprop_grader.batch import classlist
+    from backprop_grader import load
     blob = row["submission"]
     if blob is None:
         return Files(note="The gradebook does not hold this submission (it was too large to keep).")

@@ -3,7 +3,7 @@
 The parent starts `child.py` in a fresh session, sends it the submission and
 reads back JSON lines. Everything it reads is untrusted: a reply line is
 size-capped, must be plain bounded JSON (`wire.plain`) answering the request in
-progress, and its answers are validated by `grader.judge.probe`; student output is
+progress, and its answers are validated by `backprop_grader.judge.probe`; student output is
 capped and kept apart; only a count of calls done that rises within the batch
 restarts a call's timer; the scratch folder has a size cap.
 """
@@ -21,10 +21,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator, NoReturn, Sequence
 
-from grader.sandbox.spawn import ForkServer, FreshInterpreter, close_page, progress_page  # noqa: F401
-from grader.tempdirs import temp_dir
-from grader.sandbox.child.wire import dumps, loads, plain
-from grader.errors import CRASH, LOAD_FAILURE, TIMEOUT, OutOfTime, SandboxError, SandboxUnavailable
+from backprop_grader.sandbox.spawn import ForkServer, FreshInterpreter, close_page, progress_page  # noqa: F401
+from backprop_grader.tempdirs import temp_dir
+from backprop_grader.sandbox.child.wire import dumps, loads, plain
+from backprop_grader.errors import CRASH, LOAD_FAILURE, TIMEOUT, OutOfTime, SandboxError, SandboxUnavailable
 
 MAX_REPLY = 8 << 20  # bytes in one reply line
 POLL = 0.05  # seconds between looks at the progress page and the scratch folder while waiting

@@ -31,11 +31,13 @@ import weakref
 from pathlib import Path
 from typing import IO, Collection, Mapping, Sequence
 
-from grader.tempdirs import temp_dir
-from grader.sandbox.child.confine import landlock_abi
+from backprop_grader.tempdirs import temp_dir
+from backprop_grader.sandbox.child.confine import landlock_abi
 
 SANDBOX_UID = SANDBOX_GID = 64123  # unlikely to own anything else on the machine
-HIDDEN = ("grader", "reference", "rubrics")  # packages the child must not read
+# packages the child must not read: the grader's (editable, reference and rubrics are
+# folders of their own), and an older install's top-level names
+HIDDEN = ("backprop_grader", "backprop_grader.reference", "backprop_grader.rubrics", "grader", "reference", "rubrics")
 SYSTEM = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
 SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
@@ -73,12 +75,13 @@ def hidden_dirs() -> list[Path]:
     found = set()
     for name in HIDDEN:
         try:
-            found.add(Path(importlib.import_module(name).__file__).resolve().parent)
+            if name.startswith("backprop_grader"):  # never import an unrelated package of an old name
+                found.add(Path(importlib.import_module(name).__file__).resolve().parent)
         except (ImportError, TypeError):
             pass
         for folder in site_folders():
-            if (Path(folder) / name).is_dir():
-                found.add((Path(folder) / name).resolve())
+            if (Path(folder) / name.replace(".", "/")).is_dir():
+                found.add((Path(folder) / name.replace(".", "/")).resolve())
     return sorted(found)
 
 
@@ -209,7 +212,7 @@ def _env_int(env: Mapping[str, str], name: str, allowed: Sequence[int]) -> int |
     if not text:
         return None
     if not text.isdigit() or int(text) not in allowed:
-        from grader.errors import UsageError
+        from backprop_grader.errors import UsageError
         raise UsageError("%s=%s: expected one of %s" % (name, text, ", ".join(
             map(str, list(allowed)[:4])) + (", ..." if len(allowed) > 4 else "")))
     return int(text)

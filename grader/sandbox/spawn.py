@@ -20,9 +20,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from grader.sandbox.child.confine import lower_priority
-from grader.tempdirs import temp_dir
-from grader.sandbox.isolation import Plan
+from backprop_grader.sandbox.child.confine import lower_priority
+from backprop_grader.tempdirs import temp_dir
+from backprop_grader.sandbox.isolation import Plan
 
 
 def child_env(home: Path | str) -> dict[str, str]:

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from grader.judge.checks.base import check, forward_backward
+from backprop_grader.judge.checks.base import check, forward_backward
 
 if TYPE_CHECKING:
-    from grader.judge.checks.base import Context
+    from backprop_grader.judge.checks.base import Context
 
 
 @check("backward")

@@ -14,22 +14,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from grader.errors import StudentFault
-from grader.judge import facts, inputs
-from grader.judge.facts import Where
-from grader.judge.inputs import Case
-from grader.judge.check_kinds import KINDS
-from grader.judge.compare import close, close_rows, reference_slack, round_off_slack
-from grader.judge.probe import StudentGate, Wrong, run
-from grader.errors import GraderFault
+from backprop_grader.errors import StudentFault
+from backprop_grader.judge import facts, inputs
+from backprop_grader.judge.facts import Where
+from backprop_grader.judge.inputs import Case
+from backprop_grader.judge.check_kinds import KINDS
+from backprop_grader.judge.compare import close, close_rows, reference_slack, round_off_slack
+from backprop_grader.judge.probe import StudentGate, Wrong, run
+from backprop_grader.errors import GraderFault
 
 if TYPE_CHECKING:
     from collections.abc import Hashable
 
     from numpy.typing import ArrayLike
 
-    from grader.judge.rubric import Gate, Graph, Item, Rubric
-    from grader.sandbox import Session
+    from backprop_grader.judge.rubric import Gate, Graph, Item, Rubric
+    from backprop_grader.sandbox import Session
 
 CHECKS = {}
 

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from grader.judge.probe import run
-from grader.judge.checks.base import check
+from backprop_grader.judge.probe import run
+from backprop_grader.judge.checks.base import check
 
 if TYPE_CHECKING:
-    from grader.judge.checks.base import Context
+    from backprop_grader.judge.checks.base import Context
 
 
 @check("forward")

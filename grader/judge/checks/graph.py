@@ -5,14 +5,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from grader.judge import inputs
-from grader.judge.probe import StudentGate, run as run_calls
-from grader.judge.inputs import Case
-from grader.judge.checks.base import check, float32_moved, per_case
+from backprop_grader.judge import inputs
+from backprop_grader.judge.probe import StudentGate, run as run_calls
+from backprop_grader.judge.inputs import Case
+from backprop_grader.judge.checks.base import check, float32_moved, per_case
 
 if TYPE_CHECKING:
-    from grader.judge.checks.base import Context
-    from grader.judge.rubric import Graph
+    from backprop_grader.judge.checks.base import Context
+    from backprop_grader.judge.rubric import Graph
 
 
 @check("graph")

@@ -5,14 +5,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from grader.judge.probe import run
-from grader.judge.checks.base import check, forward_backward_calls
+from backprop_grader.judge.probe import run
+from backprop_grader.judge.checks.base import check, forward_backward_calls
 
 if TYPE_CHECKING:
-    from grader.judge.checks.base import Context
-    from grader.judge.inputs import Case
-    from grader.judge.probe import StudentGate
-    from grader.judge.rubric import Gate
+    from backprop_grader.judge.checks.base import Context
+    from backprop_grader.judge.inputs import Case
+    from backprop_grader.judge.probe import StudentGate
+    from backprop_grader.judge.rubric import Gate
 
 RTOL, RTOL32 = 1e-5, 1e-2  # finite differences are noisier than the reference
 EPS64, EPS32 = np.finfo(np.float64).eps, np.finfo(np.float32).eps

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
-from grader.judge.compare import reference_slack
-from grader.judge.probe import run
-from grader.judge.checks.base import check
+from backprop_grader.judge.compare import reference_slack
+from backprop_grader.judge.probe import run
+from backprop_grader.judge.checks.base import check
 
 if TYPE_CHECKING:
-    from grader.judge.checks.base import Context
+    from backprop_grader.judge.checks.base import Context
 
 EXPECTED = "expected values are what your own gate gives on a fresh instance; "
 TWO_INSTANCES = "two instances were used in turn; each backward must use its own instance's inputs"
