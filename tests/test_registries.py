@@ -32,7 +32,7 @@ def test_every_check_kind_is_described_once_and_run_by_one_function():
     assert list(check_kinds.KINDS) == enum
     assert set(CHECKS) == set(check_kinds.KINDS)
     assert all(kind.hint for kind in check_kinds.KINDS.values())
-    assert check_kinds.DIAGNOSED == ("backward", "numerical", "state", "graph")
+    assert check_kinds.DIAGNOSED == ("backward", "numerical", "state", "graph", "engine")
 
 
 def test_every_mistake_has_an_id_a_sentence_and_a_label():

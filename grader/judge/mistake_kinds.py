@@ -10,6 +10,7 @@ declares in its own `mistakes` (`declared`), which bring their own sentences.
 Imports nothing, so the reports read it without the sandbox.
 """
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 EVIDENCE = 3  # backward answers a suspect must reproduce before it is named
@@ -51,7 +52,27 @@ MISTAKES = {m.id: m for m in (
                 "fixed local gradients (ignores the inputs)"),
     MistakeKind("hard_coded", "backward returns the same values whatever the inputs: they look hard-coded "
                               "(for example, the slide's worked example).", "hard-coded values"),
+    # the scalar autograd engine (check: engine): named by replaying the graph on reference/micrograd.py's variants
+    MistakeKind("overwrote_grad", "It looks like a gradient is assigned (grad = ...) where it must be added "
+                                  "(grad += ...): a node used more than once keeps only one of its shares.",
+                "= instead of += (reused nodes)"),
+    MistakeKind("topo_order", "It looks like backward() does not run the nodes' backward steps in reverse "
+                              "topological order: a node passed its gradient on before every node that uses it "
+                              "had added its share, or more than once.", "wrong topological order"),
+    MistakeKind("pow_no_exponent", "It looks like the gradient of x ** n leaves out the factor n (the exponent).",
+                "** gradient without the exponent"),
+    MistakeKind("tanh_used_input", "It looks like tanh's gradient uses its input x where its output tanh(x) "
+                                   "belongs.", "tanh gradient from the input"),
+    MistakeKind("relu_passes_negative", "It looks like relu passes the gradient on where its input is negative, "
+                                        "where its output does not change.", "relu gradient where x < 0"),
+    MistakeKind("reflected_order", "It looks like a reflected operator swaps its operands: with a number on the "
+                                   "left, 2 - a or 2 / a is computed as a - 2 or a / 2.",
+                "reflected operator reversed"),
 )}
+
+# The ids the engine check can name, in a fixed order (reference/micrograd.py answers with indices into it).
+ENGINE = ("overwrote_grad", "topo_order", "pow_no_exponent", "tanh_used_input", "relu_passes_negative",
+          "forgot_upstream", "reflected_order")
 
 # Named whatever the gates are (not built from a gate's reference).
 ALWAYS = ("forgot_upstream", "sign_error", "used_output", "stale_cache", "shared_cache", "accumulated",
@@ -102,9 +123,9 @@ def rule_pairs(gates: dict, name: str) -> list:
             if other.name != name and other.shapes == gate.shapes and other.outputs == gate.outputs]
 
 
-def known_ids(gates: dict) -> set:
-    """Every mistake id the diagnosis can name for these gates (rubric `gates:`)."""
-    ids = set(ALWAYS)
+def known_ids(gates: dict, checks: Collection[str] = ()) -> set:
+    """Every mistake id the diagnosis can name for these gates (rubric `gates:`) and check kinds."""
+    ids = set(ALWAYS) | (set(ENGINE) if "engine" in checks else set())
     for name, gate in gates.items():
         ids.update(declared(gate.reference))
         if len(gate.inputs) > 1:

@@ -111,6 +111,7 @@ class Item:
     examples: list = field(default_factory=list)
     hint: str = ""
     mistakes: dict = field(default_factory=dict)  # mistake id -> hint
+    engine: dict = field(default_factory=dict)  # engine checks: the graphs (checks/engine.py)
 
     @property
     def hidden(self) -> bool:
@@ -289,7 +290,7 @@ def build(data: dict, path: Path, sha: str) -> Rubric:
     rubric = Rubric(path, data["assignment"], data.get("title", data["assignment"]),
                     gates, graphs, items, dict(data.get("limits", {})), sha,
                     list(data.get("given", [])), late_policy)
-    known = known_ids(gates)
+    known = known_ids(gates, {item.check for item in items})
     for k, item in enumerate(items):
         for mistake_id in item.mistakes:
             if mistake_id not in known:

@@ -130,7 +130,7 @@ def run_item(box: Sandbox, rubric: Rubric, item: Item, rng: np.random.Generator,
                 CHECKS[item.check](Context(rubric, item, rng, session, outcome))
             except Wrong as exc:  # an answer that cannot be compared may still be a known mistake
                 outcome.fail(exc)
-            if outcome.failures or outcome.error:
+            if (outcome.failures or outcome.error) and outcome.mistake is None:  # engine: named by the check
                 outcome.mistake = diagnose(rubric, item, session.log)
     except Wrong as exc:
         outcome.fail(exc)
