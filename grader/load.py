@@ -148,12 +148,12 @@ def cell_source(cell: dict) -> str:
 
 
 def class_pattern(names: list, at: str = "anywhere") -> re.Pattern:
-    """A pattern for "this code defines class NAME" (any of `names`; group 1 is the
-    name), read as text. `at`: "anywhere" in a line (finding the file or cell that
+    """A pattern for "this code defines class NAME" (or function NAME, for a function
+    gate; any of `names`; group 1 is the name), read as text. `at`: "anywhere" in a line (finding the file or cell that
     may define it, leniently), "line" at the start of a line, indented or not, or
     "top" at the start of a line only (a module's top level). Use with re.M."""
     prefix = {"anywhere": "", "line": "^[ \t]*", "top": "^"}[at]
-    return re.compile(r"%sclass\s+(%s)\b" % (prefix, "|".join(map(re.escape, names))), re.M)
+    return re.compile(r"%s(?:class|def)\s+(%s)\b" % (prefix, "|".join(map(re.escape, names))), re.M)
 
 
 def read_text(path: Path, python: bool = False) -> tuple[str | None, str]:

@@ -39,6 +39,9 @@ KINDS = {kind.name: kind for kind in (
     CheckKind("graph", "composed as a graph, the gates must give the chain rule's gradients: each gate's "
                        "backward uses its own cached inputs and the gradient passed down to it.",
               diagnosed=True),
+    CheckKind("stability", "at extreme inputs no intermediate value may overflow: compute exp only of "
+                           "values that cannot be large (subtract the row's max from the logits; for the "
+                           "sigmoid use exp(-|x|)).", specials=False),
     CheckKind("engine", "build each operation's output with its own backward step, add (+=) each share into "
                         ".grad, and let backward() run the steps in reverse topological order from the output.",
               calls=("__init__", "backward"), specials=False, diagnosed=True),

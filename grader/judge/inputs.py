@@ -6,6 +6,8 @@ gradients stay away from 0 and ±1, so that common mistakes cannot hide.
 """
 from __future__ import annotations
 
+import copy
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -122,3 +124,36 @@ def special(rng: np.random.Generator, name: str, shapes: Sequence[tuple], out_sh
     if name == "zero_upstream":
         return [Case(base, [np.zeros(s) for s in out_shapes], "upstream gradient zero")]
     raise ValueError(name)
+
+
+def constant(rng: np.random.Generator, rule: dict, shape: tuple) -> object:
+    """An input that gets no gradient, drawn by its rubric rule (`not_differentiable`):
+    {labels: K}, integer labels in [0, K) of `shape`; {value: V}, V itself."""
+    if "labels" in rule:
+        return rng.integers(0, rule["labels"], size=shape)
+    return copy.deepcopy(rule["value"])
+
+
+def settled(rng: np.random.Generator, found: list[Case], constants: dict, loss: bool) -> list[Case]:
+    """`found` with the inputs of `constants` ({position: (rule, shape)}) drawn by their rules and, for a
+    loss (its upstream gradient is 1), upstream gradients of 1 and no zero-upstream case."""
+    if not constants and not loss:
+        return found
+    out = []
+    for case in found:
+        if loss and case.label == "upstream gradient zero":
+            continue
+        values = [constant(rng, *constants[i]) if i in constants else x for i, x in enumerate(case.inputs)]
+        ups = [np.ones(np.shape(u)) for u in case.upstream] if loss else case.upstream
+        out.append(Case(values, ups, case.label))
+    return out
+
+
+def placeholder(rule: dict, shape: tuple) -> object:
+    """A constant input's stand-in for finding a reference's output shapes."""
+    return np.zeros(shape, dtype=np.int64) if "labels" in rule else copy.deepcopy(rule["value"])
+
+
+def rules_key(constants: dict) -> str:
+    """`constants` as a hashable key."""
+    return json.dumps({str(k): v for k, v in sorted(constants.items())}, sort_keys=True, default=list)

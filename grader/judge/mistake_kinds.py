@@ -50,6 +50,9 @@ MISTAKES = {m.id: m for m in (
                                   "like it uses fixed values (notebook globals, or the slide's numbers) "
                                   "instead of the inputs cached by forward.",
                 "fixed local gradients (ignores the inputs)"),
+    MistakeKind("gradients_out_of_order", "It looks like backward returns the gradients in the wrong order: "
+                                          "it should return [{want}], one per input in forward's order.",
+                "gradients in the wrong order"),
     MistakeKind("hard_coded", "backward returns the same values whatever the inputs: they look hard-coded "
                               "(for example, the slide's worked example).", "hard-coded values"),
     # the scalar autograd engine (check: engine): named by replaying the graph on reference/micrograd.py's variants
@@ -130,5 +133,7 @@ def known_ids(gates: dict, checks: Collection[str] = ()) -> set:
         ids.update(declared(gate.reference))
         if len(gate.inputs) > 1:
             ids.add("swapped_inputs")
+        if len(gate.grads) > 2:
+            ids.add("gradients_out_of_order")
         ids.update(rule_id(other.name, name) for other in rule_pairs(gates, name))
     return ids

@@ -39,6 +39,8 @@ class Diagnosis:
 
 
 def scalar(v: ArrayLike) -> np.ndarray | np.float64:
+    if isinstance(v, dict) or isinstance(v, np.ndarray) and v.dtype.kind in "iu":
+        return v  # labels and a rubric's values (bn_param) stay as they are
     v = np.asarray(v, dtype=np.float64)
     return v[()] if v.ndim == 0 else v
 
@@ -64,6 +66,14 @@ class ForgotUpstream(Suspect):
 class Swapped(Suspect):
     def backward(self, *up: ArrayLike) -> list:
         return list(self.ref.backward(*up))[::-1]
+
+
+class Reordered(Suspect):
+    order = ()
+
+    def backward(self, *up: ArrayLike) -> list:
+        grads = list(self.ref.backward(*up))
+        return [grads[i] for i in self.order]
 
 
 class SignFlipped(Suspect):
@@ -181,11 +191,15 @@ def suspects(rubric: Rubric, name: str) -> list[tuple[str, str, type[Suspect]]]:
 
 def make_suspects(rubric: Rubric, name: str) -> list[tuple[str, str, type[Suspect]]]:
     gate = rubric.gates[name]
-    n = len(gate.inputs)
+    n = len(gate.grads)
     found = [(mistake_id, said, type("Declared", (Declared,), {"wrong": wrong}))
              for mistake_id, (said, wrongs) in declared(gate.reference).items()
              for wrong in wrongs]
     found.append(("forgot_upstream", sentence("forgot_upstream"), ForgotUpstream))
+    if n > 2:  # [db, dw, dx]: the order of several gradients
+        for order in list(itertools.permutations(range(n)))[1:]:
+            found.append(("gradients_out_of_order", sentence("gradients_out_of_order", want=", ".join(gate.grads)),
+                          type("Reordered", (Reordered,), {"order": order})))
     if n > 1:
         found.append(("swapped_inputs", sentence("swapped_inputs"), Swapped))
     for k in range(1, n + 1):
@@ -282,7 +296,7 @@ def backward_answers(rubric: Rubric, log: list[Call], target: str) -> list[tuple
     for gate, method, args, raw in log:
         if gate.cls == target and method == "backward":
             try:
-                grads = numbers(raw, spec.shapes, spec.grads)
+                grads = numbers(raw, spec.grad_shapes, spec.grads)
             except Wrong:
                 return []
             found.append((np.asarray(args[0] if len(args) == 1 else np.nan, dtype=np.float64),

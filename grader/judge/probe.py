@@ -283,7 +283,7 @@ def numbers(raw: Any, shapes: Sequence[tuple], names: Sequence[str], gate: Stude
         return [np.float64(v) for v in items]
     raw = sequence(raw)
     want = "[%s]" % ", ".join(names)
-    who = gate.who(method) if gate is not None else method
+    who = gate.who(method) if isinstance(gate, StudentGate) else "%s.%s" % (gate.cls, method) if gate else method
     if n == 1 and (bare(raw) or isinstance(raw, dict) and raw.get("t") in ("num", "arr") and
                    list(raw.get("shape") or []) != [1] + list(shapes[0])):
         return [number(raw, shapes[0], names[0], gate)]  # `return dx` for one input

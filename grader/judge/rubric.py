@@ -301,9 +301,11 @@ def build(data: dict, path: Path, sha: str) -> Rubric:
 
 def api(spec: dict, names: list[str], at: str, gate: str = "", inputs: list[str] | None = None) -> Api:
     """A gate's `api:` block (schema-checked) as an `Api`. `names`: the inputs that
-    get a gradient; `grads_on` names all of them, or all but the one backward returns."""
+    get a gradient; `grads_on` names every one (null: the one backward returns)."""
     grads_on = spec.get("grads_on") or {}
-    if grads_on and not (set(grads_on) <= set(names) and len(names) - len(grads_on) <= 1):
+    if grads_on and list(grads_on.values()).count(None) > 1:
+        raise RubricError("%s.grads_on: null for more than one input: backward returns one gradient" % at)
+    if grads_on and set(grads_on) != set(names):
         raise RubricError("%s.grads_on: names inputs %s; the gate's inputs are %s"
                           % (at, ", ".join(grads_on), ", ".join(names)))
     init = list(spec.get("init", []))

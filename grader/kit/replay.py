@@ -48,7 +48,10 @@ class RecordedError(Exception):
 # ---------------------------------------------------------------- encoding
 
 def enc(value: object) -> str:
-    """A number or array, exactly: 'dtype|shape|hex bytes'."""
+    """A number or array, exactly: 'dtype|shape|hex bytes'; a rubric's plain value
+    (bn_param) as 'json|' and its JSON."""
+    if isinstance(value, dict):
+        return "json|" + json.dumps(value, sort_keys=True)
     a = np.asarray(value)
     if a.dtype.kind not in "fiub":
         raise TypeError("cannot record a %s" % type(value).__name__)
@@ -56,6 +59,8 @@ def enc(value: object) -> str:
 
 
 def dec(text: str) -> object:
+    if text.startswith("json|"):
+        return json.loads(text[5:])
     dtype, shape, data = text.split("|")
     dims = tuple(int(d) for d in shape.split(",") if d)
     a = np.frombuffer(bytes.fromhex(data), dtype=np.dtype(dtype)).reshape(dims).copy()

@@ -15,7 +15,7 @@ def backward(ctx: Context) -> None:
     n = len(spec.outputs)
     cases = ctx.cases()
     answers = forward_backward(gate, cases)  # forward: its own check
-    got = [gate.grads(grads, spec.shapes, spec.grads) for _, grads in answers]
+    got = [gate.grads(grads, spec.grad_shapes, spec.grads) for _, grads in answers]
     expected = ctx.expected_all(cases)
     ctx.compare_all(cases, got, [w[n:] for w, _ in expected], [w32[n:] for _, w32 in expected],
                     spec.grads, robust=lambda ks: [w32[n:] for _, w32 in ctx.expected_all(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -125,10 +126,17 @@ def float32_moved(run: Callable[..., list], robust: bool = True) -> tuple[list, 
 
 
 @functools.lru_cache(maxsize=256)
-def _out_shapes(reference, shapes, outputs):
-    """The shapes of a reference's outputs (found by running it on ones)."""
+def _out_shapes(reference, shapes, outputs, rules="{}"):
+    """The shapes of a reference's outputs (found by running it on ones; inputs
+    without a gradient get a stand-in by their rule, `rules` as JSON)."""
+    rules = {int(k): v for k, v in json.loads(rules).items()}
     return [o.shape for o in ReferenceGate(reference, outputs=outputs).forward(
-        *[np.ones(s) for s in shapes])]
+        *[inputs.placeholder(rules[i][0], s) if i in rules else np.ones(s) for i, s in enumerate(shapes)])]
+
+
+def floating(x: object) -> bool:
+    """A float number or array (not integer labels, not a rubric's dict)."""
+    return isinstance(x, (float, np.floating)) or isinstance(x, np.ndarray) and x.dtype.kind == "f"
 
 
 _not_elementwise = set()  # references found not to compute trial by trial
@@ -204,6 +212,8 @@ class ReferenceGate:
                 kept[name] = np.nextafter(value, value.dtype.type(np.inf * self.nudge))
 
     def _cast(self, v):
+        if isinstance(v, dict) or isinstance(v, np.ndarray) and v.dtype.kind in "iub":
+            return v  # labels and a rubric's values stay as they are
         v = np.asarray(v, dtype=self.dtype)
         return v[()] if v.ndim == 0 else v
 
@@ -271,21 +281,37 @@ class Context:
 
     def out_shapes(self, name: str | None = None) -> list[tuple]:
         gate = self.rubric.gates[name or self.item.gate]
+        if gate.constant:
+            return _out_shapes(gate.reference, tuple(map(tuple, gate.shapes)), len(gate.outputs),
+                               inputs.rules_key(self.constants(gate.name)))
         return _out_shapes(gate.reference, tuple(map(tuple, gate.shapes)), len(gate.outputs))
 
-    def cases(self, specials: bool = True) -> list[Case]:
+    def constants(self, name: str | None = None) -> dict:
+        """{position: (rule, shape)} of the gate's inputs that get no gradient."""
+        gate = self.rubric.gates[name or self.item.gate]
+        return {i: (gate.constant[n], gate.shapes[i]) for i, n in enumerate(gate.inputs) if n in gate.constant}
+
+    def cases(self, specials: bool = True, trials: int | None = None) -> list[Case]:
         """The rubric's fixed examples, random cases, then special cases; cases on a
-        kink the reference declares (a max gate's tie) only as examples."""
+        kink the reference declares (a max gate's tie) only as examples. `trials`:
+        only that many random cases (drawn again), no examples or specials."""
         drawn = inputs.cases(self.rng, self.gate.shapes, self.out_shapes(), self.item.inputs,
-                             self.item.trials, self.item.specials if specials else ())
+                             self.item.trials if trials is None else trials,
+                             self.item.specials if specials and trials is None else ())
+        found = (self.examples(self.input_names(), self.out_shapes()) if trials is None else []) + drawn
+        found = inputs.settled(self.rng, found, self.constants(), self.gate.api.loss)
         kink = getattr(self.gate.reference, "kink", None)
         if callable(kink):
-            drawn = [c for c in drawn if not kink(*c.inputs)]
-        return self.examples(self.input_names(), self.out_shapes()) + drawn
+            fixed = len(self.item.examples) if trials is None else 0
+            found = found[:fixed] + [c for c in found[fixed:] if not kink(*c.inputs)]
+        return found
 
     def examples(self, names: Sequence[str], out_shapes: Sequence[tuple] = ((),)) -> list[Case]:
-        """Fixed points from the rubric; `upstream` (default 1) goes to every output."""
-        return [inputs.Case([np.float64(e[n]) for n in names],
+        """Fixed points from the rubric; `upstream` (default 1) goes to every output. A
+        number given for an array input fills it; inputs without a gradient are drawn."""
+        shapes = self.gate.shapes if self.item.gate else [()] * len(names)
+        return [inputs.Case([np.full(s, float(e.get(n, 0.0))) if s else np.float64(e.get(n, 0.0))
+                             for n, s in zip(names, shapes)],
                             [np.full(s, e.get("upstream", 1.0)) for s in out_shapes], "example")
                 for e in self.item.examples]
 
@@ -294,7 +320,7 @@ class Context:
         by the round-off that correct float32 code may show there (see compare.py)."""
         def run(dtype, scale=1.0, magnitude=False, nudge=0):
             ref = self.reference(name, dtype, nudge)
-            xs = [np.abs(x) if magnitude else x * scale for x in case.inputs]
+            xs = [x if not floating(x) else np.abs(x) if magnitude else x * scale for x in case.inputs]
             ups = [np.abs(u) if magnitude else u for u in case.upstream]
             return ref.forward(*xs) + ref.backward(*ups)
         return float32_moved(run, robust)
@@ -324,8 +350,9 @@ class Context:
             return True
         labels = list(self.input_names()) + self.upstream_names()
         values = list(case.inputs) + list(case.upstream)
+        shown = {k: v for k, v in zip(labels, values) if not isinstance(v, dict)}  # not a rubric's bn_param
         self.outcome.failures.append(Failure(
-            case.label, dict(zip(labels, values)), dict(zip(names, want)),
+            case.label, shown, dict(zip(names, want)),
             dict(zip(names, got)), note))
         return False
 

@@ -16,5 +16,5 @@ def format_(ctx: Context) -> None:
     cases = ctx.cases(specials=False)[:3]
     for out, grads in forward_backward(gate, cases):
         gate.outputs(out, shapes, spec.outputs)
-        gate.grads(grads, spec.shapes, spec.grads)
+        gate.grads(grads, spec.grad_shapes, spec.grads)
         ctx.outcome.trials += 1

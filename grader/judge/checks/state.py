@@ -58,7 +58,7 @@ def state(ctx: Context) -> None:
             calls.append(call)
             names.append(name)
     answers = run(calls)
-    read = [(name, one.grads(raw, spec.shapes, spec.grads))  # every backward answer, in call order
+    read = [(name, one.grads(raw, spec.grad_shapes, spec.grads))  # every backward answer, in call order
             for (_, method, _), name, raw in zip(calls, names, answers) if method == "backward"]
     ctx.require_varying([grads for _, grads in read])
     per_pair = len(read) // len(pairs)

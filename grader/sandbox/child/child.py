@@ -453,7 +453,7 @@ def call(obj, method, raw_args, read=None):
         if read is None:
             return encode(getattr(_s.objects[obj], method)(*raw_args))
     args = [a if type(a) is float else decode(a) for a in raw_args]
-    arrays = [(a, a.copy()) for a in args if type(a) is not float]  # kept to spot changes
+    arrays = [(a, a.copy()) for a in args if isinstance(a, np.ndarray)]  # kept to spot changes
     answer = getattr(_s.objects[obj], method)(*args)
     value = encode(answer if read is None else [answer if a is None else getattr(_s.objects[obj], a, None)
                                                 for a in read])
