@@ -404,21 +404,27 @@ def attempt(program: Program, cls: type) -> list:
 
 
 class Engine:
-    """The reference as the check calls it: forward(*flat program) -> (runs, codes, locals).
+    """The reference as the check calls it, one call per trial graph, the graph as
+    plain numbers (the check's `flat`):
 
-    Rows of `runs`: the float64 engine; the float32 engine at the inputs and at the
-    inputs scaled by 1 ± 2 float32 epsilons; then each mistake variant. `codes`:
-    -1 for the first four, else the variant's mistake as an index into ENGINE.
-    `locals`: `local_gradients` (for the order-free test of `=` instead of `+=`)."""
+    forward(*flat) -> (runs, locals): rows of `runs` are the float64 engine, then the
+    float32 engine at the inputs and at the inputs scaled by 1 ± 2 float32 epsilons;
+    `locals` is `local_gradients` (for the order-free test of `=` instead of `+=`).
+    backward(*flat) -> (runs, codes): a row per mistake variant, and its mistake as
+    an index into judge.mistake_kinds.ENGINE (asked for only to name a mistake)."""
 
-    def forward(self, *flat: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def forward(self, *flat: float) -> tuple[np.ndarray, np.ndarray]:
         program = unflat(flat)
         eps = float(np.finfo(np.float32).eps)
         with np.errstate(all="ignore"):
             rows = [run(program)] + [run(program, Value32, s) for s in (1.0, 1 + 2 * eps, 1 - 2 * eps)]
-        codes = [-1] * len(rows)
+        return np.array(rows, dtype=np.float64), local_gradients(program)
+
+    def backward(self, *flat: float) -> tuple[np.ndarray, np.ndarray]:
+        program = unflat(flat)
+        rows, codes = [], []
         for k, mistake in enumerate(ENGINE):
             for cls in VARIANTS[mistake]:
                 rows.append(attempt(program, cls))
                 codes.append(k)
-        return np.array(rows, dtype=np.float64), np.array(codes, dtype=np.int64), local_gradients(program)
+        return np.array(rows, dtype=np.float64), np.array(codes, dtype=np.int64)

@@ -198,6 +198,8 @@ def forcing_context() -> type:
     from backprop_grader.judge.checks import Context
 
     class Forcing(Context):
+        diagnose_all = True  # engine checks (checks/engine.py) ask for every mistake variant too
+
         def compare_all(self, cases, got, want, *args, **kw):
             robust = kw.get("robust") if "robust" in kw else (args[6] if len(args) > 6 else None)
             if robust is not None and cases:

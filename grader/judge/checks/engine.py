@@ -20,12 +20,14 @@ add up). Every graph ends by multiplying with a random number (never near 0 or
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from backprop_grader.errors import GraderFault
 from backprop_grader.judge import facts
 from backprop_grader.judge.checks.base import Failure, check
 from backprop_grader.judge.inputs import signed
@@ -313,12 +315,11 @@ def engine(ctx: Context) -> None:
     spec = settings(ctx.item)
     programs = [program(ctx.rng, spec, ctx.item.inputs["magnitude"], ctx.item.inputs["upstream"])
                 for _ in range(ctx.item.trials)]
-    reference = ctx.rubric.gates[ctx.item.gate].reference
-    runs = [reference().forward(*flat(p)) for p in programs]  # every run, before any answer is read
+    runs = [reference(ctx, "forward", p) for p in programs]  # every expected value, before any answer
     answers = ask(ctx, programs)
     tol = ctx.tolerance()
     trials = []  # (parts, got, slack) per program
-    for p, raw, (rows, *_) in zip(programs, answers, runs):
+    for p, raw, (rows, _) in zip(programs, answers, runs):
         parts = compared(p, spec["compare"])
         got, want = read(raw, p, parts), rows[0][parts]
         wobble = np.max(np.abs(rows[1:4][:, parts] - want), axis=0)
@@ -331,8 +332,21 @@ def engine(ctx: Context) -> None:
             ctx.outcome.failures.append(Failure(
                 "random", dict(zip(p.names(), p.leaves)), {names[parts[k]]: want[k] for k in bad[:4]},
                 {names[parts[k]]: got[k] for k in bad[:4]}, p.code()[:400]))
-    if ctx.outcome.failures:
-        ctx.outcome.mistake = diagnose(runs, trials) or overwrote(programs, answers, runs, tol)
+    if ctx.outcome.failures or getattr(ctx, "diagnose_all", False):  # a kit records every variant
+        variants = [reference(ctx, "backward", p) for p in programs]
+        if ctx.outcome.failures:
+            ctx.outcome.mistake = diagnose(variants, trials) or overwrote(programs, answers, runs, tol) \
+                or wrong_order(programs, answers, runs, tol)
+
+
+def reference(ctx: Context, method: str, p: Program) -> tuple:
+    """The reference engine's answer for one graph (see reference/micrograd.py `Engine`)."""
+    ref = ctx.rubric.gates[ctx.item.gate].reference
+    try:
+        return getattr(ref(), method)(*flat(p))
+    except Exception as exc:  # a reference that raises (in a kit: a graph nobody recorded) grades nothing
+        raise GraderFault("the reference %s.%s raised %s: %s" % (ref.__name__, method, type(exc).__name__, exc)) \
+            from exc
 
 
 def close_each(got: np.ndarray, want: np.ndarray, slack: np.ndarray, tol: dict) -> np.ndarray:
@@ -341,15 +355,15 @@ def close_each(got: np.ndarray, want: np.ndarray, slack: np.ndarray, tol: dict) 
         return np.abs(got - want) <= tol["atol"] * np.maximum(1.0, np.abs(want)) + tol["rtol"] * np.abs(want) + slack
 
 
-def diagnose(runs: list, trials: list) -> Diagnosis | None:
+def diagnose(variants: list, trials: list) -> Diagnosis | None:
     """The mistake of the first variant that reproduces every trial's answers
     (at least EVIDENCE trials), within the diagnosis' tolerance and the round-off allowance."""
     if len(trials) < EVIDENCE:
         return None
-    codes = runs[0][1]
-    for r in range(4, len(codes)):
+    codes = variants[0][1]
+    for r in range(len(codes)):
         if all(close_each(got, rows[r][parts], slack, TOLERANCE).all()
-               for (rows, *_), (parts, got, slack) in zip(runs, trials)):
+               for (rows, _), (parts, got, slack) in zip(variants, trials)):
             return Diagnosis(ENGINE[int(codes[r])], sentence(ENGINE[int(codes[r])]))
     return None
 
@@ -360,22 +374,89 @@ def overwrote(programs: list[Program], answers: list, runs: list, tol: dict) -> 
     gradient in one use times the student's own grad of that use), where the sum of
     them was expected at least once."""
     fanned = 0
-    for p, raw, (rows, _, local) in zip(programs, answers, runs):
-        n = p.size
-        try:
-            data, grad = read(raw, p, list(range(n))), read(raw, p, list(range(n, 2 * n)))
-        except Wrong:
+    for p, values in zip(programs, checked(programs, answers, runs, tol)):
+        if values is None:
             return None
-        if not close_each(data, rows[0][:n], 1e-5 * np.abs(rows[0][:n]), tol).all():
-            return None
+        grad, local = values
         shares = candidates(p, local, grad)
-        for k, options in shares.items():
-            if not any(abs(grad[k] - s) <= 1e-5 * max(abs(s), 1e-9) + 1e-9 for s in options):
-                return None
+        if not all(any(near(grad[k], s) for s in options) for k, options in shares.items()):
+            return None
         fanned += any(len(options) > 1 for options in shares.values())
     if len(programs) < EVIDENCE or not fanned:
         return None
     return Diagnosis("overwrote_grad", sentence("overwrote_grad"))
+
+
+def checked(programs: list[Program], answers: list, runs: list, tol: dict) -> list:
+    """Per trial (the student's grads, the local gradients) when every answer is a
+    number and every node's data is right, else None."""
+    out = []
+    for p, raw, (rows, local) in zip(programs, answers, runs):
+        n = p.size
+        try:
+            data, grad = read(raw, p, list(range(n))), read(raw, p, list(range(n, 2 * n)))
+        except Wrong:
+            return [None]
+        ok = close_each(data, rows[0][:n], 1e-5 * np.abs(rows[0][:n]), tol).all()
+        out.append((grad, local) if ok else None)
+    return out
+
+
+def near(got: float, want: float) -> bool:
+    return abs(got - want) <= 1e-4 * abs(want) + 1e-9
+
+
+def wrong_order(programs: list[Program], answers: list, runs: list, tol: dict) -> Diagnosis | None:
+    """A wrong order whatever it was (the order of a node's children in a set depends
+    on memory addresses): in every trial the grads are what `+=` gives when each
+    node's backward runs once, at a time when only some of the nodes that use it
+    (at least the one that reached it) have added their shares; and not all of them,
+    somewhere."""
+    early = 0
+    for p, values in zip(programs, checked(programs, answers, runs, tol)):
+        if values is None or len(p.rounds) != 1:
+            return None
+        found = ran_early(p, *values)
+        if found is None:
+            return None
+        early += found
+    if len(programs) < EVIDENCE or not early:
+        return None
+    return Diagnosis("topo_order", sentence("topo_order"))
+
+
+def ran_early(p: Program, grad: np.ndarray, local: np.ndarray, budget: int = 20_000) -> bool | None:
+    """True when `grad` is explained with some node passing on part of its gradient,
+    False when only by every node passing all of it, None when not at all. Nodes
+    are tried from the output down; each passes a sum of a non-empty subset of its
+    shares (the whole sum first)."""
+    leaves, out = len(p.leaves), p.size - 1
+    users = {k: [] for k in range(p.size)}
+    for j, (_, *args) in enumerate(p.rounds[0]):
+        for slot, a in enumerate(args):
+            if type(a) is int:
+                users[a].append((leaves + j, local[j][slot]))
+    passed, tries = {}, [budget]
+
+    def solve(k: int, early: bool) -> bool | None:
+        tries[0] -= 1
+        if tries[0] < 0:
+            return None
+        shares = [passed[c] * g for c, g in users[k]]
+        if k != out and not near(grad[k], sum(shares)):
+            return None
+        if k < leaves:
+            return solve(k - 1, early) if k else early
+        options = [(grad[k], False)] if k == out else [
+            (sum(sub), len(sub) < len(shares))
+            for size in range(len(shares), 0, -1) for sub in itertools.combinations(shares, size)]
+        for value, part in options:
+            passed[k] = value
+            found = solve(k - 1, early or part)
+            if found is not None:
+                return found
+        return None
+    return solve(out, False)
 
 
 def candidates(p: Program, local: np.ndarray, grad: np.ndarray) -> dict[int, list[float]]:
