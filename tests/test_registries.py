@@ -15,7 +15,8 @@ import pytest
 
 from backprop_grader import load
 from backprop_grader.judge import check_kinds, mistake_kinds, mistakes, rubric, score, visibility
-from backprop_grader.judge.facts import LoadWarning, Where, exception_name
+from backprop_grader.judge.facts import LoadWarning
+from backprop_grader.judge.probe import exception_type, place
 from backprop_grader.report import results as report
 from backprop_grader.judge.checks import CHECKS
 
@@ -78,16 +79,21 @@ def test_rendering_and_the_gradebook_import_neither_the_sandbox_nor_nbformat():
     assert out.stdout.strip() == "[]"
 
 
-def test_places_and_exceptions_are_read_once_into_fields():
-    assert Where("cell 3, line 12").fields() == {"cell": 3, "file": None, "line": 12}
-    assert Where("gates.py, line 5").fields() == {"cell": None, "file": "gates.py", "line": 5}
-    assert Where("cell 4").fields() == {"cell": 4, "file": None, "line": None}
-    assert Where("").fields() is None and Where("cell 3, line 12") == "cell 3, line 12"
-    assert exception_name("ZeroDivisionError: division by zero") == "ZeroDivisionError"
-    assert exception_name("NotImplementedError (not implemented yet)") == "NotImplementedError"
-    assert exception_name("called sys.exit(0)") == "SystemExit"
-    assert exception_name("shell command `ls` was skipped: running programs is not allowed") == ""
-    w = LoadWarning("cell 2, line 1", "NameError: name 'x' is not defined")
+def test_places_and_exceptions_arrive_as_fields():
+    """The child sends [cell, file, line] and the exception's type as fields; the
+    parent checks each field's type and builds the text from them, never the reverse."""
+    assert place([3, None, 12]).fields() == {"cell": 3, "file": None, "line": 12}
+    assert place([3, None, 12]) == "cell 3, line 12"
+    assert place([None, "gates.py", 5]).fields() == {"cell": None, "file": "gates.py", "line": 5}
+    assert place([None, "gates.py", 5]) == "gates.py, line 5"
+    assert place([4, None, None]) == "cell 4" and place([4, None, None]).fields()["line"] is None
+    for bad in (None, "cell 3, line 12", [3, None], [-1, None, 2], [3, None, 2.0], [True, None, 1],
+                [None, ["x"], 1], [None, None, 5], {"cell": 3}):
+        assert place(bad) == "" and place(bad).fields() is None, bad
+    assert exception_type("ZeroDivisionError") == "ZeroDivisionError"
+    for bad in ("Zero Division", "a\nb", "x" * 81, 3, None, ["ValueError"]):
+        assert exception_type(bad) == "", bad
+    w = LoadWarning(place([2, None, 1]), "NameError: name 'x' is not defined", "NameError")
     assert w == "cell 2, line 1: NameError: name 'x' is not defined"
     assert (w.where.cell, w.where.line, w.exception) == (2, 1, "NameError")
 

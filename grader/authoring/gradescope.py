@@ -38,7 +38,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
-from backprop_grader import __version__
+from backprop_grader import __version__, atomic
 from backprop_grader.judge import seeds
 from backprop_grader.errors import PackageError, SecretError
 
@@ -202,15 +202,8 @@ def package(output: str | Path, rubric: str | None = None, secret: str | Path | 
         if reqs is not None:
             members.append(("requirements.txt", reqs, 0o644))
         output.parent.mkdir(parents=True, exist_ok=True)
-        partial = output.with_name(output.name + ".tmp")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the secret
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name, data, mode in members:
-                info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-                info.external_attr = (0o100000 | mode) << 16
-                info.compress_type = zipfile.ZIP_DEFLATED
-                zf.writestr(info, data)
-        partial.replace(output)
+        with atomic.replacing(output, 0o600) as f:  # it holds the secret
+            wheels.write_zip(f, members)
     stream.write("bpgrade: %s: Gradescope autograder for %r (rubric %s, %s), grader %s bundled as %s%s\n"
                  % (output, rub.assignment, rubric_path, "%d item(s), %g points"
                     % (len(rub.items), rub.max_score), __version__, config["wheel"],
@@ -323,9 +316,7 @@ def run_autograder(root: str | Path | None = None, stream: TextIO | None = None)
         code = 1
         summary = "grader failure: %s: %s" % (type(exc).__name__, exc)
     data["execution_time"] = round(time.monotonic() - start, 3)
-    tmp = results.with_name(results.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(results)
+    atomic.write_text(results, json.dumps(data, indent=2) + "\n")
     stream.write("bpgrade: %s -> %s\n" % (safe_text(summary, one_line=True), results))
     return code
 

@@ -20,8 +20,10 @@ import importlib.metadata
 import re
 import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 import backprop_grader as grader
+from backprop_grader import atomic
 from backprop_grader.errors import PackageError
 
 PROJECT = "backprop-grader"
@@ -101,12 +103,16 @@ def build(dest: Path, student: bool = False) -> Path:
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     path = dest / ("%s-%s-py3-none-any.whl" % (DIST, version))
-    tmp = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members:
-            zi = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            zi.external_attr = 0o100644 << 16
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(zi, data)
-    tmp.replace(path)
+    with atomic.replacing(path) as f:
+        write_zip(f, [(name, data, 0o644) for name, data in members])
     return path
+
+
+def write_zip(f: BinaryIO, members: list) -> None:
+    """[(name, bytes, mode)] into a reproducible zip: fixed dates, deflated."""
+    with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data, mode in members:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = (0o100000 | mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)

@@ -23,7 +23,7 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from backprop_grader import __version__
+from backprop_grader import __version__, atomic
 from backprop_grader.errors import GradebookError, OutsideFolder
 from backprop_grader.report import results as report
 
@@ -612,16 +612,10 @@ def read_pid(fd: int) -> int | None:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file, so a full disk never leaves half a file."""
-    tmp = path.with_name(path.name + ".tmp")
+    """Write whole or not at all (`atomic`); a full disk is GradebookFull."""
     try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        atomic.write_text(path, text)
     except OSError as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
         raise GradebookFull("cannot write %s (%s); the gradebook is intact: run `bpgrade export` "
                             "once there is room" % (path, exc.strerror)) from None
 

@@ -10,6 +10,7 @@ finite numbers, or a `Wrong` explaining what came back.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,6 @@ import numpy as np
 from backprop_grader.errors import Wrong
 from backprop_grader.judge import facts
 from backprop_grader.judge.rubric import Api
-from backprop_grader.judge.facts import exception_name
 from backprop_grader.sandbox import MAX_REPLY, SandboxError, text
 
 if TYPE_CHECKING:
@@ -166,20 +166,21 @@ def answers(reply: dict, make: list[StudentGate], steps: list[str], calls: list[
         missing = index(reply["missing"], make, unreadable)
         raise Wrong("%s is not defined in the submission" % make[missing].cls, kind=facts.MISSING_CLASS,
                     missing=make[missing].cls)
-    error, where = text(reply.get("error", ""), 300), text(reply.get("where", ""), 80)
-    if error is None or where is None or type(reply.get("ok")) is not bool:
+    error = text(reply.get("error", ""), 300)
+    if error is None or type(reply.get("ok")) is not bool:
         raise unreadable
+    where, exception = place(reply.get("place")), exception_type(reply.get("exception"))
     if reply.get("failed_new") is not None:
         step = steps[index(reply["failed_new"], make, unreadable)]
-        raise Wrong("%s raised %s" % (step, error), where, facts.EXCEPTION, exception_name(error))
+        raise Wrong("%s raised %s" % (step, error), where, facts.EXCEPTION, exception)
     if not reply["ok"]:
         failed = reply.get("failed", 0)  # none: the request failed before any call
         step = calls[index(failed, calls, unreadable)] if calls else steps[0]
         if reply.get("too_large") is True:
             raise Wrong("%s produced an answer larger than %d MB" % (step, MAX_REPLY >> 20))
         error = error or "an error"
-        raise Wrong("%s %s" % (step, error if "sys.exit" in error else "raised " + error), where,
-                    facts.EXCEPTION, exception_name(error))
+        raise Wrong("%s %s" % (step, error if exception == "SystemExit" else "raised " + error), where,
+                    facts.EXCEPTION, exception)
     values = reply.get("values")
     if type(values) is not list or len(values) != len(calls) or not readable(values):
         raise unreadable
@@ -188,6 +189,27 @@ def answers(reply: dict, make: list[StudentGate], steps: list[str], calls: list[
 
 class Unreadable(Exception):
     """A reply out of protocol (see read_reply)."""
+
+
+IDENTIFIER = re.compile(r"[A-Za-z_]\w{0,79}")
+
+
+def exception_type(raw: Any) -> str:
+    """The type name of what the student's code raised, or "" (a class may be given any name)."""
+    return raw if type(raw) is str and IDENTIFIER.fullmatch(raw) else ""
+
+
+def place(raw: Any) -> facts.Where:
+    """Where in the student's code, from the child's [cell, file, line]; nowhere
+    unless each field has its type (a place only labels a message)."""
+    def count(v):
+        return v is None or type(v) is int and 0 <= v < 1 << 31
+    if type(raw) is not list or len(raw) != 3 or not count(raw[0]) or not count(raw[2]):
+        return facts.NOWHERE
+    file = None if raw[1] is None else text(raw[1], 80)
+    if file is None and raw[1] is not None:
+        return facts.NOWHERE
+    return facts.Where(raw[0], file, raw[2])
 
 
 def index(value: Any, items: Sequence, unreadable: Unreadable) -> int:

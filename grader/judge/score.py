@@ -26,7 +26,7 @@ from backprop_grader.judge import facts, visibility
 from backprop_grader.judge.checks import CHECKS, Context, Outcome
 from backprop_grader.judge.facts import LoadWarning
 from backprop_grader.judge.mistakes import diagnose
-from backprop_grader.judge.probe import Wrong, sandbox_kind
+from backprop_grader.judge.probe import Wrong, exception_type, place, sandbox_kind
 from backprop_grader.sandbox import Sandbox, SandboxError, text
 from backprop_grader.judge.seeds import submission_digest
 
@@ -166,7 +166,8 @@ def clean_warnings(raw: object) -> list[LoadWarning]:
     out = []
     for w in (raw if isinstance(raw, list) else [])[:20]:
         if isinstance(w, dict):
-            out.append(LoadWarning(text(w.get("where", ""), 60) or "", text(w.get("error"), 300) or "?"))
+            out.append(LoadWarning(place(w.get("place")), text(w.get("error"), 300) or "?",
+                                   exception_type(w.get("exception"))))
     return out
 
 

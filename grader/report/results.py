@@ -76,7 +76,8 @@ def facts_of(outcome: Outcome) -> dict:
     """How a check ended, as results.json `extra_data` fields (judge.facts): what
     batch, validate and the class report read instead of the text."""
     return {"kind": outcome.kind, "exception": outcome.exception or None,
-            "where": Where(outcome.where).fields(), "problem": problem(outcome) if outcome.error else None,
+            "where": outcome.where.fields() if isinstance(outcome.where, Where) else None,
+            "problem": problem(outcome) if outcome.error else None,
             "mistake": outcome.mistake.id if outcome.mistake else None}
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from backprop_grader.errors import StudentFault
 from backprop_grader.judge import facts, inputs
-from backprop_grader.judge.facts import Where
+from backprop_grader.judge.facts import NOWHERE, Where
 from backprop_grader.judge.inputs import Case
 from backprop_grader.judge.check_kinds import KINDS
 from backprop_grader.judge.compare import close, close_rows, reference_slack, round_off_slack
@@ -84,7 +84,8 @@ class Outcome:
 
     def fail(self, fault: StudentFault) -> None:
         """Stop on `fault`: its sentence, and its facts as fields."""
-        self.error, self.where, self.fault = fault.message, Where(fault.where), fault.kind
+        self.error, self.fault = fault.message, fault.kind
+        self.where = fault.where if isinstance(fault.where, Where) else NOWHERE
         self.exception, self.missing = fault.exception, fault.missing
 
     @classmethod

@@ -137,12 +137,21 @@ def decode(a):
     return np.array(a["v"], dtype=dtype).reshape(a["shape"])
 
 
+def place(name, line=None):
+    """Where in the student's code, as fields: [cell, file, line] ("cell 3" names a cell)."""
+    if name.startswith("cell ") and name[5:].isdigit():
+        return [int(name[5:]), None, line]
+    return [None, name, line]
+
+
 def describe_error(exc):
-    """One line: the exception and where in the student's code it was raised."""
+    """The exception (its one-line message and its type) and where in the
+    student's code it was raised, as separate fields."""
+    where = None
     if isinstance(exc, SyntaxError):
         name = _s.code_names.get(exc.filename, os.path.basename(str(exc.filename)))
-        where = "%s, line %s" % (name, exc.lineno) if exc.lineno else name
-        return {"error": "%s: %s" % (type(exc).__name__, exc.msg), "where": where}
+        return {"error": "%s: %s" % (type(exc).__name__, exc.msg), "exception": type(exc).__name__,
+                "place": place(name, exc.lineno if isinstance(exc.lineno, int) else None)}
     if isinstance(exc, SystemExit):
         text = "called sys.exit(%s)" % ("" if exc.code is None else repr(exc.code))
     elif isinstance(exc, NotImplementedError) and not str(exc):
@@ -150,11 +159,10 @@ def describe_error(exc):
     else:
         detail = str(exc)[:300]
         text = "%s: %s" % (type(exc).__name__, detail) if detail else type(exc).__name__
-    where = ""
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename in _s.code_names:
-            where = "%s, line %d" % (_s.code_names[frame.filename], frame.lineno)
-    return {"error": text, "where": where}
+            where = place(_s.code_names[frame.filename], frame.lineno)
+    return {"error": text, "exception": type(exc).__name__, "place": where}
 
 
 # ---- loading ---------------------------------------------------------------
@@ -189,7 +197,7 @@ def make_shell():
 
     def skip_shell(shown):
         _s.warnings.append({
-            "stage": "load", "where": "cell %d" % _s.cell,
+            "stage": "load", "place": [_s.cell, None, None],
             "error": "shell command `%s` was skipped: running programs is not allowed during "
                      "grading" % shown.strip()[:80]})
         return SList()
@@ -273,8 +281,8 @@ def load_notebook(cells):
             _s.code_names[exc.filename] = exc.filename
         if exc is not None:
             err = describe_error(exc)
-            if not err["where"]:
-                err["where"] = "cell %d" % number
+            if not err["place"]:
+                err["place"] = [number, None, None]
             warnings.append(dict(err, stage="load"))
     return shell.user_ns, warnings
 
