@@ -1,4 +1,5 @@
-"""The `bpgrade` command. Each subcommand is an `add_*` function below.
+"""The `bpgrade` command. Each subcommand is an `add_*` function below, all of one
+shape on purpose (a parser, its options, a `run` that calls the library).
 
 Exit status: 0 when grading ran (whatever the score), 1 when `grade` or `check`
 was given --fail-under and the score is under it, or when grading could not run

@@ -233,9 +233,7 @@ def package_args(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--requirements", metavar="FILE",
                      help="packages the course's notebooks import (pip requirements file), installed "
                           "by setup.sh (default: the assignment's requirements.txt, if any)")
-    cmd.add_argument("--secret", metavar="FILE",
-                     help="course secret (default: $%s, $%s, or course.secret next to the gradebook, "
-                          "created on first use)" % (seeds.ENV_SECRET, seeds.ENV_SECRET_FILE))
+    cmd.add_argument("--secret", metavar="FILE", help=seeds.SECRET_HELP)
     cmd.add_argument("--gradebook", default="grades.sqlite",
                      help="where the default course.secret is looked for: next to this gradebook "
                           "(default: grades.sqlite)")

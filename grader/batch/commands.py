@@ -32,10 +32,7 @@ def batch_args(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--id-pattern", metavar="REGEX",
                      help="take the student id from each name with this regex (group 'id', else "
                           "group 1, else the match); e.g. '^([a-z]+)_' for Canvas exports")
-    cmd.add_argument("--secret", metavar="FILE",
-                     help="course secret for per-student seeds (default: $%s, $%s, or course.secret "
-                          "next to the gradebook, created on first use)"
-                          % (seeds.ENV_SECRET, seeds.ENV_SECRET_FILE))
+    cmd.add_argument("--secret", metavar="FILE", help=seeds.SECRET_HELP)
     cmd.add_argument("--executor", choices=sorted(EXECUTORS), default="local",
                      help="where to grade: local worker processes, or a Dask cluster")
     cmd.add_argument("--scheduler", metavar="ADDRESS",

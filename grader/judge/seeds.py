@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 ENV_SECRET = "BPGRADE_SECRET"
 ENV_SECRET_FILE = "BPGRADE_SECRET_FILE"
 DEFAULT_NAME = "course.secret"
+# the --secret option of every command that draws per-student seeds
+SECRET_HELP = ("course secret for per-student seeds (default: $%s, $%s, or %s next to the gradebook, "
+               "created on first use)" % (ENV_SECRET, ENV_SECRET_FILE, DEFAULT_NAME))
 
 
 class Secret:
