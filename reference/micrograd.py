@@ -194,6 +194,14 @@ def topological(root: Value) -> list:
     return topo
 
 
+class Magnitude(Value):
+    """The reference adding up the size of every share (|local gradient × upstream|):
+    how large the terms of each grad are, which bounds its float32 round-off when
+    they cancel (a grad of 0 made of shares of 3 and -3)."""
+    def _take(self, share):
+        self.grad = self.grad + abs(share)
+
+
 class Value32(Value):
     """The same engine in float32."""
     dtype = np.float32
@@ -333,20 +341,21 @@ OPS = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b:
        "tanh": lambda a: a.tanh(), "relu": lambda a: a.relu(), "exp": lambda a: a.exp()}
 
 
-class Recording(Value):
-    """The reference, noting each share `_take` adds (for `local_gradients`)."""
-    log = None
-
+def recording() -> type:
+    """The reference, noting each share `_take` adds in its own `log` (for
+    `local_gradients`; a class per call, as gradings run in threads)."""
     def _take(self, share):
-        if Recording.log is not None:
-            Recording.log.append((self, share))
-        super()._take(share)
+        if type(self).log is not None:
+            type(self).log.append((self, share))
+        Value._take(self, share)
+    return type("Recording", (Value,), {"_take": _take, "log": None})
 
 
 def local_gradients(program: Program) -> np.ndarray:
     """(steps of every round, 2): each step's local gradient with respect to the node
     in each argument slot (NaN for a number or no argument), at the float64 values."""
-    leaves = [Recording(x) for x in program.leaves]
+    cls = recording()
+    leaves = [cls(x) for x in program.leaves]
     out = []
     for steps in program.rounds:
         here = list(leaves)
@@ -356,12 +365,12 @@ def local_gradients(program: Program) -> np.ndarray:
                 values[1] = int(values[1]) if float(values[1]).is_integer() else values[1]
             node = OPS[op](*values)
             here.append(node)
-            Recording.log, node.grad = [], 1.0
+            cls.log, node.grad = [], 1.0
             try:
                 node._backward()
-                shares = Recording.log
+                shares = cls.log
             finally:
-                Recording.log = None
+                cls.log = None
             row = [math.nan, math.nan]
             for j, a in enumerate(args):
                 if type(a) is int:
@@ -408,7 +417,8 @@ class Engine:
     plain numbers (the check's `flat`):
 
     forward(*flat) -> (runs, locals): rows of `runs` are the float64 engine, then the
-    float32 engine at the inputs and at the inputs scaled by 1 ± 2 float32 epsilons;
+    float32 engine at the inputs and at the inputs scaled by 1 ± 2 float32 epsilons,
+    then the size of each value's terms (`Magnitude`);
     `locals` is `local_gradients` (for the order-free test of `=` instead of `+=`).
     backward(*flat) -> (runs, codes): a row per mistake variant, and its mistake as
     an index into judge.mistake_kinds.ENGINE (asked for only to name a mistake)."""
@@ -418,6 +428,7 @@ class Engine:
         eps = float(np.finfo(np.float32).eps)
         with np.errstate(all="ignore"):
             rows = [run(program)] + [run(program, Value32, s) for s in (1.0, 1 + 2 * eps, 1 - 2 * eps)]
+            rows.append([abs(v) for v in run(program, Magnitude)])
         return np.array(rows, dtype=np.float64), local_gradients(program)
 
     def backward(self, *flat: float) -> tuple[np.ndarray, np.ndarray]:

@@ -323,7 +323,8 @@ def engine(ctx: Context) -> None:
         parts = compared(p, spec["compare"])
         got, want = read(raw, p, parts), rows[0][parts]
         wobble = np.max(np.abs(rows[1:4][:, parts] - want), axis=0)
-        slack = 4 * np.maximum(wobble, 4 * np.finfo(np.float32).eps * np.abs(want))
+        size = np.maximum(np.abs(want), rows[4][parts])  # the terms' size, when they cancel
+        slack = 4 * np.maximum(wobble, 4 * np.finfo(np.float32).eps * size)
         trials.append((parts, got, slack))
         ctx.outcome.trials += 1
         bad = np.flatnonzero(~close_each(got, want, slack, tol))

@@ -1,0 +1,149 @@
+"""The `engine` check (a scalar autograd engine, micrograd's Value) on tests/micrograd/.
+
+tests/micrograd/expected.yaml says, for every standalone student file, which items of
+assignments/micrograd/rubric.yaml fail, with which outcome kind and which named mistake;
+every other item must pass (no false pass, no false fail), at every seed it lists. Each
+(file, seed) is graded once, two at a time, with a short call timeout (honest graphs take
+milliseconds; one file loops forever in backward).
+"""
+import io
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from backprop_grader import load
+from backprop_grader.errors import RubricError
+from backprop_grader.judge import rubric, score
+from backprop_grader.judge.checks import engine
+from backprop_grader.reference import micrograd
+from backprop_grader.report import results
+
+HERE = Path(__file__).parent
+CORPUS = HERE / "micrograd"
+ASSIGNMENT = HERE.parent / "assignments" / "micrograd"
+MANIFEST = yaml.safe_load((CORPUS / "expected.yaml").read_text(encoding="utf-8"))
+RUBRIC = rubric.load(ASSIGNMENT / "rubric.yaml")
+IDS = [item.id for item in RUBRIC.items]
+GROUPS = {"all": IDS, "grads": [i for i in IDS if i != "ops-forward"]}
+LIMITS = replace(RUBRIC.limits, call_timeout=0.5)
+
+
+def ids(value):
+    return GROUPS[value] if isinstance(value, str) else list(value or [])
+
+
+def grade(file, seed, rub=RUBRIC, limits=LIMITS):
+    return score.grade(load.load(CORPUS / file, class_names=["Value"]), rub, seed=seed, limits=limits)
+
+
+@pytest.fixture(scope="module")
+def graded():
+    """{(file, seed): Result} for the whole corpus, each graded once."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {(f, s): pool.submit(grade, f, s) for f in MANIFEST["files"] for s in MANIFEST["seeds"]}
+        yield {key: future.result() for key, future in futures.items()}
+
+
+def problems(file, result):
+    """What is wrong with one file's grading, against the manifest (empty: as expected)."""
+    entry, found = MANIFEST["files"][file], []
+    fail, varies, unnamed = ids(entry.get("fail")), ids(entry.get("varies")), ids(entry.get("unnamed"))
+    for r in result.items:
+        item, o = r.item.id, r.outcome
+        named = o.mistake.id if o.mistake else None
+        if item in varies:
+            continue
+        if item not in fail:
+            if not o.passed:
+                found.append("%s: a false fail (%s: %s)" % (item, o.kind, o.error or "wrong values"))
+            continue
+        if o.passed:
+            found.append("%s: a false pass" % item)
+            continue
+        kinds = (entry.get("kinds") or {}).get(item) or [entry.get("kind", "wrong_answer")]
+        if o.kind not in kinds:
+            found.append("%s: ended as %s (%s), expected %s" % (item, o.kind, o.error, kinds))
+        want = entry.get("mistake")
+        if named != want and not (item in unnamed and named is None):
+            found.append("%s: named %s, expected %s" % (item, named, want))
+    return ["%s seed %d: %s" % (file, result.seed, p) for p in found]
+
+
+def test_manifest_lists_exactly_the_corpus():
+    assert sorted(MANIFEST["files"]) == sorted(p.name for p in CORPUS.glob("*.py"))
+    kinds = {f.split("_")[0] for f in MANIFEST["files"]}
+    assert kinds == {"correct", "mistake", "broken"}
+    for file, entry in MANIFEST["files"].items():
+        assert set(ids(entry.get("fail"))) | set(ids(entry.get("varies"))) <= set(IDS), file
+        assert bool(entry.get("fail")) == (not file.startswith("correct")), file
+
+
+def test_every_file_gets_what_the_manifest_says_at_every_seed(graded):
+    found = [p for (file, _), result in graded.items() for p in problems(file, result)]
+    assert not found, "\n".join(found)
+
+
+def test_each_required_mistake_is_named(graded):
+    named = {r.outcome.mistake.id for result in graded.values() for r in result.items if r.outcome.mistake}
+    assert {"overwrote_grad", "topo_order", "pow_no_exponent", "tanh_used_input", "relu_passes_negative",
+            "forgot_upstream", "reflected_order"} <= named
+
+
+def test_feedback_shows_the_graph_the_values_and_the_mistake(graded):
+    text = results.text(graded["mistake_overwrote_grad.py", MANIFEST["seeds"][0]])
+    block = text[text.index("Gradients of random graphs"):]
+    for line in ("input:    a = ", "expected: ", "received: ", "note:     ", ".backward()",
+                 "mistake:  It looks like a gradient is assigned (grad = ...)"):
+        assert line in block, (line, block[:1500])
+    assert "Hidden checks: 0 of 1 passed" in text
+
+
+def test_reference_gradients_match_finite_differences():
+    rng = np.random.default_rng(7)
+    for graphs in ("random", "fan_out", "deep", "numbers"):
+        spec = engine.settings(type("Item", (), {"engine": {"graphs": graphs}})())
+        for _ in range(15):
+            p = engine.program(rng, spec, [0.5, 4.0], [0.5, 4.0])
+            assert engine.unflat(engine.flat(p)) == p
+            values = micrograd.run(p)
+            n, leaves = p.size, len(p.leaves)
+            for k in range(leaves):
+                def out(h):
+                    moved = replace(p, leaves=[x + (h if j == k else 0.0) for j, x in enumerate(p.leaves)])
+                    return micrograd.run(moved)[n - 1]
+                h = 1e-6 * max(1.0, abs(p.leaves[k]))
+                numeric = (out(h) - out(-h)) / (2 * h)
+                assert math.isclose(values[n + k], numeric, rel_tol=1e-4, abs_tol=1e-6), (graphs, p.code(), k)
+
+
+def test_engine_block_errors_name_the_path(tmp_path):
+    text = (ASSIGNMENT / "rubric.yaml").read_text(encoding="utf-8").replace("engine: {graphs: ops}",
+                                                                            "engine: {graph: ops}")
+    bad = tmp_path / "rubric.yaml"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(RubricError, match=r"checks\[0\]\.engine: unknown key 'graph'"):
+        rubric.load(bad)
+    bad.write_text(text.replace("{graph: ops}", "{graphs: ops}\n    mistakes: {overwrote_grad: use +=}"),
+                   encoding="utf-8")
+    assert rubric.load(bad).items[0].mistakes == {"overwrote_grad": "use +="}
+
+
+def test_the_student_kit_grades_and_names_mistakes_offline(tmp_path):
+    """A released kit replays the reference's recorded answers, variants included."""
+    from backprop_grader.authoring import kit, release
+    items = release.build(ASSIGNMENT, RUBRIC)
+    out = tmp_path / "kit"
+    release.write(items, out)
+    kit.build(ASSIGNMENT, out, RUBRIC, items, stream=io.StringIO())
+    kit_rubric = rubric.load(out / "rubric.yaml")
+    seed = kit.kit_seed(RUBRIC)
+    offline, online = grade("mistake_overwrote_grad.py", seed, kit_rubric), grade("mistake_overwrote_grad.py", seed)
+    shown = {r.item.id: (r.outcome.passed, r.outcome.mistake and r.outcome.mistake.id) for r in offline.items}
+    assert shown == {r.item.id: (r.outcome.passed, r.outcome.mistake and r.outcome.mistake.id)
+                     for r in online.items if r.item.id in shown}
+    assert shown["grads"] == (False, "overwrote_grad")
