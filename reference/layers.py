@@ -52,8 +52,8 @@ class AffineNotReshaped(Affine):
 
 
 Affine.mistakes = {
-    "transpose_missing": ("It looks like a transpose is missing: dw must have w's shape (D, M), "
-                          "dw = x.reshape(N, D).T @ dout.", AffineTransposeMissing),
+    "transpose_missing": ("It looks like a transpose is missing: the weights' gradient must have the weights' "
+                          "shape (D, M), x.reshape(N, D).T @ dout.", AffineTransposeMissing),
     "broadcast_not_summed": ("It looks like the bias gradient was not summed over the batch: b is added "
                              "to every row, so db = dout.sum(axis=0).", AffineBiasNotSummed),
     "dx_not_reshaped": ("It looks like dx was not reshaped back to x's shape (N, d1, ..., dk): x was "

@@ -7,17 +7,16 @@ variants (float32, dict and object caches, lists, loops, helpers) get full marks
 each mistake loses exactly its items with its id, broken files get a reason.
 Mistake files import the correct layers from good.py and redefine one function.
 """
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from backprop_grader import load
-from backprop_grader.judge import rubric, score
+import layer_corpus
+
+from backprop_grader.judge import rubric
 from backprop_grader.judge.checks import numerical
 from backprop_grader.judge.checks.base import Context, Outcome
-from backprop_grader.report import results as report
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "layers"
@@ -65,21 +64,9 @@ SAYS = {
 }
 
 
-def named(name):
-    """The mistake a file is expected to be named for (on its diagnosed items)."""
-    return next((m for m in EXPECTED[name].values() if m), None)
-
-
-def grade(name, seed):
-    result = score.grade(load.load(CORPUS / (name + ".py"), class_names=list(RUBRIC.gates)), RUBRIC, seed=seed)
-    return report.gradescope(result)
-
-
 @pytest.fixture(scope="module")
 def graded():
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        jobs = {(name, seed): pool.submit(grade, name, seed) for name in EXPECTED for seed in SEEDS}
-        return {key: job.result() for key, job in jobs.items()}
+    return layer_corpus.grade_all(CORPUS, RUBRIC, EXPECTED, SEEDS)
 
 
 def test_every_corpus_file_is_in_the_table():
@@ -87,23 +74,11 @@ def test_every_corpus_file_is_in_the_table():
 
 
 def test_no_false_pass_and_no_false_fail(graded):
-    wrong = {}
-    for (name, seed), data in graded.items():
-        failing = {t["extra_data"]["id"]: t["extra_data"]["mistake"] for t in data["tests"]
-                   if t["score"] < t["max_score"]}
-        for item, mistake in failing.items():  # numerical items name it when 3 trials are enough to
-            if item.endswith("-numerical") and mistake == named(name):
-                failing[item] = None
-        if failing != EXPECTED[name]:
-            wrong[name, seed] = failing
-    assert wrong == {}
+    assert layer_corpus.mismatches(graded, EXPECTED) == {}
 
 
 def test_failures_say_why(graded):
-    for (name, item), words in SAYS.items():
-        for seed in SEEDS:
-            out = {t["extra_data"]["id"]: t["output"] for t in graded[name, seed]["tests"]}
-            assert words in out[item], (name, seed, out[item])
+    assert layer_corpus.unsaid(graded, SAYS) == []
 
 
 def test_a_step_across_relu_kink_is_drawn_again():

@@ -99,7 +99,10 @@ class StudentGate:
             args = []
         elif self.api.inputs_again:
             args = self.inputs + list(args)
-        call = [self.id, method if self.adapted else self.method(method), [encode(a) for a in args]]
+        wired = [encode(a) for a in args]
+        if method == "backward" and self.api.upstream_in_place:  # not watched for changes in the child
+            wired = [dict(a, free=True) if isinstance(a, dict) else a for a in wired]
+        call = [self.id, method if self.adapted else self.method(method), wired]
         return call + [list(self.api.grads_on)] if method == "backward" and self.api.grads_on else call
 
     def outputs(self, raw: Any, shapes: Sequence[tuple], names: Sequence[str]) -> list:

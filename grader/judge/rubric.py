@@ -48,6 +48,7 @@ class Api:
     function: bool = False  # the gate is a function: forward(*inputs) -> (out, cache); backward None: (out, grads)
     no_upstream: bool = False  # backward() takes no argument (a loss: its upstream gradient is 1)
     init: tuple = ()  # input positions passed to the constructor (Affine(W, b)), not to forward
+    upstream_in_place: bool = False  # backward may change its upstream array (the book's Relu: dout[mask] = 0)
 
     @property
     def loss(self) -> bool:
@@ -320,7 +321,8 @@ def api(spec: dict, names: list[str], at: str, gate: str = "", inputs: list[str]
     return Api(gate if function else spec.get("forward", "forward"), spec.get("backward", "backward"),
                spec.get("backward_args", ["upstream"]) == ["inputs", "upstream"],
                tuple(grads_on.get(n) for n in names) if grads_on else (), function,
-               spec.get("backward_args") == [], tuple((inputs or names).index(n) for n in init))
+               spec.get("backward_args") == [], tuple((inputs or names).index(n) for n in init),
+               bool(spec.get("upstream_in_place")))
 
 
 def merged(base: dict, override: dict) -> dict:

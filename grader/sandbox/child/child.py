@@ -461,8 +461,11 @@ def call(obj, method, raw_args, read=None):
         if read is None:
             return encode(getattr(_s.objects[obj], method)(*raw_args))
     args = [a if type(a) is float else decode(a) for a in raw_args]
-    arrays = [(a, a.copy()) for a in args if isinstance(a, np.ndarray)]  # kept to spot changes
+    arrays = [(a, a.copy()) for a, raw in zip(args, raw_args)  # kept to spot changes
+              if isinstance(a, np.ndarray) and not raw.get("free")]
     answer = getattr(_s.objects[obj], method)(*args)
+    if read is not None and type(answer) in (list, tuple) and len(answer) == 1:
+        answer = answer[0]  # the one gradient backward returns, as [dx] or (dx,)
     value = encode(answer if read is None else [answer if a is None else getattr(_s.objects[obj], a, None)
                                                 for a in read])
     if any(not np.array_equal(a, s) for a, s in arrays):
