@@ -271,6 +271,23 @@ def report(n, plan, res):
     return len(rows) / res["wall"]
 
 
+TARGETS = {"rate": 100.0, "ratio": 100.0, "memory_mb": 300.0}  # issue 19
+
+
+def targets(figures):
+    """One table of the issue's targets against this run's figures, per shape and N."""
+    print("\n== targets: >= %g submissions/s, >= %gx nbgrader, <= %g MB for the process tree =="
+          % (TARGETS["rate"], TARGETS["ratio"], TARGETS["memory_mb"]))
+    print("%-10s %5s %9s %5s %11s %5s %9s %5s" % ("notebooks", "N", "subs/s", "met", "x nbgrader", "met",
+                                                "peak MB", "met"))
+    for (shape, n), f in figures.items():
+        ratio = f.get("ratio")
+        print("%-10s %5d %9.1f %5s %11s %5s %9.0f %5s" % (
+            shape, n, f["rate"], "yes" if f["rate"] >= TARGETS["rate"] else "no",
+            "%.0fx" % ratio if ratio else "-", ("yes" if ratio >= TARGETS["ratio"] else "no") if ratio else "-",
+            f["memory_mb"], "yes" if f["memory_mb"] <= TARGETS["memory_mb"] else "no"))
+
+
 # ------------------------------------------------------------------ nbgrader
 
 NBGRADER_TESTS = '''# autograder tests
@@ -349,9 +366,9 @@ def main():
     ap.add_argument("-n", type=int, nargs="+", default=[500], help="class sizes (default: 500)")
     ap.add_argument("-j", "--jobs", type=int, help="bpgrade workers (default: all cores)")
     ap.add_argument("--hanging", type=float, default=0.01, help="fraction that hangs (default 0.01)")
-    ap.add_argument("--notebooks", choices=["assignment", "minimal"], default="assignment",
-                    help="notebook shape: the assignment's own with the student's gates (default), "
-                         "or a minimal one (4 cells, as in figures before 2026-11-30)")
+    ap.add_argument("--notebooks", choices=["assignment", "minimal"], nargs="+", default=["assignment", "minimal"],
+                    help="notebook shapes, each measured in turn: the assignment's own with the student's "
+                         "gates, and a minimal one (4 cells) (default: both)")
     ap.add_argument("--rubric", help="rubric name or file (default: gates with short limits)")
     ap.add_argument("--vs-nbgrader", action="store_true", help="also time nbgrader autograde")
     ap.add_argument("--nbgrader-subset", type=int, default=20, help="notebooks for nbgrader (20)")
@@ -362,21 +379,28 @@ def main():
     try:
         rubric = bench_rubric(work, args.rubric)
         print("rubric: %s; %d cores; jobs: %s" % (rubric, os.cpu_count(), args.jobs or "all cores"))
-        rate, plan = None, None
-        for n in args.n:
-            run = work / ("n%d" % n)
-            plan = generate(run / "subs", n, args.hanging, notebooks=args.notebooks)
-            res = run_bpgrade(run / "subs", rubric, args.jobs, run)
-            rate = report(n, plan, res)
-        if args.vs_nbgrader:
-            venv = nbgrader_venv(args.nbgrader_venv, work)
-            count, graded, wall = run_nbgrader(venv, plan, args.nbgrader_subset, work, args.notebooks)
-            nb_rate = graded / wall if wall > 0 else float("nan")
-            print("\n== nbgrader autograde ==")
-            print("graded %d of %d ordinary notebooks in %.1f s: %.2f notebooks/s (%.2f s each)"
-                  % (graded, count, wall, nb_rate, wall / max(graded, 1)))
-            print("throughput ratio, bpgrade batch (whole mix, N = %d) / nbgrader: %.0fx"
-                  % (args.n[-1], rate / nb_rate if nb_rate else float("nan")))
+        figures, venv = {}, None
+        for shape in args.notebooks:
+            print("\n######## %s notebooks ########" % shape)
+            rate, plan = None, None
+            for n in args.n:
+                run = work / ("%s-n%d" % (shape, n))
+                plan = generate(run / "subs", n, args.hanging, notebooks=shape)
+                res = run_bpgrade(run / "subs", rubric, args.jobs, run)
+                rate = report(n, plan, res)
+                figures[shape, n] = {"rate": rate, "memory_mb": res["peak_pss_mb"]}
+            if args.vs_nbgrader:
+                venv = venv or nbgrader_venv(args.nbgrader_venv, work)
+                count, graded, wall = run_nbgrader(venv, plan, args.nbgrader_subset, work / shape, shape)
+                nb_rate = graded / wall if wall > 0 else float("nan")
+                print("\n== nbgrader autograde, %s notebooks ==" % shape)
+                print("graded %d of %d ordinary notebooks in %.1f s: %.2f notebooks/s (%.2f s each)"
+                      % (graded, count, wall, nb_rate, wall / max(graded, 1)))
+                print("throughput ratio, bpgrade batch (whole mix, N = %d) / nbgrader: %.0fx"
+                      % (args.n[-1], rate / nb_rate if nb_rate else float("nan")))
+                for n in args.n:
+                    figures[shape, n]["ratio"] = figures[shape, n]["rate"] / nb_rate if nb_rate else None
+        targets(figures)
     finally:
         if args.keep:
             print("work folder kept: %s" % work)
