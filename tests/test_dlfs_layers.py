@@ -63,7 +63,7 @@ def test_every_corpus_file_is_in_the_table():
 
 
 def test_the_rubric_declares_the_book_api():
-    assert RUBRIC.gates["Affine"].api == Api(init=(1, 2), grads_on=(None, "dW", "db"))
+    assert RUBRIC.gates["Affine"].api == Api(init=(1, 2), grads_on=(None, "dW", "db"), upstream_in_place=True)
     assert RUBRIC.gates["Affine"].grads == ["dx", "dW", "db"]
     loss = RUBRIC.gates["SoftmaxWithLoss"]
     assert loss.api.loss and loss.grads == ["dx"] and loss.constant == {"t": {"labels": 4}}
