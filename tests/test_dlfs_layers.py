@@ -33,7 +33,7 @@ def fails(ids, mistake=None):
 
 # file -> {failing item: named mistake id (None: fails, nothing named)}
 EXPECTED = {
-    "good": {}, "good_float32": {},
+    "good": {}, "good_float32": {}, "good_no_default": {},
     "affine_transpose_missing": fails(AFFINE, "transpose_missing"),
     "affine_db_not_summed": fails(AFFINE, "broadcast_not_summed"),
     "affine_returns_all": fails(AFFINE),
@@ -66,7 +66,7 @@ def test_the_rubric_declares_the_book_api():
     assert RUBRIC.gates["Affine"].api == Api(init=(1, 2), grads_on=(None, "dW", "db"), upstream_in_place=True)
     assert RUBRIC.gates["Affine"].grads == ["dx", "dW", "db"]
     loss = RUBRIC.gates["SoftmaxWithLoss"]
-    assert loss.api.loss and loss.grads == ["dx"] and loss.constant == {"t": {"labels": 4}}
+    assert loss.loss and loss.grads == ["dx"] and loss.constant == {"t": {"labels": 4}}
 
 
 def test_no_false_pass_and_no_false_fail(graded):

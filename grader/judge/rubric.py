@@ -65,6 +65,12 @@ class Gate:
     outputs: list = field(default_factory=lambda: ["z"])
     api: Api = field(default_factory=Api)
     constant: dict = field(default_factory=dict)  # not_differentiable: input name -> how it is drawn
+    is_loss: bool = False  # `loss: true`: the output is a loss, whose upstream gradient is 1
+
+    @property
+    def loss(self) -> bool:
+        """Its upstream gradient is 1: declared a loss, or its backward takes none."""
+        return self.is_loss or self.api.loss
 
     @property
     def differentiable(self) -> list[int]:
@@ -224,7 +230,7 @@ def build(data: dict, path: Path, sha: str) -> Rubric:
         differentiable = [n for n in spec["inputs"] if n not in constant]
         gates[name] = Gate(name, ref, list(spec["inputs"]), shapes, list(outputs),
                            api(spec.get("api", {}), differentiable, "%s: gates.%s.api" % (where, name), name,
-                               spec["inputs"]), constant)
+                               spec["inputs"]), constant, bool(spec.get("loss")))
 
     graphs = {}
     for name, spec in data.get("graphs", {}).items():

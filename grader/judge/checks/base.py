@@ -300,7 +300,7 @@ class Context:
                              self.item.trials if trials is None else trials,
                              self.item.specials if specials and trials is None else ())
         found = (self.examples(self.input_names(), self.out_shapes()) if trials is None else []) + drawn
-        found = inputs.settled(self.rng, found, self.constants(), self.gate.api.loss)
+        found = inputs.settled(self.rng, found, self.constants(), self.gate.loss)
         kink = getattr(self.gate.reference, "kink", None)
         if callable(kink):
             fixed = len(self.item.examples) if trials is None else 0
