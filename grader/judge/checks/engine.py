@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -151,7 +152,7 @@ def forward(op: str, args: list) -> float | None:
 
 
 def draw(rng: np.random.Generator, kind: str, ops: list[str], values: list[float], n: int,
-         number: callable) -> tuple[list, list[float]]:
+         number: Callable[[], float]) -> tuple[list, list[float]]:
     """`n` steps (or fewer, if the draws keep leaving the range) on nodes with
     `values` (the leaves'); returns (steps, every node's value)."""
     leaves, values, used, steps = len(values), list(values), [0] * len(values), []
@@ -214,7 +215,7 @@ def ops_steps(ops: list[str]) -> list[tuple]:
     return steps
 
 
-def draw_ops(rng: np.random.Generator, ops: list[str], values: list[float], number: callable) -> list:
+def draw_ops(rng: np.random.Generator, ops: list[str], values: list[float], number: Callable[[], float]) -> list:
     steps = []
     for op, *forms in ops_steps(ops):
         for _ in range(TRIES):
@@ -415,7 +416,7 @@ def wrong_order(programs: list[Program], answers: list, runs: list, tol: dict) -
     somewhere."""
     early = 0
     for p, values in zip(programs, checked(programs, answers, runs, tol)):
-        if values is None or len(p.rounds) != 1:
+        if values is None:
             return None
         found = ran_early(p, *values)
         if found is None:
@@ -429,14 +430,18 @@ def wrong_order(programs: list[Program], answers: list, runs: list, tol: dict) -
 def ran_early(p: Program, grad: np.ndarray, local: np.ndarray, budget: int = 20_000) -> bool | None:
     """True when `grad` is explained with some node passing on part of its gradient,
     False when only by every node passing all of it, None when not at all. Nodes
-    are tried from the output down; each passes a sum of a non-empty subset of its
-    shares (the whole sum first)."""
-    leaves, out = len(p.leaves), p.size - 1
-    users = {k: [] for k in range(p.size)}
-    for j, (_, *args) in enumerate(p.rounds[0]):
-        for slot, a in enumerate(args):
-            if type(a) is int:
-                users[a].append((leaves + j, local[j][slot]))
+    are tried from the last one down; each passes a sum of a non-empty subset of its
+    shares (the whole sum first); a round's output passes its own grad. A leaf adds
+    up its shares of every round (of the last, when the leaves are zeroed in between)."""
+    leaves, users, outputs, row, base = len(p.leaves), {k: [] for k in range(p.size)}, set(), 0, len(p.leaves)
+    for r, steps in enumerate(p.rounds):
+        here = list(range(leaves)) + list(range(base, base + len(steps)))
+        for j, (_, *args) in enumerate(steps):
+            for slot, a in enumerate(args):
+                if type(a) is int and (a >= leaves or not p.zero or r == len(p.rounds) - 1):
+                    users[here[a]].append((base + j, local[row + j][slot]))
+        outputs.add(base + len(steps) - 1)
+        row, base = row + len(steps), base + len(steps)
     passed, tries = {}, [budget]
 
     def solve(k: int, early: bool) -> bool | None:
@@ -444,11 +449,11 @@ def ran_early(p: Program, grad: np.ndarray, local: np.ndarray, budget: int = 20_
         if tries[0] < 0:
             return None
         shares = [passed[c] * g for c, g in users[k]]
-        if k != out and not near(grad[k], sum(shares)):
+        if k not in outputs and not near(grad[k], sum(shares)):
             return None
         if k < leaves:
             return solve(k - 1, early) if k else early
-        options = [(grad[k], False)] if k == out else [
+        options = [(grad[k], False)] if k in outputs else [
             (sum(sub), len(sub) < len(shares))
             for size in range(len(shares), 0, -1) for sub in itertools.combinations(shares, size)]
         for value, part in options:
@@ -457,7 +462,7 @@ def ran_early(p: Program, grad: np.ndarray, local: np.ndarray, budget: int = 20_
             if found is not None:
                 return found
         return None
-    return solve(out, False)
+    return solve(p.size - 1, False)
 
 
 def candidates(p: Program, local: np.ndarray, grad: np.ndarray) -> dict[int, list[float]]:
