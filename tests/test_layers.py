@@ -17,6 +17,7 @@ import layer_corpus
 from backprop_grader.judge import rubric
 from backprop_grader.judge.checks import numerical
 from backprop_grader.judge.checks.base import Context, Outcome
+from backprop_grader.judge.inputs import Case
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "layers"
@@ -91,3 +92,15 @@ def test_a_step_across_relu_kink_is_drawn_again():
     assert crossing  # the draw does land on the kink
     kept = numerical.smooth(ctx, drawn)
     assert len(kept) == len(drawn) and not any(numerical.kinked(ctx, c) for c in kept)
+
+
+def test_a_step_across_a_max_tie_is_detected():
+    """The same test finds a max gate's tie between x and y: a step of x that passes y."""
+    library = rubric.load(rubric.find("gate-library"))
+    item = next(i for i in library.items if i.id == "max-numerical")
+    ctx = Context(library, item, np.random.default_rng(0), None, Outcome())
+    def case(y):
+        return Case([np.float64(1.0), np.float64(y)], [np.float64(2.5)])
+    assert numerical.kinked(ctx, case(1 + 1e-6))  # float64 steps of 1e-5 pass y
+    assert not numerical.kinked(ctx, case(1 + 1e-3)) and numerical.kinked(ctx, case(1 + 1e-3), numerical.STEP32)
+    assert not numerical.kinked(ctx, case(2.0), numerical.STEP32)
