@@ -18,7 +18,7 @@ import yaml
 
 from backprop_grader import load
 from backprop_grader.errors import RubricError
-from backprop_grader.judge import rubric, score
+from backprop_grader.judge import mistake_kinds, rubric, score
 from backprop_grader.judge.checks import engine
 from backprop_grader.reference import micrograd
 from backprop_grader.report import results
@@ -92,6 +92,9 @@ def test_each_required_mistake_is_named(graded):
     named = {r.outcome.mistake.id for result in graded.values() for r in result.items if r.outcome.mistake}
     assert {"overwrote_grad", "topo_order", "pow_no_exponent", "tanh_used_input", "relu_passes_negative",
             "forgot_upstream", "reflected_order"} <= named
+    assert named <= set(mistake_kinds.ENGINE) <= mistake_kinds.known_ids(RUBRIC.gates, {"engine"})
+    assert all(mistake_kinds.MISTAKES[m].sentence and mistake_kinds.label(m) for m in mistake_kinds.ENGINE)
+    assert not set(mistake_kinds.ENGINE) - {"forgot_upstream"} & mistake_kinds.known_ids(RUBRIC.gates)
 
 
 def test_feedback_shows_the_graph_the_values_and_the_mistake(graded):
