@@ -398,7 +398,8 @@ def run(program: Program, cls: type = Value, scale: float = 1.0) -> list:
             if op == "pow":
                 values[1] = int(values[1]) if float(values[1]).is_integer() else values[1]
             here.append(OPS[op](*values))
-        here[-1].backward()
+        if program.backward:
+            here[-1].backward()
         nodes += here[len(leaves):]
     return [float(v.data) for v in nodes] + [float(v.grad) for v in nodes]
 

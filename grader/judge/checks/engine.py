@@ -15,8 +15,10 @@ fan-out), `fan_out` (nodes used several times: `+=`), `deep` (chains with skip
 connections: topological order), `numbers` (plain numbers on either side),
 `ops` (each operation's forward value); `uses: 2` builds a second graph on the
 same leaves, with `between: zero` (their grads set to 0 first) or `keep` (they
-add up). Every graph ends by multiplying with a random number (never near 0 or
-±1), so the upstream gradient is never 1.
+add up). Backward twice on the same graph is not asked for: which grads a second
+call starts from depends on nodes the grader cannot see (micrograd makes `a - b`
+from a hidden `-b`). Every graph ends by multiplying with a random number (never
+near 0 or ±1), so the upstream gradient is never 1.
 """
 from __future__ import annotations
 
