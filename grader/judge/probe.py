@@ -57,6 +57,8 @@ class StudentGate:
         self.id = session.gates
         session.to_make.append(self)
         self.float32 = False  # set when an answer came back in float32
+        # made in the child behind forward/backward: a function pair, or a class made with inputs
+        self.adapted = self.api.function or bool(self.api.init)
 
     @classmethod
     def many(cls, session: Session, cls_name: str, count: int, api: Api | None = None) -> list[StudentGate]:
@@ -64,12 +66,7 @@ class StudentGate:
 
     def method(self, method: str) -> str:
         """The student's name for `method` (forward or backward)."""
-        return {"forward": self.api.forward, "backward": self.api.backward}.get(method, method)
-
-    @property
-    def adapted(self) -> bool:
-        """Made in the child behind forward/backward: a function pair, or a class made with inputs."""
-        return self.api.function or bool(self.api.init)
+        return self.api.forward if method == "forward" else self.api.backward if method == "backward" else method
 
     def made(self) -> list:
         """How the child makes this gate: [id, class], or with how to adapt it."""
@@ -82,10 +79,9 @@ class StudentGate:
 
     def who(self, method: str) -> str:
         """The student's code a call runs, as messages name it (affine_forward, Affine.forward)."""
-        name = self.method(method)
         if self.api.function:
-            return name or self.cls
-        return "%s.%s" % (self.cls, name)
+            return self.method(method) or self.cls
+        return "%s.%s" % (self.cls, self.method(method))
 
     def wire(self, method: str, args: list) -> list:
         """A call as the child runs it: the gate's `api` turns forward(inputs) and
@@ -99,10 +95,9 @@ class StudentGate:
             args = []
         elif self.api.inputs_again:
             args = self.inputs + list(args)
-        wired = [encode(a) for a in args]
+        call = [self.id, method if self.adapted else self.method(method), [encode(a) for a in args]]
         if method == "backward" and self.api.upstream_in_place:  # not watched for changes in the child
-            wired = [dict(a, free=True) if isinstance(a, dict) else a for a in wired]
-        call = [self.id, method if self.adapted else self.method(method), wired]
+            call[2] = [dict(a, free=True) if isinstance(a, dict) else a for a in call[2]]
         return call + [list(self.api.grads_on)] if method == "backward" and self.api.grads_on else call
 
     def outputs(self, raw: Any, shapes: Sequence[tuple], names: Sequence[str]) -> list:

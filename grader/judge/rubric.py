@@ -72,16 +72,16 @@ class Gate:
         """Its upstream gradient is 1: declared a loss, or its backward takes none."""
         return self.is_loss or self.api.loss
 
-    @property
+    @cached_property
     def differentiable(self) -> list[int]:
         """Positions of the inputs that get a gradient."""
         return [i for i, n in enumerate(self.inputs) if n not in self.constant]
 
-    @property
+    @cached_property
     def grads(self) -> list[str]:
         return ["d" + self.inputs[i] for i in self.differentiable]
 
-    @property
+    @cached_property
     def grad_shapes(self) -> list[tuple]:
         return [self.shapes[i] for i in self.differentiable]
 
