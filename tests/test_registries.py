@@ -87,12 +87,16 @@ def test_places_and_exceptions_arrive_as_fields():
     assert place([None, "gates.py", 5]).fields() == {"cell": None, "file": "gates.py", "line": 5}
     assert place([None, "gates.py", 5]) == "gates.py, line 5"
     assert place([4, None, None]) == "cell 4" and place([4, None, None]).fields()["line"] is None
-    for bad in (None, "cell 3, line 12", [3, None], [-1, None, 2], [3, None, 2.0], [True, None, 1],
-                [None, ["x"], 1], [None, None, 5], {"cell": 3}):
-        assert place(bad) == "" and place(bad).fields() is None, bad
-    assert exception_type("ZeroDivisionError") == "ZeroDivisionError"
-    for bad in ("Zero Division", "a\nb", "x" * 81, 3, None, ["ValueError"]):
-        assert exception_type(bad) == "", bad
+    assert place(None) == "" and place(None).fields() is None  # no place known
+    assert place([None, None, 5]) == "" and place([None, None, 5]).fields() is None
+    for bad in ("cell 3, line 12", [3, None], [-1, None, 2], [3, None, 2.0], [True, None, 1],
+                [None, ["x"], 1], {"cell": 3}):
+        assert place(bad) is None, bad  # out of protocol: the reply is unreadable
+    assert exception_type("ZeroDivisionError") == "ZeroDivisionError" and exception_type(None) == ""
+    for odd in ("Zero Division", "a\nb", "x" * 81):
+        assert exception_type(odd) == "", odd  # a class may be named anything: no type known
+    for bad in (3, ["ValueError"], {"t": 1}):
+        assert exception_type(bad) is None, bad
     w = LoadWarning(place([2, None, 1]), "NameError: name 'x' is not defined", "NameError")
     assert w == "cell 2, line 1: NameError: name 'x' is not defined"
     assert (w.where.cell, w.where.line, w.exception) == (2, 1, "NameError")

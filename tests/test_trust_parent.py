@@ -42,7 +42,7 @@ def check_ids(result):
 
 # Lines the parent must refuse; each costs the check in progress (mul-backward).
 REFUSED = ["deep", "deep_error", "huge_int", "huge_int_shape", "ok_str", "values_dict",
-           "error_list", "where_dict", "failed_str", "failed_big", "missing_float",
+           "error_list", "place_dict", "place_str", "exception_list", "failed_str", "failed_big", "missing_float",
            "answer_types", "answer_unknown", "n_str", "wrong_n", "no_n", "not_dict", "nan",
            "bad_utf8", "surrogate", "long_line", "long_string", "ready", "ready_no_n"]
 

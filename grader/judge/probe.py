@@ -168,6 +168,8 @@ def answers(reply: dict, make: list[StudentGate], steps: list[str], calls: list[
     if error is None or type(reply.get("ok")) is not bool:
         raise unreadable
     where, exception = place(reply.get("place")), exception_type(reply.get("exception"))
+    if where is None or exception is None:
+        raise unreadable
     if reply.get("failed_new") is not None:
         step = steps[index(reply["failed_new"], make, unreadable)]
         raise Wrong("%s raised %s" % (step, error), where, facts.EXCEPTION, exception)
@@ -192,22 +194,25 @@ class Unreadable(Exception):
 IDENTIFIER = re.compile(r"[A-Za-z_]\w{0,79}")
 
 
-def exception_type(raw: Any) -> str:
-    """The type name of what the student's code raised, or "" (a class may be given any name)."""
-    return raw if type(raw) is str and IDENTIFIER.fullmatch(raw) else ""
+def exception_type(raw: Any) -> str | None:
+    """The type name of what the student's code raised: "" when absent or not a
+    plain name (a class may be given any name), None when not a string at all."""
+    if raw is None or type(raw) is str and not IDENTIFIER.fullmatch(raw):
+        return ""
+    return raw if type(raw) is str else None
 
 
-def place(raw: Any) -> facts.Where:
-    """Where in the student's code, from the child's [cell, file, line]; nowhere
-    unless each field has its type (a place only labels a message)."""
+def place(raw: Any) -> facts.Where | None:
+    """Where in the student's code, from the child's [cell, file, line] (each may
+    be null): nowhere when absent, None when any field has the wrong type."""
     def count(v):
         return v is None or type(v) is int and 0 <= v < 1 << 31
+    if raw is None:
+        return facts.NOWHERE
     if type(raw) is not list or len(raw) != 3 or not count(raw[0]) or not count(raw[2]):
-        return facts.NOWHERE
+        return None
     file = None if raw[1] is None else text(raw[1], 80)
-    if file is None and raw[1] is not None:
-        return facts.NOWHERE
-    return facts.Where(raw[0], file, raw[2])
+    return None if file is None and raw[1] is not None else facts.Where(raw[0], file, raw[2])
 
 
 def index(value: Any, items: Sequence, unreadable: Unreadable) -> int:

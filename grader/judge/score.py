@@ -166,8 +166,8 @@ def clean_warnings(raw: object) -> list[LoadWarning]:
     out = []
     for w in (raw if isinstance(raw, list) else [])[:20]:
         if isinstance(w, dict):
-            out.append(LoadWarning(place(w.get("place")), text(w.get("error"), 300) or "?",
-                                   exception_type(w.get("exception"))))
+            out.append(LoadWarning(place(w.get("place")) or facts.NOWHERE, text(w.get("error"), 300) or "?",
+                                   exception_type(w.get("exception")) or ""))
     return out
 
 
