@@ -303,7 +303,11 @@ def ask(ctx: Context, programs: list[Program]) -> list:
 def read(raw: list, p: Program, parts: list[int]) -> np.ndarray:
     """The compared values of one answer as float64, validated one by one."""
     names = [n + ".data" for n in p.names()] + [n + ".grad" for n in p.names()]
-    return np.array([number(raw[k], (), names[k]) for k in parts], dtype=np.float64)
+    try:
+        return np.array([number(raw[k], (), names[k]) for k in parts], dtype=np.float64)
+    except Wrong as exc:  # say in which graph
+        leaves = "; ".join("%s = Value(%.6g)" % (n, x) for n, x in zip(p.names(), p.leaves))
+        raise Wrong("%s, in the graph %s" % (exc.message, (leaves + "; " + p.code())[:400]), kind=exc.kind) from None
 
 
 def compared(p: Program, what: str) -> list[int]:
@@ -339,8 +343,8 @@ def engine(ctx: Context) -> None:
     if ctx.outcome.failures or getattr(ctx, "diagnose_all", False):  # a kit records every variant
         variants = [reference(ctx, "backward", p) for p in programs]
         if ctx.outcome.failures:
-            ctx.outcome.mistake = diagnose(variants, trials) or overwrote(programs, answers, runs, tol) \
-                or wrong_order(programs, answers, runs, tol)
+            ctx.outcome.mistake = diagnose(variants, trials) or spec["compare"] != "data" and (
+                overwrote(programs, answers, runs, tol) or wrong_order(programs, answers, runs, tol)) or None
 
 
 def reference(ctx: Context, method: str, p: Program) -> tuple:
