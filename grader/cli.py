@@ -75,8 +75,7 @@ def warn_isolation(isolation: dict | None) -> None:
               % (isolation["tier"], ", ".join(isolation.get("layers", []))), file=sys.stderr)
 
 
-def add_grade(sub: argparse._SubParsersAction) -> None:
-    cmd = sub.add_parser("grade", help="grade a submission; write Gradescope results.json")
+def add_grade(cmd: argparse.ArgumentParser) -> None:
     add_submission_args(cmd)
     cmd.add_argument("--results", "-o", "--output", dest="results", metavar="PATH",
                      help="where to write results.json, or the --format output "
@@ -88,13 +87,11 @@ def add_grade(sub: argparse._SubParsersAction) -> None:
     cmd.set_defaults(run=run)
 
 
-def add_check(sub: argparse._SubParsersAction) -> None:
-    cmd = sub.add_parser(
-        "check", help="self-check: readable feedback on the visible checks",
-        description="Grade SUBMISSION with the visible checks of the assignment's rubric: "
-                    "--rubric, else a student kit's rubric or a rubric.yaml beside the "
-                    "submission (or in the working directory), else the packaged default. "
-                    "The rubric used is named on standard error.")
+def add_check(cmd: argparse.ArgumentParser) -> None:
+    cmd.description = ("Grade SUBMISSION with the visible checks of the assignment's rubric: "
+                       "--rubric, else a student kit's rubric or a rubric.yaml beside the "
+                       "submission (or in the working directory), else the packaged default. "
+                       "The rubric used is named on standard error.")
     add_submission_args(cmd)
     cmd.add_argument("-o", "--output", dest="results", metavar="PATH",
                      help="where to write the --format output (default: standard output)")
@@ -112,17 +109,15 @@ def add_check(sub: argparse._SubParsersAction) -> None:
     cmd.set_defaults(run=run)
 
 
-def add_release(sub: argparse._SubParsersAction) -> None:
-    cmd = sub.add_parser(
-        "release", help="build the student kit: student notebook and module, rubric, offline self-check, CI",
-        description="Replace each ### BEGIN SOLUTION / ### END SOLUTION region with a "
-                    "placeholder, clear outputs and metadata, and write the student files; "
-                    "then the kit around them: the student rubric (visible checks only), the "
-                    "reference's answers recorded at the kit's inputs (no reference code), a "
-                    "student wheel of the grader, and CI templates. SOURCE is a notebook (the "
-                    "modules beside it with solution regions are released too), a module, or a "
-                    "folder; source.ipynb is released under its folder's name. Exit status 2 "
-                    "for a source that cannot be released.")
+def add_release(cmd: argparse.ArgumentParser) -> None:
+    cmd.description = ("Replace each ### BEGIN SOLUTION / ### END SOLUTION region with a "
+                       "placeholder, clear outputs and metadata, and write the student files; "
+                       "then the kit around them: the student rubric (visible checks only), the "
+                       "reference's answers recorded at the kit's inputs (no reference code), a "
+                       "student wheel of the grader, and CI templates. SOURCE is a notebook (the "
+                       "modules beside it with solution regions are released too), a module, or a "
+                       "folder; source.ipynb is released under its folder's name. Exit status 2 "
+                       "for a source that cannot be released.")
     cmd.add_argument("source", help="source notebook, module, or assignment folder")
     cmd.add_argument("-o", "--output", required=True, help="folder for the student files")
     cmd.add_argument("--rubric", help="rubric (default: rubric.yaml beside the source, else gates)")
@@ -135,13 +130,11 @@ def add_release(sub: argparse._SubParsersAction) -> None:
     cmd.set_defaults(run=run)
 
 
-def add_validate(sub: argparse._SubParsersAction) -> None:
-    cmd = sub.add_parser(
-        "validate", help="instructor sanity check of an assignment folder",
-        description="Check that the rubric is valid and reachable, the source solution gets "
-                    "full marks, the released template gets 0 on every item that needs "
-                    "student code, and no solution text is released. Exit status 1 when a "
-                    "check fails.")
+def add_validate(cmd: argparse.ArgumentParser) -> None:
+    cmd.description = ("Check that the rubric is valid and reachable, the source solution gets "
+                       "full marks, the released template gets 0 on every item that needs "
+                       "student code, and no solution text is released. Exit status 1 when a "
+                       "check fails.")
     cmd.add_argument("assignment", help="assignment folder (or one source file)")
     cmd.add_argument("--rubric", help="rubric (default: rubric.yaml in the folder, else gates)")
     cmd.add_argument("--seed", type=int, help="grading seed, to reproduce a run exactly")
@@ -152,57 +145,69 @@ def add_validate(sub: argparse._SubParsersAction) -> None:
     cmd.set_defaults(run=run)
 
 
-def add_batch(sub: argparse._SubParsersAction) -> None:
+def add_batch(cmd: argparse.ArgumentParser) -> None:
     from backprop_grader.batch import grading as batch
-    batch.batch_args(sub.add_parser(
-        "batch", help="grade a class in parallel into a gradebook (resumable); CSV and results.json"))
+    batch.batch_args(cmd)
 
 
-def add_export(sub: argparse._SubParsersAction) -> None:
+def add_export(cmd: argparse.ArgumentParser) -> None:
     from backprop_grader.batch import grading as batch
-    batch.export_args(sub.add_parser("export", help="CSV or results.json files from a gradebook"))
+    batch.export_args(cmd)
 
 
-def add_replay(sub: argparse._SubParsersAction) -> None:
+def add_replay(cmd: argparse.ArgumentParser) -> None:
     from backprop_grader.batch import grading as batch
-    batch.replay_args(sub.add_parser(
-        "replay", help="grade a student's graded submission again with its recorded seed; compare"))
+    batch.replay_args(cmd)
 
 
-def add_push(sub: argparse._SubParsersAction) -> None:
+def add_push(cmd: argparse.ArgumentParser) -> None:
     from backprop_grader.batch import canvas
-    canvas.push_args(sub.add_parser(
-        "push", help="send a gradebook's grades to an LMS through its API (Canvas); a dry run unless --send"))
+    canvas.push_args(cmd)
 
 
-def add_gradescope_package(sub: argparse._SubParsersAction) -> None:
+def add_gradescope_package(cmd: argparse.ArgumentParser) -> None:
     from backprop_grader.authoring import gradescope
-    gradescope.package_args(sub.add_parser(
-        "gradescope-package", help="build a Gradescope autograder zip (setup.sh, run_autograder, "
-                                   "rubric, course secret)"))
+    gradescope.package_args(cmd)
 
 
-def add_report(sub: argparse._SubParsersAction) -> None:
+def add_report(cmd: argparse.ArgumentParser) -> None:
     from backprop_grader.report import html as html_report
-    html_report.report_args(sub.add_parser(
-        "report", help="static HTML class summary and per-student feedback pages from a gradebook"))
+    html_report.report_args(cmd)
 
 
-COMMANDS = [add_grade, add_check, add_release, add_validate, add_batch, add_export, add_push, add_replay,
-            add_gradescope_package, add_report]
+# name: (one line for `bpgrade --help`, the function that adds its options)
+COMMANDS = {
+    "grade": ("grade a submission; write Gradescope results.json", add_grade),
+    "check": ("self-check: readable feedback on the visible checks", add_check),
+    "release": ("build the student kit: student notebook and module, rubric, offline self-check, CI", add_release),
+    "validate": ("instructor sanity check of an assignment folder", add_validate),
+    "batch": ("grade a class in parallel into a gradebook (resumable); CSV and results.json", add_batch),
+    "export": ("CSV or results.json files from a gradebook", add_export),
+    "push": ("send a gradebook's grades to an LMS through its API (Canvas); a dry run unless --send", add_push),
+    "replay": ("grade a student's graded submission again with its recorded seed; compare", add_replay),
+    "gradescope-package": ("build a Gradescope autograder zip (setup.sh, run_autograder, rubric, course secret)",
+                           add_gradescope_package),
+    "report": ("static HTML class summary and per-student feedback pages from a gradebook", add_report),
+}
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with `command`, only that subcommand gets its options (the
+    others' modules are not imported: `bpgrade check` starts faster)."""
     p = argparse.ArgumentParser(prog="bpgrade", description="Grade backpropagation exercises.")
     p.add_argument("--version", action="version", version="%(prog)s " + __version__)
     sub = p.add_subparsers(dest="command", required=True)
-    for add in COMMANDS:
-        add(sub)
+    for name, (help, add) in COMMANDS.items():
+        cmd = sub.add_parser(name, help=help)
+        if command in (None, name):
+            add(cmd)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    command = next((a for a in argv if not a.startswith("-")), None)  # the top level has options only
+    args = parser(command if command in COMMANDS else None).parse_args(argv)
     try:
         return args.run(args)
     except UsageError as exc:

@@ -71,12 +71,13 @@ def hidden_dirs() -> list[Path]:
     """Every copy of the grader's packages: the one imported here and any installed
     copy in a site folder (running from a checkout with the package also installed
     leaves the installed reference gates in site-packages)."""
-    import importlib
+    import importlib.util
     found = set()
     for name in HIDDEN:
         try:
-            if name.startswith("backprop_grader"):  # never import an unrelated package of an old name
-                found.add(Path(importlib.import_module(name).__file__).resolve().parent)
+            if name.startswith("backprop_grader"):  # never an unrelated package of an old name
+                spec = importlib.util.find_spec(name)  # found, not imported (reference/ imports NumPy)
+                found.update(Path(p).resolve() for p in (spec and spec.submodule_search_locations) or ())
         except (ImportError, TypeError):
             pass
         for folder in site_folders():
