@@ -9,6 +9,10 @@ side: loading, drawing inputs, checks, the report) and the fork server's tree
 (the sandbox: fork, load, answering the calls, exit), user and system, per
 submission kind. Wall time is printed too; it includes each side waiting for
 the other. Compare figures from the same run: the machine is shared.
+
+--floor also grades the same submissions with a rubric of one check of one trial:
+what a submission costs before any checking (fork, confinement, loading, one
+message, exit, the report), the floor under any speed-up of the checks.
 """
 import argparse
 import os
@@ -16,6 +20,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import batch as bench  # noqa: E402  (the batch benchmark's generator and rubric)
@@ -55,6 +61,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=300, help="submissions (default 300)")
     ap.add_argument("--repeat", type=int, default=2, help="measured passes (default 2)")
+    ap.add_argument("--floor", action="store_true", help="also grade with one check of one trial")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bpgrade-cpu-"))
     plan = bench.generate(work / "subs", args.n, 0.0)
@@ -71,12 +78,24 @@ def main():
           % (args.n, os.cpu_count()))
     print("%-18s %5s %8s %12s %11s %13s %12s" % ("group", "n", "wall", "parent user", "parent sys",
                                                "sandbox user", "sandbox sys"))
-    for name, group in groups.items():
-        for _ in range(args.repeat if name == "all" else 1):
-            m = measure(group, rubric)
-            print("%-18s %5d %8.1f %12.1f %11.1f %13.1f %12.1f" % (
-                name, len(group), m["wall"], m["parent user"], m["parent sys"],
-                m["sandbox user"], m["sandbox sys"]))
+    rubrics = [("", rubric)] + ([("floor: ", floor_rubric(work, rubric))] if args.floor else [])
+    for label, path in rubrics:
+        for name, group in groups.items():
+            for _ in range(args.repeat if name == "all" else 1):
+                m = measure(group, path)
+                print("%-18s %5d %8.1f %12.1f %11.1f %13.1f %12.1f" % (
+                    label + name, len(group), m["wall"], m["parent user"], m["parent sys"],
+                    m["sandbox user"], m["sandbox sys"]))
+
+
+def floor_rubric(work, rubric):
+    """The rubric with its first forward check only, at one trial and no special cases."""
+    data = yaml.safe_load(Path(rubric).read_text())
+    first = next(c for c in data["checks"] if c["check"] == "forward")
+    data["checks"] = [dict(first, trials=1, specials=[])]
+    out = work / "floor.yaml"
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
+    return str(out)
 
 
 if __name__ == "__main__":
