@@ -32,15 +32,18 @@ def finite(raw: object) -> bool:
 def stability(ctx: Context) -> None:
     """forward and backward at extreme inputs (the item's `inputs` and `examples`:
     sigmoid at ±800, logits in the thousands) with NumPy's overflow, divide-by-zero
-    and invalid-value warnings raised as errors: answers must be finite and right."""
+    and invalid-value warnings raised as errors: every answer must come back finite.
+    Its values are the other items' to judge: a wrong formula that is stable is
+    said once, by them, not again here."""
     gate, spec, shapes = ctx.student(), ctx.gate, ctx.out_shapes()
     cases = ctx.cases(specials=False)
     ctx.session.strict = True
     answers = []
     try:
         answers = forward_backward(gate, cases)
-        got = [gate.outputs(out, shapes, spec.outputs) + gate.grads(grads, spec.grad_shapes, spec.grads)
-               for out, grads in answers]
+        for out, grads in answers:
+            gate.outputs(out, shapes, spec.outputs) + gate.grads(grads, spec.grad_shapes, spec.grads)
+            ctx.outcome.trials += 1
     except Wrong as exc:
         if exc.exception not in OVERFLOW and all(finite(a) for pair in answers for a in pair):
             raise
@@ -49,7 +52,3 @@ def stability(ctx: Context) -> None:
                     exc.kind, exc.exception, exc.missing) from None
     finally:
         ctx.session.strict = False
-    expected = ctx.expected_all(cases)
-    ctx.compare_all(cases, got, [w for w, _ in expected], [w32 for _, w32 in expected],
-                    list(spec.outputs) + spec.grads, robust=lambda ks: [w32 for _, w32 in ctx.expected_all(
-                        [cases[k] for k in ks], robust=True)])
