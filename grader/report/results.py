@@ -26,10 +26,16 @@ if TYPE_CHECKING:
 OUTPUT_SHOWN = 4000  # characters of the student's own printing in a report
 
 
-def fmt(v: ArrayLike) -> str:
-    v = np.asarray(v, dtype=np.float64)
+def fmt(v: ArrayLike | dict) -> str:
+    """A value as a student reads it: numbers to 6 digits, integer labels as
+    integers, a plain setting (a dict such as bn_param) as it is."""
+    if isinstance(v, dict):
+        return "{%s}" % ", ".join("%s: %s" % (k, fmt(x) if isinstance(x, (int, float, dict)) else repr(x))
+                                  for k, x in v.items())
+    whole = np.asarray(v).dtype.kind in "iub"
+    v = np.asarray(v, dtype=np.int64 if whole else np.float64)
     if v.ndim == 0:
-        return "%.6g" % float(v)
+        return "%d" % int(v) if whole else "%.6g" % float(v)
     return np.array2string(v, precision=6, threshold=12, edgeitems=2, separator=", ",
                            max_line_width=100).replace("\n", " ")
 
