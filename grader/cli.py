@@ -9,9 +9,10 @@ gate failed), 2 for usage errors (a missing file, a bad rubric).
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from backprop_grader import __version__, load
 from backprop_grader.report import formats
@@ -145,49 +146,31 @@ def add_validate(cmd: argparse.ArgumentParser) -> None:
     cmd.set_defaults(run=run)
 
 
-def add_batch(cmd: argparse.ArgumentParser) -> None:
-    from backprop_grader.batch import grading as batch
-    batch.batch_args(cmd)
-
-
-def add_export(cmd: argparse.ArgumentParser) -> None:
-    from backprop_grader.batch import grading as batch
-    batch.export_args(cmd)
-
-
-def add_replay(cmd: argparse.ArgumentParser) -> None:
-    from backprop_grader.batch import grading as batch
-    batch.replay_args(cmd)
-
-
-def add_push(cmd: argparse.ArgumentParser) -> None:
-    from backprop_grader.batch import canvas
-    canvas.push_args(cmd)
-
-
-def add_gradescope_package(cmd: argparse.ArgumentParser) -> None:
-    from backprop_grader.authoring import gradescope
-    gradescope.package_args(cmd)
-
-
-def add_report(cmd: argparse.ArgumentParser) -> None:
-    from backprop_grader.report import html as html_report
-    html_report.report_args(cmd)
+def elsewhere(module: str, function: str) -> Callable[[argparse.ArgumentParser], None]:
+    """A command whose options its own module adds, imported only when that command runs."""
+    def add(cmd: argparse.ArgumentParser) -> None:
+        getattr(importlib.import_module("backprop_grader." + module), function)(cmd)
+    return add
 
 
 # name: (one line for `bpgrade --help`, the function that adds its options)
 COMMANDS = {
     "grade": ("grade a submission; write Gradescope results.json", add_grade),
     "check": ("self-check: readable feedback on the visible checks", add_check),
-    "release": ("build the student kit: student notebook and module, rubric, offline self-check, CI", add_release),
+    "release": ("build the student kit: student notebook and module, rubric, offline self-check, CI",
+                add_release),
     "validate": ("instructor sanity check of an assignment folder", add_validate),
-    "batch": ("grade a class in parallel into a gradebook (resumable); CSV and results.json", add_batch),
-    "export": ("CSV or results.json files from a gradebook", add_export),
-    "push": ("send a gradebook's grades to an LMS through its API (Canvas); a dry run unless --send", add_push),
-    "replay": ("grade a student's graded submission again with its recorded seed; compare", add_replay),
+    "batch": ("grade a class in parallel into a gradebook (resumable); CSV and results.json",
+              elsewhere("batch.grading", "batch_args")),
+    "export": ("CSV or results.json files from a gradebook", elsewhere("batch.grading", "export_args")),
+    "push": ("send a gradebook's grades to an LMS through its API (Canvas); a dry run unless --send",
+             elsewhere("batch.canvas", "push_args")),
+    "replay": ("grade a student's graded submission again with its recorded seed; compare",
+               elsewhere("batch.grading", "replay_args")),
     "gradescope-package": ("build a Gradescope autograder zip (setup.sh, run_autograder, rubric, course secret)",
-                           add_gradescope_package),
-    "report": ("static HTML class summary and per-student feedback pages from a gradebook", add_report),
+                           elsewhere("authoring.gradescope", "package_args")),
+    "report": ("static HTML class summary and per-student feedback pages from a gradebook",
+               elsewhere("report.html", "report_args")),
 }
 
 
