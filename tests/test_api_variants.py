@@ -17,7 +17,7 @@ import yaml
 
 from backprop_grader import load
 from backprop_grader.errors import RubricError
-from backprop_grader.judge import rubric, score
+from backprop_grader.judge import check_kinds, rubric, score
 from backprop_grader.judge.probe import StudentGate
 from backprop_grader.judge.rubric import Api
 from backprop_grader.report import results as report
@@ -122,3 +122,33 @@ def test_bad_api_is_one_rubric_error(tmp_path, api, problem):
     with pytest.raises(RubricError) as err:
         rubric.load(path)
     assert problem in str(err.value)
+
+
+def test_feedback_speaks_the_students_api_and_says_a_problem_once(rubrics):
+    """The format hint names the student's own methods and where the gradients go
+    (not the default "backward a list [dx, dy]"); in the text view a problem that
+    stops several items is explained once, then pointed to."""
+    rub = rubrics["attrs"]
+    result = score.grade(load.load(API / "attrs_returned.py", class_names=list(rub.gates)), rub, seed=SEEDS[0])
+    data = report.gradescope(result)
+    fmt = next(t["output"] for t in data["tests"] if t["extra_data"]["id"] == "mul-format")
+    assert "hint:     fwd must return one value per output, and bwd must set self.dx and self.dy" in fmt
+    assert "[dx, dy]" not in fmt
+    text = report.text(result)
+    assert text.count("problem:  self.dx is None, not a number") == 1
+    assert text.count("problem:  the same as in MulUnit format, above") == 4  # backward, numerical, state, graph
+    default = rubric.load(API / "stateless.yaml").gates["MulGate"].calls()
+    assert check_kinds.hint("format", default) == check_kinds.hint("format")  # the default words are unchanged
+    assert "backward a list with one gradient per input (e.g. [dx, dy])" in check_kinds.hint("format")
+
+
+def test_layer_hints_name_functions_and_attributes():
+    layers = rubric.load(Path(__file__).resolve().parent.parent / "assignments" / "layers" / "rubric.yaml")
+    affine = check_kinds.hint("format", layers.gates["affine_forward"].calls())
+    assert affine.startswith("affine_forward must return (out, cache), and affine_backward one gradient "
+                             "per input (dx, dw, db)")
+    loss = check_kinds.hint("format", layers.gates["softmax_loss"].calls())
+    assert loss.startswith("softmax_loss must return (loss, dx); ")
+    dlfs = rubric.load(Path(__file__).resolve().parent.parent / "assignments" / "dlfs-layers" / "rubric.yaml")
+    assert "backward must return dx and set self.dW and self.db" in check_kinds.hint(
+        "format", dlfs.gates["Affine"].calls())

@@ -23,8 +23,7 @@ class CheckKind:
 
 
 KINDS = {kind.name: kind for kind in (
-    CheckKind("format", "forward must return one value per output, and backward a list with one "
-                        "gradient per input (e.g. [dx, dy]), each of its input's shape.",
+    CheckKind("format", "{forward} must return {outputs}{then}; each gradient has its input's shape.",
               specials=False),
     CheckKind("forward", "forward must compute the gate's output from the inputs it is given.",
               calls=("forward",)),
@@ -51,10 +50,16 @@ HINTS = {name: kind.hint for name, kind in KINDS.items()}
 DIAGNOSED = tuple(name for name, kind in KINDS.items() if kind.diagnosed)
 
 
-def hint(check: str) -> str:
-    """The default hint of a check kind ("" for an unknown one)."""
+# how a gate is called, as hints say it (rubric.Gate.calls gives a gate's own)
+CALLS = {"forward": "forward", "outputs": "one value per output",
+         "then": ", and backward a list with one gradient per input (e.g. [dx, dy])"}
+
+
+def hint(check: str, calls: dict | None = None) -> str:
+    """The default hint of a check kind ("" for an unknown one), in the words of
+    the gate's own calls (`calls`, see CALLS) where it speaks of them."""
     kind = KINDS.get(check)
-    return kind.hint if kind else ""
+    return kind.hint.format(**dict(CALLS, **(calls or {}))) if kind else ""
 
 
 def diagnosed(check: str) -> bool:

@@ -89,6 +89,25 @@ class Gate:
     def upstreams(self) -> list[str]:
         return ["d" + n for n in self.outputs]
 
+    def calls(self) -> dict[str, str]:
+        """How this gate is called, in a hint's words (check_kinds.CALLS): its
+        method or function names, and where backward puts the gradients."""
+        api, grads = self.api, self.grads
+        out = {"forward": api.forward}
+        if api.function:
+            out["outputs"] = "(out, cache)" if api.backward else "(%s, %s)" % (self.outputs[0], ", ".join(grads))
+        on = dict(zip(grads, api.grads_on)) if api.grads_on else {}
+        returned = [g for g in grads if not on.get(g)]
+        kept = " and ".join("self." + on[g] for g in grads if on.get(g))
+        if api.function and not api.backward:
+            out["then"] = ""  # the gradients came with the output
+        elif kept:
+            out["then"] = ", and %s must %sset %s" % (
+                api.backward, "return %s and " % ", ".join(returned) if returned else "", kept)
+        elif api.function or api.backward != "backward" or grads != ["dx", "dy"]:
+            out["then"] = ", and %s one gradient per input (%s)" % (api.backward, ", ".join(grads))
+        return out
+
 
 @dataclass
 class Graph:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
     from backprop_grader.judge.checks.base import Failure, Outcome
+    from backprop_grader.judge.rubric import Rubric
     from backprop_grader.judge.score import ItemResult, Result
 
 OUTPUT_SHOWN = 4000  # characters of the student's own printing in a report
@@ -44,12 +45,14 @@ def pairs(values: dict) -> str:
     return ", ".join("%s = %s" % (k, fmt(v)) for k, v in values.items())
 
 
-def details(r: ItemResult) -> list[str]:
-    """Lines explaining one item's outcome: the failing input, expected, received, hint."""
+def details(r: ItemResult, rubric: Rubric | None = None) -> list[str]:
+    """Lines explaining one item's outcome: the failing input, expected, received, hint
+    (in the words of the gate's own calls, given the `rubric`)."""
     o, item = r.outcome, r.item
     if o.passed:
         return ["passed %d of %d trials" % (o.trials, o.trials)]
-    hint = item.hint or check_kinds.hint(item.check)
+    gate = rubric.gates.get(item.gate) if rubric is not None and item.gate else None
+    hint = item.hint or check_kinds.hint(item.check, gate.calls() if gate is not None else None)
     if o.mistake is not None:
         hint = item.mistakes.get(o.mistake.id, hint)
     if o.error:
@@ -165,7 +168,7 @@ def unprinted_results_json(result: Result) -> dict:
             "score": r.score,
             "max_score": r.item.points,
             "status": "passed" if r.outcome.passed else "failed",
-            "output": "\n".join(details(r)),
+            "output": "\n".join(details(r, result.rubric)),
             "visibility": r.item.visibility,
             "tags": [r.item.gate] if r.item.gate else ["graph"],
             "extra_data": dict({"id": r.item.id, "check": r.item.check, "trials": r.outcome.trials,
@@ -205,6 +208,7 @@ def text(result: Result) -> str:
     shown = [r for r in result.items if not r.item.hidden]
     hidden = [r for r in result.items if r.item.hidden]
     group, width = None, max([len(r.item.name) for r in shown] + [10])
+    said = {}  # a problem already explained -> the item that explained it
     for r in shown:
         if (r.item.gate or "graph") != group:
             group = r.item.gate or "graph"
@@ -212,8 +216,12 @@ def text(result: Result) -> str:
             lines.append(group if r.item.gate else "Graph " + rubric.graphs[r.item.graph].title)
         mark = "PASS" if r.outcome.passed else "FAIL"
         lines.append("  %s  %-*s %5s / %s" % (mark, width, r.item.name, num(r.score), num(r.item.points)))
-        if not r.outcome.passed:
-            lines += ["        " + line for line in details(r)]
+        if not r.outcome.passed and r.outcome.error and problem(r.outcome) in said:
+            lines.append("        problem:  the same as in %s, above" % said[problem(r.outcome)])  # said once
+        elif not r.outcome.passed:
+            lines += ["        " + line for line in details(r, rubric)]
+            if r.outcome.error:
+                said[problem(r.outcome)] = r.item.name
     if hidden:
         lines.append("")
         lines.append("Hidden checks: %d of %d passed" % (sum(r.outcome.passed for r in hidden),
