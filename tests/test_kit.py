@@ -65,7 +65,7 @@ def world(tmp_path_factory):
         shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
     teacher = venv(base / "teacher")
     making_student = subprocess.Popen([sys.executable, "-m", "venv", str(base / "student")])  # meanwhile
-    ok(run([teacher / "python", "-m", "pip", "install", "-q", "--no-compile"] + pip_index() + [str(src)], cwd=base))
+    ok(run([teacher / "python", "-m", "pip", "install", "-q"] + pip_index() + [str(src)], cwd=base))
     kits = {name: base / "kits" / name for name in KITS}
     with concurrent.futures.ThreadPoolExecutor(len(KITS)) as pool:  # independent releases
         for proc in pool.map(lambda name: run([teacher / "bpgrade", "release", KITS[name], "-o", kits[name]],
@@ -74,7 +74,7 @@ def world(tmp_path_factory):
     assert making_student.wait(timeout=300) == 0
     student = base / "student" / "bin"
     (wheel,) = (kits["gates"] / ".bpgrade" / "wheels").glob("*.whl")
-    ok(run([student / "python", "-m", "pip", "install", "-q", "--no-compile"] + pip_index() + [str(wheel)], cwd=base))
+    ok(run([student / "python", "-m", "pip", "install", "-q"] + pip_index() + [str(wheel)], cwd=base))
     return {"base": base, "teacher": teacher, "student": student, "kits": kits}
 
 
