@@ -7,7 +7,9 @@ every other item must pass (no false pass, no false fail), at every seed it list
 milliseconds; one file loops forever in backward).
 """
 import io
+import itertools
 import math
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -104,6 +106,56 @@ def test_feedback_shows_the_graph_the_values_and_the_mistake(graded):
                  "mistake:  It looks like a gradient is assigned (grad = ...)"):
         assert line in block, (line, block[:1500])
     assert "Hidden checks: 0 of 1 passed" in text
+
+
+def test_overwrote_grad_in_some_operations_says_which(graded):
+    """= in one operation only is named too, with the operations every explanation has (some of those the
+    file assigns in: micrograd's a - b is a + (-b), a / b is a * b ** -1), or none when no operation is sure;
+    = everywhere keeps the plain sentence."""
+    def said(kinds):
+        return mistake_kinds.sentence("overwrote_grad", where=engine.assigned_in(kinds))
+    for file, assigns in (("mistake_overwrote_grad_add.py", ("add", "sub_left")),
+                          ("mistake_overwrote_grad_mul.py", ("sub_right", "mul", "div_left", "neg"))):
+        allowed = {said(k) for n in range(len(assigns) + 1) for k in itertools.combinations(assigns, n)}
+        for seed in MANIFEST["seeds"]:
+            named = [r.outcome.mistake.sentence for r in graded[file, seed].items if r.outcome.mistake]
+            assert named and set(named) <= allowed, (file, seed, named)
+            assert set(named) != {said(())}, (file, seed)  # some item says where
+    plain = {r.outcome.mistake.sentence for seed in MANIFEST["seeds"]
+             for r in graded["mistake_overwrote_grad.py", seed].items if r.outcome.mistake}
+    assert plain == {said(())}
+
+
+def test_overwrote_grad_is_not_named_for_answers_consistent_with_add():
+    """The reference's own answers, and every grad 0 (backward() never set its output's grad to 1)."""
+    rng, tol = np.random.default_rng(3), {"rtol": 1e-6, "atol": 1e-9}
+    spec = engine.settings(type("Item", (), {"engine": {"graphs": "fan_out", "uses": 2}})())
+    programs = [engine.program(rng, spec, [0.5, 4.0], [0.5, 4.0]) for _ in range(5)]
+    runs = [micrograd.Engine().forward(*engine.flat(p)) for p in programs]
+    right = [micrograd.run(p) for p in programs]
+    zero = [values[:p.size] + [0.0] * p.size for p, values in zip(programs, right)]
+    assert engine.overwrote(programs, right, runs, tol) is None
+    assert engine.overwrote(programs, zero, runs, tol) is None
+
+
+def test_the_search_for_assigning_operations_is_bounded():
+    """Two nodes used by many operations of every kind, with grads no hypothesis explains: the
+    search gives up within its budget instead of trying every order and subset."""
+    ops = [("add", 0, 1), ("sub", 0, 1), ("sub", 1, 0), ("mul", 0, 1), ("div", 0, 1), ("div", 1, 0),
+           ("pow", 0, 2.0), ("neg", 0), ("tanh", 1), ("relu", 0), ("exp", 1)] * 3
+    p = engine.Program([0.5, 1.5, 2.0], [engine.tie_off(ops, 3, 2.5, True)])
+    rng = np.random.default_rng(0)
+    local = rng.normal(size=(len(p.rounds[0]), 2))
+    grad = np.zeros(p.size)
+    grad[-1] = 1.0
+    for j in range(len(p.rounds[0]) - 1, -1, -1):  # += everywhere...
+        for slot, a in enumerate(p.rounds[0][j][1:]):
+            if type(a) is int:
+                grad[a] += local[j][slot] * grad[3 + j]
+    grad[:2] = 7.0, -3.0  # ...but on the two nodes used everywhere
+    start = time.perf_counter()
+    assert engine.some_ops([grad], [engine.node_uses(p, local, grad)]) is None
+    assert time.perf_counter() - start < 2
 
 
 def test_reference_gradients_match_finite_differences():

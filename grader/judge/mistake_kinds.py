@@ -57,7 +57,7 @@ MISTAKES = {m.id: m for m in (
                               "(for example, the slide's worked example).", "hard-coded values"),
     # the scalar autograd engine (check: engine): named by replaying the graph on reference/micrograd.py's variants
     MistakeKind("overwrote_grad", "It looks like a gradient is assigned (grad = ...) where it must be added "
-                                  "(grad += ...): a node used more than once keeps only one of its shares.",
+                                  "(grad += ...){where}: a node used more than once keeps only one of its shares.",
                 "= instead of += (reused nodes)"),
     MistakeKind("topo_order", "It looks like backward() does not run the nodes' backward steps in reverse "
                               "topological order: a node passed its gradient on before every node that uses it "
