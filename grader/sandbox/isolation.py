@@ -122,21 +122,26 @@ def child_sys_path() -> list[str]:
 
 def split_tree(root: Path | str, hidden: list[Path], read: list[str], listing: list[str]) -> None:
     """Allow `root` for reading, minus the hidden folders beneath it. Paths are
-    resolved first: a rule follows links (a venv's lib64 -> lib held everything)."""
-    root = Path(root).resolve()
-    inside = [h for h in hidden if h == root or root in h.parents]
+    resolved first: a rule follows links (a venv's lib64 -> lib held everything).
+    Strings, not Paths: a plain install's site-packages has hundreds of entries."""
+    walk(os.path.realpath(root), [str(h) for h in hidden], read, listing)
+
+
+def walk(root: str, hidden: list[str], read: list[str], listing: list[str]) -> None:
+    prefix = root.rstrip("/") + "/"
+    inside = [h for h in hidden if h == root or h.startswith(prefix)]
     if not inside:
-        read.append(str(root))
+        read.append(root)
         return
     if root in inside:
         return
-    listing.append(str(root))
+    listing.append(root)
     try:
         entries = list(os.scandir(root))
     except OSError:
         return
-    for entry in entries:
-        split_tree(Path(entry.path), hidden, read, listing)
+    for entry in entries:  # inside a resolved folder only a link needs resolving
+        walk(os.path.realpath(entry.path) if entry.is_symlink() else entry.path, inside, read, listing)
 
 
 @functools.lru_cache(maxsize=None)
