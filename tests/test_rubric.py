@@ -400,3 +400,32 @@ def test_examples_on_a_gate_check_are_used_or_refused(tmp_path):
     outcome = result.items[0].outcome
     assert not outcome.passed
     assert outcome.example().inputs["x"] == 7
+
+
+def test_a_rubric_that_passed_the_schema_is_not_validated_again(tmp_path):
+    """The schema check is remembered per rubric file, schema and grader version
+    (in $XDG_CACHE_HOME): the second load does not import jsonschema; a changed
+    or a bad rubric is always validated, and a bad one is never remembered."""
+    import subprocess
+    import sys
+    good = tmp_path / "good.yaml"
+    good.write_text(Path(rubric.find("gates")).read_text())
+    code = ("import sys; from backprop_grader.judge import rubric\n"
+            "try:\n    rubric.load(sys.argv[1]); print('ok')\n"
+            "except rubric.RubricError as e:\n    print('error', e)\n"
+            "print('jsonschema' in sys.modules)")
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+
+    def load(path):
+        out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, env=env)
+        return out.stdout.split("\n")[:2]
+
+    assert load(good) == ["ok", "True"]
+    assert load(good) == ["ok", "False"]  # remembered
+    assert len(list((tmp_path / "cache" / "backprop-grader" / "valid-rubrics").iterdir())) == 1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(good.read_text().replace("assignment:", "assignmnt:", 1))
+    for _ in range(2):
+        verdict, imported = load(bad)
+        assert verdict.startswith("error") and "unknown key 'assignmnt'" in verdict and imported == "True"
+    assert len(list((tmp_path / "cache" / "backprop-grader" / "valid-rubrics").iterdir())) == 1
