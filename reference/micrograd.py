@@ -1,5 +1,5 @@
 """The scalar autograd engine of the micrograd exercise, in float64: the ground
-truth of the `engine` check (grader/judge/checks/engine.py).
+truth of the `engine` check (grader/judge/checks/engine.py; graphs in grader/judge/graphs.py).
 
 `Value` is micrograd's: `+ - * / **` (a number exponent), the reflected
 operators, tanh(), relu(), exp(), backward() in reverse topological order, and
@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from backprop_grader.judge.checks.engine import Program, unflat
+from backprop_grader.judge.graphs import Program, unflat
 from backprop_grader.judge.mistake_kinds import ENGINE
 
 MAX_CALLS = 20_000  # _backward calls a variant may make (one without `visited` is exponential)

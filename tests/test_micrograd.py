@@ -21,7 +21,7 @@ import yaml
 from backprop_grader import load
 from backprop_grader.errors import RubricError
 from backprop_grader.judge import mistake_kinds, rubric, score
-from backprop_grader.judge.checks import engine
+from backprop_grader.judge import engine_mistakes, graphs
 from backprop_grader.reference import micrograd
 from backprop_grader.report import results
 
@@ -113,7 +113,7 @@ def test_overwrote_grad_in_some_operations_says_which(graded):
     file assigns in: micrograd's a - b is a + (-b), a / b is a * b ** -1), or none when no operation is sure;
     = everywhere keeps the plain sentence."""
     def said(kinds):
-        return mistake_kinds.sentence("overwrote_grad", where=engine.assigned_in(kinds))
+        return mistake_kinds.sentence("overwrote_grad", where=engine_mistakes.assigned_in(kinds))
     for file, assigns in (("mistake_overwrote_grad_add.py", ("add", "sub_left")),
                           ("mistake_overwrote_grad_mul.py", ("sub_right", "mul", "div_left", "neg"))):
         allowed = {said(k) for n in range(len(assigns) + 1) for k in itertools.combinations(assigns, n)}
@@ -129,13 +129,13 @@ def test_overwrote_grad_in_some_operations_says_which(graded):
 def test_overwrote_grad_is_not_named_for_answers_consistent_with_add():
     """The reference's own answers, and every grad 0 (backward() never set its output's grad to 1)."""
     rng, tol = np.random.default_rng(3), {"rtol": 1e-6, "atol": 1e-9}
-    spec = engine.settings(type("Item", (), {"engine": {"graphs": "fan_out", "uses": 2}})())
-    programs = [engine.program(rng, spec, [0.5, 4.0], [0.5, 4.0]) for _ in range(5)]
-    runs = [micrograd.Engine().forward(*engine.flat(p)) for p in programs]
+    spec = graphs.settings(type("Item", (), {"engine": {"graphs": "fan_out", "uses": 2}})())
+    programs = [graphs.program(rng, spec, [0.5, 4.0], [0.5, 4.0]) for _ in range(5)]
+    runs = [micrograd.Engine().forward(*graphs.flat(p)) for p in programs]
     right = [micrograd.run(p) for p in programs]
     zero = [values[:p.size] + [0.0] * p.size for p, values in zip(programs, right)]
-    assert engine.overwrote(programs, right, runs, tol) is None
-    assert engine.overwrote(programs, zero, runs, tol) is None
+    assert engine_mistakes.overwrote(programs, right, runs, tol) is None
+    assert engine_mistakes.overwrote(programs, zero, runs, tol) is None
 
 
 def test_the_search_for_assigning_operations_is_bounded():
@@ -143,7 +143,7 @@ def test_the_search_for_assigning_operations_is_bounded():
     search gives up within its budget instead of trying every order and subset."""
     ops = [("add", 0, 1), ("sub", 0, 1), ("sub", 1, 0), ("mul", 0, 1), ("div", 0, 1), ("div", 1, 0),
            ("pow", 0, 2.0), ("neg", 0), ("tanh", 1), ("relu", 0), ("exp", 1)] * 3
-    p = engine.Program([0.5, 1.5, 2.0], [engine.tie_off(ops, 3, 2.5, True)])
+    p = graphs.Program([0.5, 1.5, 2.0], [graphs.tie_off(ops, 3, 2.5, True)])
     rng = np.random.default_rng(0)
     local = rng.normal(size=(len(p.rounds[0]), 2))
     grad = np.zeros(p.size)
@@ -154,17 +154,17 @@ def test_the_search_for_assigning_operations_is_bounded():
                 grad[a] += local[j][slot] * grad[3 + j]
     grad[:2] = 7.0, -3.0  # ...but on the two nodes used everywhere
     start = time.perf_counter()
-    assert engine.some_ops([grad], [engine.node_uses(p, local, grad)]) is None
+    assert engine_mistakes.some_ops([grad], [engine_mistakes.node_uses(p, local, grad)]) is None
     assert time.perf_counter() - start < 2
 
 
 def test_reference_gradients_match_finite_differences():
     rng = np.random.default_rng(7)
-    for graphs in ("random", "fan_out", "deep", "numbers"):
-        spec = engine.settings(type("Item", (), {"engine": {"graphs": graphs}})())
+    for kind in ("random", "fan_out", "deep", "numbers"):
+        spec = graphs.settings(type("Item", (), {"engine": {"graphs": kind}})())
         for _ in range(15):
-            p = engine.program(rng, spec, [0.5, 4.0], [0.5, 4.0])
-            assert engine.unflat(engine.flat(p)) == p
+            p = graphs.program(rng, spec, [0.5, 4.0], [0.5, 4.0])
+            assert graphs.unflat(graphs.flat(p)) == p
             values = micrograd.run(p)
             n, leaves = p.size, len(p.leaves)
             for k in range(leaves):
