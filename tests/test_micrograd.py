@@ -102,9 +102,12 @@ def test_each_required_mistake_is_named(graded):
 def test_feedback_shows_the_graph_the_values_and_the_mistake(graded):
     text = results.text(graded["mistake_overwrote_grad.py", MANIFEST["seeds"][0]])
     block = text[text.index("Gradients of random graphs"):]
-    for line in ("input:    a = ", "expected: ", "received: ", "note:     ", ".backward()",
-                 "mistake:  It looks like a gradient is assigned (grad = ...)"):
+    for line in ("input:    a = ", "expected: ", "received: ", "note:     ", ".backward()", "mistake:  "):
         assert line in block, (line, block[:1500])
+    # the mistake is said once, on the first item it costs; later items point to it
+    assert text.count("mistake:  It looks like a gradient is assigned (grad = ...)") == 1
+    assert text.count("mistake:  the same as in ") == len([r for r in graded[
+        "mistake_overwrote_grad.py", MANIFEST["seeds"][0]].items if r.outcome.mistake and not r.item.hidden]) - 1
     assert "Hidden checks: 0 of 1 passed" in text
 
 

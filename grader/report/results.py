@@ -219,7 +219,15 @@ def text(result: Result) -> str:
         if not r.outcome.passed and r.outcome.error and problem(r.outcome) in said:
             lines.append("        problem:  the same as in %s, above" % said[problem(r.outcome)])  # said once
         elif not r.outcome.passed:
-            lines += ["        " + line for line in details(r, rubric)]
+            shown_lines = details(r, rubric)
+            mistake = r.outcome.mistake
+            key = (r.item.gate, mistake.id) if mistake is not None else None
+            if key in said:  # the same named mistake: pointed to, its sentence and hint not repeated
+                shown_lines = [("mistake:  the same as in %s, above" % said[key]) if line.startswith("mistake:")
+                               else line for line in shown_lines if not line.startswith("hint:")]
+            elif key is not None:
+                said[key] = r.item.name
+            lines += ["        " + line for line in shown_lines]
             if r.outcome.error:
                 said[problem(r.outcome)] = r.item.name
     if hidden:
