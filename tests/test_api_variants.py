@@ -152,3 +152,14 @@ def test_layer_hints_name_functions_and_attributes():
     dlfs = rubric.load(Path(__file__).resolve().parent.parent / "assignments" / "dlfs-layers" / "rubric.yaml")
     assert "backward must return dx and set self.dW and self.db" in check_kinds.hint(
         "format", dlfs.gates["Affine"].calls())
+
+
+def test_every_default_hint_reads_the_same_and_names_the_students_calls():
+    for kind in check_kinds.KINDS:
+        assert "{" not in check_kinds.hint(kind), kind  # every template filled by default
+    layers = rubric.load(Path(__file__).resolve().parent.parent / "assignments" / "layers" / "rubric.yaml")
+    calls = layers.gates["affine_forward"].calls()
+    assert check_kinds.hint("numerical", calls).startswith(
+        "affine_backward disagrees with finite differences of your own affine_forward")
+    assert check_kinds.hint("forward", calls).startswith("affine_forward must compute")
+    assert check_kinds.hint("numerical").startswith("backward disagrees with finite differences of your own forward")

@@ -25,12 +25,12 @@ class CheckKind:
 KINDS = {kind.name: kind for kind in (
     CheckKind("format", "{forward} must return {outputs}{then}; each gradient has its input's shape.",
               specials=False),
-    CheckKind("forward", "forward must compute the gate's output from the inputs it is given.",
+    CheckKind("forward", "{forward} must compute the gate's output from the inputs it is given.",
               calls=("forward",)),
     CheckKind("backward", "each gradient is the local gradient times the upstream gradient.",
               diagnosed=True),
-    CheckKind("numerical", "backward disagrees with finite differences of your own forward: each "
-                           "gradient must match how forward uses that input.",
+    CheckKind("numerical", "{backward} disagrees with finite differences of your own {forward}: each "
+                           "gradient must match how {forward} uses that input.",
               diagnosed=True),
     CheckKind("state", "keep the inputs on self in forward (not on the class or in globals), use the "
                        "latest ones, and do not change what is stored when backward runs.",
@@ -51,7 +51,7 @@ DIAGNOSED = tuple(name for name, kind in KINDS.items() if kind.diagnosed)
 
 
 # how a gate is called, as hints say it (rubric.Gate.calls gives a gate's own)
-CALLS = {"forward": "forward", "outputs": "one value per output",
+CALLS = {"forward": "forward", "backward": "backward", "outputs": "one value per output",
          "then": ", and backward a list with one gradient per input (e.g. [dx, dy])"}
 
 

@@ -96,7 +96,7 @@ class Gate:
         """How this gate is called, in a hint's words (check_kinds.CALLS): its
         method or function names, and where backward puts the gradients."""
         api, grads = self.api, self.grads
-        out = {"forward": api.forward}
+        out = {"forward": api.forward, "backward": api.backward or api.forward}
         if api.function:
             out["outputs"] = "(out, cache)" if api.backward else "(%s, %s)" % (self.outputs[0], ", ".join(grads))
         on = dict(zip(grads, api.grads_on)) if api.grads_on else {}
