@@ -42,3 +42,20 @@ def test_check_from_a_finished_notebook_passes(kit, tmp_path):
     source = nbformat.read(ROOT / "assignments" / "gates" / "source.ipynb", 4)
     text = run_notebook(source, work)
     assert "Score on the visible checks: 90 / 90" in text, text[-2000:]
+
+
+@pytest.mark.parametrize("cells", [[CHECK], ["%load_ext backprop_grader.kit.notebook", "%bpgrade_check"]])
+def test_a_submitted_notebook_that_kept_its_check_cell_is_graded_without_an_error(tmp_path, cells):
+    """In the sandbox the grader is not readable; the kit's check cell does nothing
+    there (stand-in modules in the child), instead of a ModuleNotFoundError and an
+    IPython traceback in the student's feedback."""
+    from backprop_grader import load
+    from backprop_grader.judge import rubric, score
+    nb = nbformat.read(ROOT / "assignments" / "gates" / "source.ipynb", 4)
+    nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
+    path = tmp_path / "submitted.ipynb"
+    nbformat.write(nb, path)
+    rub = rubric.load(ROOT / "assignments" / "gates" / "rubric.yaml")
+    result = score.grade(load.load(path, class_names=list(rub.gates)), rub, seed=3)
+    assert result.warnings == [] and "Error" not in result.output, (result.warnings, result.output[-500:])
+    assert result.score == rub.max_score
