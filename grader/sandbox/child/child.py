@@ -328,7 +328,7 @@ def serve(namespace, new_check):
 
 def handle(namespace, msg):
     if msg["op"] == "calls":  # make the new gates, then the calls; count each step done
-        new, values = msg.get("new", [])[:10000], []
+        new = msg.get("new", [])[:10000]
         _s.budget = 0
         for i, (obj, name, *how) in enumerate(new):
             if name not in namespace:
@@ -339,21 +339,28 @@ def handle(namespace, msg):
                 return dict(describe_error(exc), failed_new=i)
             _step_done(i + 1)
         with np.errstate(**_STRICT if msg.get("strict") else {}):
-            for i, (obj, method, raw_args, *read) in enumerate(msg["calls"]):
-                try:
-                    values.append(call(obj, method, raw_args, *read))
-                except TooLarge:
-                    return {"failed": i, "too_large": True, "error": "", "values": values}
-                except BaseException as exc:
-                    return dict(describe_error(exc), failed=i, values=values)
-                _step_done(len(new) + i + 1)
-        return {"values": values}
+            return answer_each(msg["calls"], lambda c: call(*c), len(new) + 1)
     if msg["op"] == "engine":
         return engine(namespace, msg)
     raise ValueError("unknown op")
 
 
 _STRICT = {"over": "raise", "divide": "raise", "invalid": "raise"}  # a stability check's calls
+
+
+def answer_each(items, answer, first_step):
+    """`answer` each item in turn, counting step first_step + i as done; the first
+    exception stops the batch and is reported with the values so far."""
+    values = []
+    for i, item in enumerate(items):
+        try:
+            values.append(answer(item))
+        except TooLarge:
+            return {"failed": i, "too_large": True, "error": "", "values": values}
+        except BaseException as exc:
+            return dict(describe_error(exc), failed=i, values=values)
+        _step_done(first_step + i)
+    return {"values": values}
 
 
 def _adapted(namespace, name, how):
@@ -426,23 +433,17 @@ def engine(namespace, msg):
     are ints, plain numbers floats), call backward() on each round's last node,
     and answer every node's data, then every node's grad, as plain numbers. The
     class counts as step 1, trial k as step k + 1."""
-    name, values = msg["cls"], []
+    name = msg["cls"]
     _s.budget = 0
     if name not in namespace:
         return {"missing": 0}
     cls = namespace[name]
     _step_done(1)
-    for i, trial in enumerate(msg["trials"]):
-        try:
-            nodes = engine_graph(cls, trial)
-            values.append([encode(getattr(v, "data", None)) for v in nodes]
-                          + [encode(getattr(v, "grad", None)) for v in nodes])
-        except TooLarge:
-            return {"failed": i, "too_large": True, "error": "", "values": values}
-        except BaseException as exc:
-            return dict(describe_error(exc), failed=i, values=values)
-        _step_done(i + 2)
-    return {"values": values}
+
+    def answer(trial):
+        nodes = engine_graph(cls, trial)
+        return [encode(getattr(v, "data", None)) for v in nodes] + [encode(getattr(v, "grad", None)) for v in nodes]
+    return answer_each(msg["trials"], answer, 2)
 
 
 def engine_graph(cls, trial):
