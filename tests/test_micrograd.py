@@ -31,7 +31,8 @@ ASSIGNMENT = HERE.parent / "assignments" / "micrograd"
 MANIFEST = yaml.safe_load((CORPUS / "expected.yaml").read_text(encoding="utf-8"))
 RUBRIC = rubric.load(ASSIGNMENT / "rubric.yaml")
 IDS = [item.id for item in RUBRIC.items]
-GROUPS = {"all": IDS, "grads": [i for i in IDS if i != "ops-forward"]}
+GROUPS = {"all": IDS, "grads": [i for i in IDS if i != "ops-forward"],
+          "shared": [i for i in IDS if i not in ("ops-forward", "numbers")]}
 LIMITS = replace(RUBRIC.limits, call_timeout=0.5)
 
 
@@ -117,8 +118,8 @@ def test_overwrote_grad_in_some_operations_says_which(graded):
     = everywhere keeps the plain sentence."""
     def said(kinds):
         return mistake_kinds.sentence("overwrote_grad", where=engine_mistakes.assigned_in(kinds))
-    for file, assigns in (("mistake_overwrote_grad_add.py", ("add", "sub_left")),
-                          ("mistake_overwrote_grad_mul.py", ("sub_right", "mul", "div_left", "neg"))):
+    for file, assigns in (("mistake_overwrote_grad_add.py", ("add_left", "add_right", "sub_left")),
+                          ("mistake_overwrote_grad_mul.py", ("sub_right", "mul_left", "mul_right", "div_left", "neg"))):
         allowed = {said(k) for n in range(len(assigns) + 1) for k in itertools.combinations(assigns, n)}
         for seed in MANIFEST["seeds"]:
             named = [r.outcome.mistake.sentence for r in graded[file, seed].items if r.outcome.mistake]
@@ -161,12 +162,51 @@ def test_the_search_for_assigning_operations_is_bounded():
     assert time.perf_counter() - start < 2
 
 
+def test_numbers_graphs_are_trees_and_fan_out_plants_every_operation_in_every_place():
+    """numbers never uses a node twice (its verdict cannot hang on set order); fan_out's
+    trials, together, use some node twice in the same place of every operation."""
+    rng = np.random.default_rng(11)
+    spec = graphs.settings(type("Item", (), {"engine": {"graphs": "numbers"}})())
+    for _ in range(20):
+        steps = graphs.program(rng, spec, [0.5, 4.0], [0.5, 4.0]).rounds[0]
+        nodes = [a for _, *args in steps for a in args if type(a) is int]
+        assert len(nodes) == len(set(nodes))
+    spec = graphs.settings(type("Item", (), {"engine": {"graphs": "fan_out"}})())
+    for trials in (8, 5, 1):
+        planted = set()
+        for t in range(trials):
+            steps = graphs.program(rng, spec, [0.5, 4.0], [0.5, 4.0], t, trials).rounds[0]
+            for (op, *one), (op2, *two) in zip(steps, steps[1:]):
+                same = [k for k, (a, b) in enumerate(zip(one, two)) if type(a) is int and a == b]
+                planted |= {(op, k) for k in same if op == op2}
+        assert planted >= {(op, k) for op in graphs.OPS for k in ((0, 1) if op in graphs.BINARY else (0,))}
+
+
+@pytest.mark.parametrize("code", ["self.grad += out.grad", "other.grad += out.grad",
+                                  "other.grad += self.data * out.grad", "self.grad += n * self.data",
+                                  "self.grad += (1 - t ** 2)", "self.grad += (1.0 if out.data",
+                                  "self.grad += out.data * out.grad"])
+def test_assigning_in_any_one_place_fails_accumulate_whatever_the_order(tmp_path, code):
+    """`=` for `+=` in one operation's one operand fails the fan-out item at every seed and
+    names it, whatever order the student's set of children ran in (each grade is a new child)."""
+    source = (CORPUS / "correct_karpathy.py").read_text(encoding="utf-8")
+    assert source.count(code) == 1
+    file = tmp_path / "assigns.py"
+    file.write_text(source.replace(code, code.replace("+=", "=")), encoding="utf-8")
+    only = replace(RUBRIC, items=[i for i in RUBRIC.items if i.id == "accumulate"])
+    for seed in range(1, 6):
+        result = score.grade(load.load(file, class_names=["Value"]), only, seed=seed, limits=LIMITS)
+        (item,) = result.items
+        assert not item.outcome.passed and item.outcome.kind == "wrong_answer", (seed, item.outcome)
+        assert item.outcome.mistake and item.outcome.mistake.id == "overwrote_grad", (seed, item.outcome.mistake)
+
+
 def test_reference_gradients_match_finite_differences():
     rng = np.random.default_rng(7)
     for kind in ("random", "fan_out", "deep", "numbers"):
         spec = graphs.settings(type("Item", (), {"engine": {"graphs": kind}})())
-        for _ in range(15):
-            p = graphs.program(rng, spec, [0.5, 4.0], [0.5, 4.0])
+        for t in range(15):
+            p = graphs.program(rng, spec, [0.5, 4.0], [0.5, 4.0], t % 8, 8)
             assert graphs.unflat(graphs.flat(p)) == p
             values = micrograd.run(p)
             n, leaves = p.size, len(p.leaves)

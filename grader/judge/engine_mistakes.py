@@ -165,13 +165,13 @@ def candidates(p: Program, local: np.ndarray, grad: np.ndarray) -> dict[int, lis
 # Where a node is used: (op, argument slot) -> the kind of backward that hands it its share.
 # micrograd builds a - b as a + (-b) and a / b as a * b ** -1, so a's share comes from one
 # operation and b's from another; the kinds keep the two sides apart.
-USE_KIND = {("add", 0): "add", ("add", 1): "add", ("sub", 0): "sub_left", ("sub", 1): "sub_right",
-            ("mul", 0): "mul", ("mul", 1): "mul", ("div", 0): "div_left", ("div", 1): "div_right",
-            ("pow", 0): "pow", ("neg", 0): "neg", ("tanh", 0): "tanh", ("relu", 0): "relu", ("exp", 0): "exp"}
-KINDS = ("add", "sub_left", "sub_right", "mul", "div_left", "div_right", "pow", "neg", "tanh", "relu", "exp")
-SHOWN = {"add": "a + b", "sub_left": "a - b (for a)", "sub_right": "a - b (for b)", "mul": "a * b",
-         "div_left": "a / b (for a)", "div_right": "a / b (for b)", "pow": "a ** n", "neg": "-a",
-         "tanh": "a.tanh()", "relu": "a.relu()", "exp": "a.exp()"}
+# Each side of a binary operation is its own kind (`=` may be in `self.grad` only).
+BOTH = {"add": "a + b", "sub": "a - b", "mul": "a * b", "div": "a / b"}
+USE_KIND = {(op, slot): op + side for op in BOTH for slot, side in enumerate(("_left", "_right"))}
+USE_KIND.update({("pow", 0): "pow", ("neg", 0): "neg", ("tanh", 0): "tanh", ("relu", 0): "relu", ("exp", 0): "exp"})
+KINDS = tuple(USE_KIND.values())
+SHOWN = {op + side: "%s (for %s)" % (BOTH[op], x) for op in BOTH for side, x in (("_left", "a"), ("_right", "b"))}
+SHOWN.update({"pow": "a ** n", "neg": "-a", "tanh": "a.tanh()", "relu": "a.relu()", "exp": "a.exp()"})
 # b's share of a - b and a / b may come from a node micrograd hides (-b, b ** -1), whose
 # backward runs some time after the step's own: it is not ordered by the step's place.
 HIDDEN = {"sub_right", "div_right"}
@@ -301,7 +301,8 @@ def assigned_in(kinds: tuple) -> str:
     if not kinds:
         return ""
     shown = [SHOWN[x] for x in KINDS if x in kinds]
-    for both, left, right in (("a - b", "sub_left", "sub_right"), ("a / b", "div_left", "div_right")):
+    for op, both in BOTH.items():
+        left, right = op + "_left", op + "_right"
         if left in kinds and right in kinds:
             shown = [both if x == SHOWN[left] else x for x in shown if x != SHOWN[right]]
     return " in the backward of " + (shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1])

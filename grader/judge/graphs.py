@@ -170,6 +170,9 @@ def operand(rng: np.random.Generator, kind: str, values: list, used: list, leave
             return reused[rng.integers(len(reused))]
     if kind == "ops":  # each operation on the leaves, so one wrong one does not spread
         return int(rng.integers(leaves))
+    if kind == "numbers":  # a tree (no node used twice): the item judges the numbers, not +=,
+        free = [k for k, u in enumerate(used) if not u]  # so the order a set of children
+        return last if rng.random() < 0.5 else free[rng.integers(len(free))]  # runs in never shows
     if other is None and last >= leaves and rng.random() < 0.5:
         return last
     pick = int(rng.integers(len(values)))
@@ -201,9 +204,39 @@ def draw_ops(rng: np.random.Generator, ops: list[str], values: list[float], numb
     return steps
 
 
-def program(rng: np.random.Generator, spec: dict, magnitude: list, upstream: list) -> Program:
-    """One trial: leaves, then one graph per use, each tied off into one output
-    and multiplied by a random number (so backward's start is not the whole story)."""
+# ---- fan_out's planted pairs: `=` for `+=` anywhere fails, in any order
+
+def pairs(ops: list[str], trial: int, trials: int) -> list[tuple[str, int]]:
+    """The (operation, operand place) pairs a fan_out trial plants: over an item's
+    trials, every operation in every place."""
+    every = [(op, place) for op in ops for place in ((0, 1) if op in BINARY else (0,))]
+    k = -(-len(every) // max(trials, 1))
+    return [every[(trial * k + j) % len(every)] for j in range(min(k, len(every)))]
+
+
+def plant(rng: np.random.Generator, op: str, place: int, values: list[float], among: int) -> list[tuple]:
+    """Two steps that use one node (of the first `among`) in the same place of the same
+    operation, their outputs used nowhere else: whichever _backward runs last, an `=`
+    there drops the other's share, so the mistake shows whatever order a set gave."""
+    for _ in range(TRIES):
+        v, x, y = (int(k) for k in rng.choice(among, 3, replace=False))
+        if op in BINARY:
+            args = [[v, o] if place == 0 else [o, v] for o in (x, y)]
+        else:
+            args = [[v] + ([EXPONENTS[rng.integers(len(EXPONENTS))]] if op == "pow" else [])] * 2
+        outs = [forward(op, [values[n] if type(n) is int else n for n in a]) for a in args]
+        flat_there = op == "tanh" and abs(values[v]) > 3 or op == "relu" and values[v] <= 0
+        if None not in outs and not flat_there:  # (a share of 0 would hide the mistake)
+            values.extend(outs)
+            return [tuple([op] + a) for a in args]
+    return []
+
+
+def program(rng: np.random.Generator, spec: dict, magnitude: list, upstream: list,
+            trial: int = 0, trials: int = 1) -> Program:
+    """One trial (of `trials`): leaves, then one graph per use, each tied off into
+    one output and multiplied by a random number (so backward's start is not the
+    whole story)."""
     kind = spec["graphs"]
 
     def number(bounds=magnitude):
@@ -221,6 +254,10 @@ def program(rng: np.random.Generator, spec: dict, magnitude: list, upstream: lis
             p.rounds.append(draw_ops(rng, spec["ops"], leaves, number))
             continue
         steps, values = draw(rng, kind, spec["ops"], leaves, spec.get("nodes") or GRAPHS[kind], number)
+        if kind == "fan_out":
+            among = len(values)
+            for op, place in pairs(spec["ops"], trial, trials):
+                steps += plant(rng, op, place, values, among)
         p.rounds.append(tie_off(steps, len(leaves), multiplier(), rng.random() < 0.5))
     return p
 

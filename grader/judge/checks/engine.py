@@ -74,8 +74,8 @@ def compared(p: Program, what: str) -> list[int]:
 def engine(ctx: Context) -> None:
     """Every node's data and grad against the float64 reference engine."""
     spec = settings(ctx.item)
-    programs = [program(ctx.rng, spec, ctx.item.inputs["magnitude"], ctx.item.inputs["upstream"])
-                for _ in range(ctx.item.trials)]
+    programs = [program(ctx.rng, spec, ctx.item.inputs["magnitude"], ctx.item.inputs["upstream"], t, ctx.item.trials)
+                for t in range(ctx.item.trials)]
     runs = [reference(ctx, "forward", p) for p in programs]  # every expected value, before any answer
     answers = ask(ctx, programs)
     tol = ctx.tolerance()
