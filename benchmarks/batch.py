@@ -278,14 +278,18 @@ def targets(figures):
     """One table of the issue's targets against this run's figures, per shape and N."""
     print("\n== targets: >= %g submissions/s, >= %gx nbgrader, <= %g MB for the process tree =="
           % (TARGETS["rate"], TARGETS["ratio"], TARGETS["memory_mb"]))
-    print("%-10s %5s %9s %5s %11s %5s %9s %5s" % ("notebooks", "N", "subs/s", "met", "x nbgrader", "met",
-                                                "peak MB", "met"))
+    print("%-10s %5s %9s %5s %11s %5s %9s %5s %14s" % ("notebooks", "N", "subs/s", "met", "x nbgrader", "met",
+                                                     "peak MB", "met", "floor subs/s"))
     for (shape, n), f in figures.items():
         ratio = f.get("ratio")
-        print("%-10s %5d %9.1f %5s %11s %5s %9.0f %5s" % (
+        print("%-10s %5d %9.1f %5s %11s %5s %9.0f %5s %14s" % (
             shape, n, f["rate"], "yes" if f["rate"] >= TARGETS["rate"] else "no",
             "%.0fx" % ratio if ratio else "-", ("yes" if ratio >= TARGETS["ratio"] else "no") if ratio else "-",
-            f["memory_mb"], "yes" if f["memory_mb"] <= TARGETS["memory_mb"] else "no"))
+            f["memory_mb"], "yes" if f["memory_mb"] <= TARGETS["memory_mb"] else "no",
+            "%.1f" % f["floor"] if "floor" in f else "-"))
+    if any("floor" in f for f in figures.values()):
+        print("floor: the same class with one check of one trial (fork, confinement, loading, exit, "
+              "the gradebook): no speed-up of the checks can pass it")
 
 
 # ------------------------------------------------------------------ nbgrader
@@ -360,6 +364,16 @@ def run_nbgrader(venv, plan, subset, work, notebooks):
                                                                    r.stderr[-2000:]))
     return len(chosen), graded, wall
 
+def floor_rubric(work, rubric):
+    """The rubric with its first forward check only, at one trial and no special cases:
+    what a submission costs before any checking (fork, confinement, loading, exit, report)."""
+    data = yaml.safe_load(Path(rubric).read_text())
+    first = next(c for c in data["checks"] if c["check"] == "forward")
+    data["checks"] = [dict(first, trials=1, specials=[])]
+    out = Path(work) / "floor.yaml"
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
+    return str(out)
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -373,6 +387,8 @@ def main():
     ap.add_argument("--vs-nbgrader", action="store_true", help="also time nbgrader autograde")
     ap.add_argument("--nbgrader-subset", type=int, default=20, help="notebooks for nbgrader (20)")
     ap.add_argument("--nbgrader-venv", help="use this venv with nbgrader instead of installing one")
+    ap.add_argument("--floor", action="store_true",
+                    help="also grade each class with one check of one trial (the floor under the checks)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bpgrade-bench-"))
@@ -389,6 +405,10 @@ def main():
                 res = run_bpgrade(run / "subs", rubric, args.jobs, run)
                 rate = report(n, plan, res)
                 figures[shape, n] = {"rate": rate, "memory_mb": res["peak_pss_mb"]}
+                if args.floor:
+                    (run / "floor").mkdir()
+                    res = run_bpgrade(run / "subs", floor_rubric(work, rubric), args.jobs, run / "floor")
+                    figures[shape, n]["floor"] = len(res["rows"]) / res["wall"]
             if args.vs_nbgrader:
                 venv = venv or nbgrader_venv(args.nbgrader_venv, work)
                 count, graded, wall = run_nbgrader(venv, plan, args.nbgrader_subset, work / shape, shape)

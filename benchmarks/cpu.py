@@ -21,7 +21,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import batch as bench  # noqa: E402  (the batch benchmark's generator and rubric)
@@ -78,7 +77,7 @@ def main():
           % (args.n, os.cpu_count()))
     print("%-18s %5s %8s %12s %11s %13s %12s" % ("group", "n", "wall", "parent user", "parent sys",
                                                "sandbox user", "sandbox sys"))
-    rubrics = [("", rubric)] + ([("floor: ", floor_rubric(work, rubric))] if args.floor else [])
+    rubrics = [("", rubric)] + ([("floor: ", bench.floor_rubric(work, rubric))] if args.floor else [])
     for label, path in rubrics:
         for name, group in groups.items():
             for _ in range(args.repeat if name == "all" else 1):
@@ -86,16 +85,6 @@ def main():
                 print("%-18s %5d %8.1f %12.1f %11.1f %13.1f %12.1f" % (
                     label + name, len(group), m["wall"], m["parent user"], m["parent sys"],
                     m["sandbox user"], m["sandbox sys"]))
-
-
-def floor_rubric(work, rubric):
-    """The rubric with its first forward check only, at one trial and no special cases."""
-    data = yaml.safe_load(Path(rubric).read_text())
-    first = next(c for c in data["checks"] if c["check"] == "forward")
-    data["checks"] = [dict(first, trials=1, specials=[])]
-    out = work / "floor.yaml"
-    out.write_text(yaml.safe_dump(data, sort_keys=False))
-    return str(out)
 
 
 if __name__ == "__main__":
