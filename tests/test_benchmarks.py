@@ -40,3 +40,12 @@ def test_the_generated_class_has_every_kind(tmp_path):
     for sid, (category, kind, code) in plan.items():
         if kind == "notebook" and code is not None:
             nbformat.validate(nbformat.read(str(tmp_path / "subs" / (sid + ".ipynb")), as_version=4))
+
+
+def test_the_floor_rubric_is_one_check_of_one_trial_the_grader_accepts(tmp_path):
+    from backprop_grader.judge import rubric
+    full = batch.bench_rubric(tmp_path, None)
+    floor = rubric.load(batch.floor_rubric(tmp_path, full))
+    (item,) = floor.items
+    assert (item.check, item.trials) == ("forward", 1)
+    assert floor.limits == rubric.load(full).limits  # the same short limits: hangs cost the same
