@@ -11,8 +11,10 @@ calls backward() on the last node and answers every node's data and grad
 allowance) and replays it on the reference's mistake variants to name one.
 
 A rubric item says which graphs (its `engine:` block): `random` (depth and
-fan-out), `fan_out` (nodes used several times: `+=`), `deep` (chains with skip
-connections: topological order), `numbers` (plain numbers on either side),
+fan-out), `fan_out` (nodes used several times: `+=`; graphs.plant makes `=`
+show whatever order a set of children runs in), `deep` (chains with skip
+connections: topological order), `numbers` (plain numbers on either side, on
+trees),
 `ops` (each operation's forward value); `uses: 2` builds a second graph on the
 same leaves, with `between: zero` (their grads set to 0 first) or `keep` (they
 add up). Backward twice on the same graph is not asked for: which grads a second
