@@ -720,6 +720,28 @@ def test_a_hanging_submission_does_not_hold_its_workers_place(tmp_path):
     assert sorted(order[6:]) == ["hang0", "hang1"]
 
 
+def test_a_dask_chunk_hands_its_rest_to_a_new_thread_when_one_is_slow(tmp_path, monkeypatch):
+    """A Dask task grades a chunk of submissions in turn; when one is found slow,
+    the rest of the chunk goes on in a new thread, so they end before the hang does.
+    Results come back in the chunk's order."""
+    subs = write(tmp_path / "subs", {"hang.py": HANG_CALL, **{"good%d.py" % i: GOOD for i in range(3)}})
+    names = ["hang", "good0", "good1", "good2"]
+    payloads = [{"student": n, "seed": i, "notes": [], "blob": classlist.pack(str(subs / (n + ".py")))}
+                for i, n in enumerate(names)]
+    ended, real = [], executors.remote_grade
+
+    def remote_grade(payload, bundle, on_slow=lambda: None):
+        out = real(payload, bundle, on_slow)
+        ended.append(payload["student"])
+        return out
+    monkeypatch.setattr(executors, "remote_grade", remote_grade)
+    answers = executors.remote_grade_all(payloads, executors.rubric_bundle(SHORT))
+    assert ended[-1] == "hang" and sorted(ended[:3]) == ["good0", "good1", "good2"], ended
+    scores = [results["score"] for results, _, _ in answers]
+    assert scores[1:] == [MAX] * 3 and scores[0] < MAX  # the hang costs its gate's items only
+    assert "did not return within" in json.dumps(answers[0][0]), answers[0][0]
+
+
 def test_dask_unreachable_scheduler(tmp_path, monkeypatch):
     pytest.importorskip("distributed")
     monkeypatch.setattr(executors, "DASK_CONNECT_TIMEOUT", "1s")

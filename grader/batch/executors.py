@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from distributed import Client, LocalCluster
 
 DASK_CONNECT_TIMEOUT = "20s"
+CHUNK = 4  # submissions per Dask task: the scheduler's and a worker's cost per task, shared
 WORKERS_TIMEOUT = 30  # seconds to wait for a first worker to join the scheduler
 
 
@@ -147,35 +148,43 @@ def _dask_results(client, cluster, as_completed, tasks, rubric_path):
         todo = iter(tasks)
         pending, running = {}, as_completed()
 
-        def submit(task):
-            payload = {"student": task.student, "seed": task.seed, "notes": list(task.notes),
-                       "blob": pack(task.path, limit=load.MAX_COPY)}
-            if payload["blob"] is None:
-                return pool.failed(task, rub, "the submission is too large to send",
-                                   "too large to send to a Dask worker")
-            future = client.submit(remote_grade, payload, bundle, pure=False)
-            pending[future.key] = task
-            running.add(future)
-            return None
+        def submit(chunk):
+            """Send a chunk of tasks as one Dask task; yields those that cannot go."""
+            sent = []
+            for task in chunk:
+                blob = pack(task.path, limit=load.MAX_COPY)
+                if blob is None:
+                    yield pool.failed(task, rub, "the submission is too large to send",
+                                      "too large to send to a Dask worker")
+                    continue
+                sent.append((task, {"student": task.student, "seed": task.seed, "notes": list(task.notes),
+                                    "blob": blob}))
+            if sent:
+                future = client.submit(remote_grade_all, [p for _, p in sent], bundle, pure=False)
+                pending[future.key] = [t for t, _ in sent]
+                running.add(future)
 
-        for task in islice(todo, window):
-            early = submit(task)
-            if early is not None:
-                yield early
+        def chunks(count):
+            for _ in range(count):
+                chunk = list(islice(todo, CHUNK))
+                if not chunk:
+                    return
+                yield from submit(chunk)
+
+        yield from chunks(window)
         for future in running:
-            task = pending.pop(future.key)
+            sent = pending.pop(future.key)
             try:
-                results, duration, error = future.result()
-                graded = pool.Graded(task, results, duration, error)
+                answers = future.result()
+                graded = [pool.Graded(task, results, duration, error)
+                          for task, (results, duration, error) in zip(sent, answers, strict=True)]
             except Exception as exc:  # the worker died or could not run the grader
                 why = "%s: %s" % (type(exc).__name__, exc)
-                graded = pool.failed(task, rub, "the grader's Dask worker failed: " + why, "Dask worker: " + why)
+                graded = [pool.failed(task, rub, "the grader's Dask worker failed: " + why, "Dask worker: " + why)
+                          for task in sent]
             future.release()
-            yield graded
-            for nxt in islice(todo, 1):
-                early = submit(nxt)
-                if early is not None:
-                    yield early
+            yield from graded
+            yield from chunks(1)
     finally:
         close(client, cluster)
 
@@ -224,15 +233,50 @@ def materialize(bundle: dict) -> str:
 _materializing = threading.Lock()
 
 
-def remote_grade(payload: dict, bundle: dict) -> tuple[dict, float, str]:
-    """Runs on a Dask worker: unpack the submission, grade it, return plain data."""
+def remote_grade_all(payloads: list[dict], bundle: dict) -> list[tuple[dict, float, str]]:
+    """Runs on a Dask worker: grade a chunk of submissions one after another. One
+    found slow (a hang, most likely) steps aside: the task leaves the worker's
+    thread pool, and the rest of the chunk goes on in a new thread meanwhile."""
+    out, left, lock, helpers = [None] * len(payloads), list(range(len(payloads)))[::-1], threading.Lock(), []
+    task_thread = threading.current_thread()
+
+    def work():
+        while True:
+            with lock:
+                if not left:
+                    return
+                i = left.pop()
+            handed = []
+
+            def on_slow():
+                if not handed:
+                    handed.append(True)
+                    if threading.current_thread() is task_thread:  # (a helper exists only after that)
+                        step_aside()
+                    helper = threading.Thread(target=work, daemon=True)
+                    helper.start()
+                    with lock:
+                        helpers.append(helper)
+            out[i] = remote_grade(payloads[i], bundle, on_slow)
+    work()
+    while True:
+        with lock:
+            if not helpers:
+                break
+            helper = helpers.pop()
+        helper.join()
+    return out
+
+
+def remote_grade(payload: dict, bundle: dict, on_slow: Callable[[], None] = lambda: None) -> tuple[dict, float, str]:
+    """Unpack one submission on a Dask worker, grade it, return plain data."""
     with _materializing:
         rubric_path = materialize(bundle)
     tmp = temp_dir("dask-")
     try:
         path = unpack(payload["blob"], tmp)
         task = pool.Task(payload["student"], str(path), payload["seed"], payload["notes"])
-        graded = pool.grade_task(task, rubric_path, on_slow=step_aside)
+        graded = pool.grade_task(task, rubric_path, on_slow=on_slow)
         return graded.results, graded.duration, graded.error
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
