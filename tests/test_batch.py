@@ -720,10 +720,11 @@ def test_a_hanging_submission_does_not_hold_its_workers_place(tmp_path):
     assert sorted(order[6:]) == ["hang0", "hang1"]
 
 
-def test_a_dask_chunk_hands_its_rest_to_a_new_thread_when_one_is_slow(tmp_path, monkeypatch):
-    """A Dask task grades a chunk of submissions in turn; when one is found slow,
-    the rest of the chunk goes on in a new thread, so they end before the hang does.
-    Results come back in the chunk's order."""
+def test_a_dask_chunk_returns_without_waiting_for_a_slow_one(tmp_path, monkeypatch):
+    """A Dask task grades a chunk of submissions in turn; one found slow keeps its
+    thread, the rest go on in a new one, and the task returns once the others are
+    done, with a token for the slow one: `remote_later` (sent to the same worker)
+    gives its result when it ends. A hang never holds back its chunk-mates."""
     subs = write(tmp_path / "subs", {"hang.py": HANG_CALL, **{"good%d.py" % i: GOOD for i in range(3)}})
     names = ["hang", "good0", "good1", "good2"]
     payloads = [{"student": n, "seed": i, "notes": [], "blob": classlist.pack(str(subs / (n + ".py")))}
@@ -736,10 +737,13 @@ def test_a_dask_chunk_hands_its_rest_to_a_new_thread_when_one_is_slow(tmp_path, 
         return out
     monkeypatch.setattr(executors, "remote_grade", remote_grade)
     answers = executors.remote_grade_all(payloads, executors.rubric_bundle(SHORT))
-    assert ended[-1] == "hang" and sorted(ended[:3]) == ["good0", "good1", "good2"], ended
-    scores = [results["score"] for results, _, _ in answers]
-    assert scores[1:] == [MAX] * 3 and scores[0] < MAX  # the hang costs its gate's items only
-    assert "did not return within" in json.dumps(answers[0][0]), answers[0][0]
+    assert sorted(ended) == ["good0", "good1", "good2"], ended  # returned before the hang ended
+    assert [a[0]["score"] for a in answers[1:]] == [MAX] * 3
+    assert set(answers[0]) == {"later", "worker"} and answers[0]["worker"] is None  # (not on a Dask worker)
+    (late,) = executors.remote_later(answers[0]["later"])
+    assert ended[-1] == "hang" and late[0]["score"] < MAX  # the hang costs its gate's items only
+    assert "did not return within" in json.dumps(late[0]), late[0]
+    assert answers[0]["later"] not in executors._Later.waiting
 
 
 def test_dask_unreachable_scheduler(tmp_path, monkeypatch):

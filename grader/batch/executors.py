@@ -143,7 +143,7 @@ def _dask_results(client, cluster, as_completed, tasks, rubric_path):
     try:
         rub = rubric_mod.load(rubric_path)
         bundle = client.scatter(rubric_bundle(rubric_path), broadcast=True, hash=False)
-        # room for slow gradings, which leave their worker thread (see remote_grade)
+        # room for slow gradings, which go on beside their chunk's task (see _Chunk)
         window = max(8, 2 * pool.SLOW_ROOM * sum(client.nthreads().values()))
         todo = iter(tasks)
         pending, running = {}, as_completed()
@@ -176,14 +176,23 @@ def _dask_results(client, cluster, as_completed, tasks, rubric_path):
             sent = pending.pop(future.key)
             try:
                 answers = future.result()
-                graded = [pool.Graded(task, results, duration, error)
-                          for task, (results, duration, error) in zip(sent, answers, strict=True)]
+                if len(answers) != len(sent):
+                    raise ValueError("%d answers for %d submissions" % (len(answers), len(sent)))
             except Exception as exc:  # the worker died or could not run the grader
                 why = "%s: %s" % (type(exc).__name__, exc)
-                graded = [pool.failed(task, rub, "the grader's Dask worker failed: " + why, "Dask worker: " + why)
-                          for task in sent]
+                answers = [pool.failed(task, rub, "the grader's Dask worker failed: " + why, "Dask worker: " + why)
+                           for task in sent]
             future.release()
-            yield from graded
+            for task, answer in zip(sent, answers):
+                if isinstance(answer, pool.Graded):
+                    yield answer
+                elif isinstance(answer, dict):  # still grading on that worker: collected when it ends
+                    later = client.submit(remote_later, answer["later"], pure=False, allow_other_workers=False,
+                                          workers=[answer["worker"]] if answer["worker"] else None)
+                    pending[later.key] = [task]
+                    running.add(later)
+                else:
+                    yield pool.Graded(task, *answer)
             yield from chunks(1)
     finally:
         close(client, cluster)
@@ -233,39 +242,93 @@ def materialize(bundle: dict) -> str:
 _materializing = threading.Lock()
 
 
-def remote_grade_all(payloads: list[dict], bundle: dict) -> list[tuple[dict, float, str]]:
-    """Runs on a Dask worker: grade a chunk of submissions one after another. One
-    found slow (a hang, most likely) steps aside: the task leaves the worker's
-    thread pool, and the rest of the chunk goes on in a new thread meanwhile."""
-    out, left, lock, helpers = [None] * len(payloads), list(range(len(payloads)))[::-1], threading.Lock(), []
-    task_thread = threading.current_thread()
+class _Chunk:
+    """One Dask task's submissions on a worker, graded in turn by one runner
+    thread; a submission found slow keeps its thread and a new runner takes the
+    rest. The task returns once each is done or slow: slow ones are collected
+    later (`remote_later`), so a hang never holds back its chunk-mates' results."""
 
-    def work():
+    def __init__(self, payloads: list[dict], bundle: dict) -> None:
+        self.payloads, self.bundle = payloads, bundle
+        self.out, self.slow, self.later = [None] * len(payloads), set(), {}  # later: index -> _Later
+        self.next = 0
+        self.cond = threading.Condition()
+
+    def run(self) -> None:
         while True:
-            with lock:
-                if not left:
+            with self.cond:
+                if self.next >= len(self.payloads):
                     return
-                i = left.pop()
+                i, self.next = self.next, self.next + 1
             handed = []
 
             def on_slow():
                 if not handed:
                     handed.append(True)
-                    if threading.current_thread() is task_thread:  # (a helper exists only after that)
-                        step_aside()
-                    helper = threading.Thread(target=work, daemon=True)
-                    helper.start()
-                    with lock:
-                        helpers.append(helper)
-            out[i] = remote_grade(payloads[i], bundle, on_slow)
-    work()
-    while True:
-        with lock:
-            if not helpers:
-                break
-            helper = helpers.pop()
-        helper.join()
-    return out
+                    with self.cond:
+                        self.slow.add(i)
+                        self.cond.notify_all()
+                    threading.Thread(target=self.run, daemon=True).start()
+            result = remote_grade(self.payloads[i], self.bundle, on_slow)
+            with self.cond:
+                self.out[i] = result
+                if i in self.later:
+                    self.later.pop(i).set(result)
+                self.cond.notify_all()
+            if handed:
+                return  # the runner started when it was found slow has the rest
+
+    def settled(self) -> bool:
+        return all(r is not None or i in self.slow for i, r in enumerate(self.out))
+
+    def answers(self) -> list:
+        """Each submission's (results, duration, error), or for one still slow
+        {"later": token, "worker": this worker's address}. Once one is found slow
+        the task leaves the worker's thread pool (Dask's `secede`), so the worker
+        takes another task while the rest of this one is graded."""
+        threading.Thread(target=self.run, daemon=True).start()
+        with self.cond:
+            self.cond.wait_for(lambda: self.slow or self.settled())
+            slow = not self.settled()
+        if slow:
+            step_aside()
+        with self.cond:
+            self.cond.wait_for(self.settled)
+            answers = []
+            for i, result in enumerate(self.out):
+                if result is None:
+                    self.later[i] = _Later()
+                    result = {"later": self.later[i].token, "worker": _worker_address()}
+                answers.append(result)
+            return answers
+
+
+class _Later:
+    """A slow grading whose task has returned: `remote_later` waits for it."""
+    waiting: dict[str, _Later] = {}
+
+    def __init__(self) -> None:
+        self.token, self.done, self.result = os.urandom(16).hex(), threading.Event(), None
+        _Later.waiting[self.token] = self
+
+    def set(self, result: tuple) -> None:
+        self.result = result
+        self.done.set()
+
+
+def remote_grade_all(payloads: list[dict], bundle: dict) -> list:
+    """Runs on a Dask worker: grade a chunk of submissions (see `_Chunk`)."""
+    return _Chunk(payloads, bundle).answers()
+
+
+def remote_later(token: str) -> list:
+    """Runs on the worker a slow grading is on: its result, once it ends. The
+    wait leaves the worker's thread pool (Dask's `secede`)."""
+    later = _Later.waiting[token]
+    step_aside()
+    later.done.wait()
+    del _Later.waiting[token]
+    return [later.result]
 
 
 def remote_grade(payload: dict, bundle: dict, on_slow: Callable[[], None] = lambda: None) -> tuple[dict, float, str]:
@@ -282,28 +345,20 @@ def remote_grade(payload: dict, bundle: dict, on_slow: Callable[[], None] = lamb
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-_seceded = threading.local()
-
-
 def step_aside() -> None:
-    """A grading found slow (a hang, most likely) leaves the worker's thread pool,
-    as it leaves its slot in the local pool: it waits out its timeout at the
-    lowest priority while the worker takes the next task."""
-    if getattr(_seceded, "task", None) is _current_task():
-        return
+    """Leave the Dask worker's thread pool (a task that waits on slow gradings);
+    nothing outside a Dask task."""
     try:
         from distributed import secede
         secede()
-        _seceded.task = _current_task()
-    except Exception:  # not in a Dask task (or an older Dask): keep the slot
+    except Exception:  # not in a Dask task (or an older Dask)
         pass
 
 
-def _current_task():
+def _worker_address() -> str | None:
     try:
         from distributed import get_worker
-        from distributed.worker import thread_state
-        return (id(get_worker()), getattr(thread_state, "key", None))
+        return get_worker().address
     except Exception:
         return None
 
