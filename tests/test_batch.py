@@ -744,6 +744,8 @@ def test_a_dask_chunk_returns_without_waiting_for_a_slow_one(tmp_path, monkeypat
     assert ended[-1] == "hang" and late[0]["score"] < MAX  # the hang costs its gate's items only
     assert "did not return within" in json.dumps(late[0]), late[0]
     assert answers[0]["later"] not in executors._Later.waiting
+    with pytest.raises(LookupError, match="the worker that was grading it is gone"):
+        executors.remote_later(answers[0]["later"])  # (asked of a worker that does not have it)
 
 
 def test_dask_unreachable_scheduler(tmp_path, monkeypatch):

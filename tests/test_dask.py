@@ -102,3 +102,33 @@ def test_a_hanging_submission_steps_aside_on_dask(cluster, tmp_path):
         order = [r[0] for r in db.execute("SELECT student FROM grades ORDER BY rowid")]
     assert sorted(order[:4]) == goods, order
     assert sorted(order[4:]) == hangs
+
+
+def test_a_slow_grading_whose_worker_dies_is_graded_again_next_run(cluster, tmp_path):
+    """A chunk's honest submissions come back while its hang is still being graded;
+    the worker then dies. The batch does not wait for ever for the hang's result:
+    it is recorded as the worker's failure (graded again next run), the rest kept."""
+    cluster.worker(threads=1)
+    goods = ["z-good%d" % i for i in range(3)]
+    subs = write(tmp_path / "subs", {"a-hang.py": HANG_CALL, **{g + ".py": GOOD for g in goods}})
+    gb = tmp_path / "g.sqlite"
+    batch = subprocess.Popen([str(BIN / "bpgrade"), "batch", str(subs), "--gradebook", str(gb), "--rubric",
+                              str(SHORT), "--executor", "dask", "--scheduler", cluster.address, "--progress", "none"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    end = time.monotonic() + 120
+    while time.monotonic() < end and batch.poll() is None:
+        try:
+            with sqlite3.connect(gb) as db:
+                if db.execute("SELECT count(*) FROM grades").fetchone()[0] == len(goods):
+                    break
+        except sqlite3.OperationalError:  # not made yet
+            pass
+        time.sleep(0.05)
+    assert batch.poll() is None, "the hang ended before its worker could be killed"
+    os.killpg(cluster.procs[-1].pid, signal.SIGKILL)  # the worker (and its nanny)
+    out, err = batch.communicate(timeout=120)
+    with sqlite3.connect(gb) as db:
+        rows = dict(db.execute("SELECT student, error FROM grades"))
+    assert sorted(rows) == ["a-hang"] + goods, (rows, err)
+    assert all(not rows[g] for g in goods)
+    assert "Dask worker" in rows["a-hang"], rows["a-hang"]

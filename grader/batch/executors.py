@@ -140,6 +140,7 @@ def check_workers(client: Client, where: str, stream: TextIO | None = None) -> N
 
 
 def _dask_results(client, cluster, as_completed, tasks, rubric_path):
+    stopped = threading.Event()
     try:
         rub = rubric_mod.load(rubric_path)
         bundle = client.scatter(rubric_bundle(rubric_path), broadcast=True, hash=False)
@@ -171,9 +172,12 @@ def _dask_results(client, cluster, as_completed, tasks, rubric_path):
                     return
                 yield from submit(chunk)
 
+        collecting = {}  # a remote_later future -> the worker its grading is on
+        threading.Thread(target=_watch_collectors, args=(client, collecting, stopped), daemon=True).start()
         yield from chunks(window)
         for future in running:
             sent = pending.pop(future.key)
+            collecting.pop(future, None)
             try:
                 answers = future.result()
                 if len(answers) != len(sent):
@@ -186,16 +190,36 @@ def _dask_results(client, cluster, as_completed, tasks, rubric_path):
             for task, answer in zip(sent, answers):
                 if isinstance(answer, pool.Graded):
                     yield answer
-                elif isinstance(answer, dict):  # still grading on that worker: collected when it ends
+                elif isinstance(answer, dict):  # still grading on that worker: collected there when it ends
                     later = client.submit(remote_later, answer["later"], pure=False, allow_other_workers=False,
                                           workers=[answer["worker"]] if answer["worker"] else None)
                     pending[later.key] = [task]
+                    collecting[later] = answer["worker"]
                     running.add(later)
                 else:
                     yield pool.Graded(task, *answer)
             yield from chunks(1)
     finally:
+        stopped.set()
         close(client, cluster)
+
+
+WATCH = 2.0  # seconds between looks for collectors whose worker is gone
+
+
+def _watch_collectors(client: Client, collecting: dict, stopped: threading.Event) -> None:
+    """Cancel a remote_later whose worker left the cluster: held to that worker,
+    it would wait for ever; cancelled, its submission is graded again next run."""
+    while not stopped.wait(WATCH):
+        if not collecting:
+            continue
+        try:
+            alive = set(client.scheduler_info()["workers"])
+        except Exception:  # the scheduler is gone: the batch's own wait ends it
+            continue
+        for future, worker in list(collecting.items()):
+            if worker not in alive:
+                future.cancel()
 
 
 def close(client: Client, cluster: LocalCluster | None) -> None:
@@ -324,7 +348,9 @@ def remote_grade_all(payloads: list[dict], bundle: dict) -> list:
 def remote_later(token: str) -> list:
     """Runs on the worker a slow grading is on: its result, once it ends. The
     wait leaves the worker's thread pool (Dask's `secede`)."""
-    later = _Later.waiting[token]
+    later = _Later.waiting.get(token)
+    if later is None:
+        raise LookupError("the worker that was grading it is gone")
     step_aside()
     later.done.wait()
     del _Later.waiting[token]
