@@ -748,6 +748,22 @@ def test_a_dask_chunk_returns_without_waiting_for_a_slow_one(tmp_path, monkeypat
         executors.remote_later(answers[0]["later"])  # (asked of a worker that does not have it)
 
 
+def test_a_grader_fault_in_a_dask_chunk_costs_that_submission_only(tmp_path, monkeypatch):
+    subs = write(tmp_path / "subs", {"a.py": GOOD, "b.py": GOOD, "c.py": GOOD})
+    payloads = [{"student": n, "seed": i, "notes": [], "blob": classlist.pack(str(subs / (n + ".py")))}
+                for i, n in enumerate("abc")]
+    real = executors.remote_grade
+
+    def remote_grade(payload, bundle, on_slow=lambda: None):
+        if payload["student"] == "b":
+            raise RuntimeError("a grader bug")
+        return real(payload, bundle, on_slow)
+    monkeypatch.setattr(executors, "remote_grade", remote_grade)
+    answers = executors.remote_grade_all(payloads, executors.rubric_bundle(SHORT))
+    assert answers[1] == {"error": "RuntimeError: a grader bug"}
+    assert [answers[0][0]["score"], answers[2][0]["score"]] == [MAX, MAX]
+
+
 def test_dask_unreachable_scheduler(tmp_path, monkeypatch):
     pytest.importorskip("distributed")
     monkeypatch.setattr(executors, "DASK_CONNECT_TIMEOUT", "1s")

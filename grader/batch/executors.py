@@ -190,6 +190,9 @@ def _dask_results(client, cluster, as_completed, tasks, rubric_path):
             for task, answer in zip(sent, answers):
                 if isinstance(answer, pool.Graded):
                     yield answer
+                elif isinstance(answer, dict) and "error" in answer:
+                    yield pool.failed(task, rub, "the grader's Dask worker failed: " + answer["error"],
+                                      "Dask worker: " + answer["error"])
                 elif isinstance(answer, dict):  # still grading on that worker: collected there when it ends
                     later = client.submit(remote_later, answer["later"], pure=False, allow_other_workers=False,
                                           workers=[answer["worker"]] if answer["worker"] else None)
@@ -293,7 +296,10 @@ class _Chunk:
                         self.slow.add(i)
                         self.cond.notify_all()
                     threading.Thread(target=self.run, daemon=True).start()
-            result = remote_grade(self.payloads[i], self.bundle, on_slow)
+            try:
+                result = remote_grade(self.payloads[i], self.bundle, on_slow)
+            except BaseException as exc:  # a grader fault costs this submission only (graded again next run)
+                result = {"error": "%s: %s" % (type(exc).__name__, exc)}
             with self.cond:
                 self.out[i] = result
                 if i in self.later:
@@ -306,8 +312,9 @@ class _Chunk:
         return all(r is not None or i in self.slow for i, r in enumerate(self.out))
 
     def answers(self) -> list:
-        """Each submission's (results, duration, error), or for one still slow
-        {"later": token, "worker": this worker's address}. Once one is found slow
+        """Each submission's (results, duration, error), {"error": why} when the
+        grader failed on it, or for one still slow {"later": token, "worker": this
+        worker's address}. Once one is found slow
         the task leaves the worker's thread pool (Dask's `secede`), so the worker
         takes another task while the rest of this one is graded."""
         threading.Thread(target=self.run, daemon=True).start()
