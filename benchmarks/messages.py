@@ -10,15 +10,13 @@ tree: the child), and the difference per extra message. A grading of the gates
 rubric sends 19 messages; this says what sending fewer could save.
 """
 import argparse
-import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import batch as bench  # noqa: E402
-from cpu import tree_cpu  # noqa: E402
+from cpu import cost  # noqa: E402
 
 from backprop_grader import load, sandbox  # noqa: E402
 from backprop_grader.judge import probe, rubric  # noqa: E402
@@ -32,14 +30,9 @@ def once(loaded, limits, server, messages, per):
 
 
 def measure(loaded, limits, server, messages, per, repeat):
-    start_self, start_box, start = os.times(), tree_cpu(server._proc.pid), time.monotonic()
-    for _ in range(repeat):
-        once(loaded, limits, server, messages, per)
-    end_self, end_box, wall = os.times(), tree_cpu(server._proc.pid), time.monotonic() - start
-    ms = lambda seconds: seconds / repeat * 1e3  # noqa: E731
-    return {"wall": ms(wall),
-            "parent": ms(end_self.user - start_self.user + end_self.system - start_self.system),
-            "child": ms(end_box[0] - start_box[0] + end_box[1] - start_box[1])}
+    m = cost(lambda: [once(loaded, limits, server, messages, per) for _ in range(repeat)], server, repeat)
+    return {"wall": m["wall"], "parent": m["parent user"] + m["parent sys"],
+            "child": m["sandbox user"] + m["sandbox sys"]}
 
 
 def main():

@@ -314,9 +314,9 @@ class _Chunk:
     def answers(self) -> list:
         """Each submission's (results, duration, error), {"error": why} when the
         grader failed on it, or for one still slow {"later": token, "worker": this
-        worker's address}. Once one is found slow
-        the task leaves the worker's thread pool (Dask's `secede`), so the worker
-        takes another task while the rest of this one is graded."""
+        worker's address}. Once one is found slow the task leaves the worker's
+        thread pool (Dask's `secede`), so the worker takes another task while the
+        rest of this one is graded."""
         threading.Thread(target=self.run, daemon=True).start()
         with self.cond:
             self.cond.wait_for(lambda: self.slow or self.settled())

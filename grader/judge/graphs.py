@@ -125,6 +125,11 @@ def forward(op: str, args: list) -> float | None:
     return value if 0.02 <= abs(value) <= 40 else None
 
 
+def step_value(op: str, args: list, values: list[float]) -> float | None:
+    """`forward` of a step whose node arguments are indices into `values`."""
+    return forward(op, [values[a] if type(a) is int else a for a in args])
+
+
 def draw(rng: np.random.Generator, kind: str, ops: list[str], values: list[float], n: int,
          number: Callable[[], float]) -> tuple[list, list[float]]:
     """`n` steps (or fewer, if the draws keep leaving the range) on nodes with
@@ -146,7 +151,7 @@ def draw(rng: np.random.Generator, kind: str, ops: list[str], values: list[float
             args = [a, EXPONENTS[rng.integers(len(EXPONENTS))]]
         else:
             args = [a]
-        value = forward(op, [values[x] if type(x) is int else x for x in args])
+        value = step_value(op, args, values)
         if value is None:
             continue
         steps.append(tuple([op] + args))
@@ -170,9 +175,11 @@ def operand(rng: np.random.Generator, kind: str, values: list, used: list, leave
             return reused[rng.integers(len(reused))]
     if kind == "ops":  # each operation on the leaves, so one wrong one does not spread
         return int(rng.integers(leaves))
-    if kind == "numbers":  # a tree (no node used twice): the item judges the numbers, not +=,
-        free = [k for k, u in enumerate(used) if not u]  # so the order a set of children
-        return last if rng.random() < 0.5 else free[rng.integers(len(free))]  # runs in never shows
+    if kind == "numbers":
+        # a tree (no node used twice): the item judges the numbers, not +=, so the
+        # order a set of children runs in never shows
+        free = [k for k, u in enumerate(used) if not u]
+        return last if rng.random() < 0.5 else free[rng.integers(len(free))]
     if other is None and last >= leaves and rng.random() < 0.5:
         return last
     pick = int(rng.integers(len(values)))
@@ -198,7 +205,7 @@ def draw_ops(rng: np.random.Generator, ops: list[str], values: list[float], numb
         for _ in range(TRIES):
             args = [number() if f == "c" else f if f is not None else int(rng.integers(len(values)))
                     for f in forms]
-            if forward(op, [values[x] if type(x) is int else x for x in args]) is not None:
+            if step_value(op, args, values) is not None:
                 steps.append(tuple([op] + args))
                 break
     return steps
@@ -224,9 +231,8 @@ def plant(rng: np.random.Generator, op: str, place: int, values: list[float], am
             args = [[v, o] if place == 0 else [o, v] for o in (x, y)]
         else:
             args = [[v] + ([EXPONENTS[rng.integers(len(EXPONENTS))]] if op == "pow" else [])] * 2
-        outs = [forward(op, [values[n] if type(n) is int else n for n in a]) for a in args]
-        flat_there = op == "tanh" and abs(values[v]) > 3 or op == "relu" and values[v] <= 0
-        if None not in outs and not flat_there:  # (a share of 0 would hide the mistake)
+        outs = [step_value(op, a, values) for a in args]
+        if None not in outs and not (op == "relu" and outs[0] == 0):  # (a share of 0 hides the mistake)
             values.extend(outs)
             return [tuple([op] + a) for a in args]
     return []
